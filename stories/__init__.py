@@ -1,0 +1,3 @@
+"""stories: an event-sourced backend for ephemeral Stories."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,67 @@
+"""One settings object per process, read from `STORIES_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings", "DEFAULT_JWT_SECRET", "REPO_ROOT"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_JWT_SECRET = "development-only-secret-change-me"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    """Every tunable of the project; README's configuration table lists them all."""
+
+    model_config = SettingsConfigDict(env_prefix="STORIES_", extra="ignore")
+
+    environment: str = Field("development", description="development, test or production")
+    state_dir: Path = Field(REPO_ROOT / ".state", description="Data and logs of the local stack")
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    kafka_controller_port: int = Field(9093, description="KRaft controller port (local stack)")
+    topic_prefix: str = Field("stories", description="Prefix of every topic name")
+
+    cql_hosts: str = Field("127.0.0.1", description="Comma-separated CQL contact points")
+    cql_port: int = Field(9042, description="CQL native transport port")
+    cql_keyspace: str = Field("stories", description="Keyspace of the read models")
+    cql_replication: str = Field(
+        "{'class': 'SimpleStrategy', 'replication_factor': 1}",
+        description="Replication map used when the keyspace is created",
+    )
+
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL")
+
+    s3_endpoint: str = Field("http://127.0.0.1:9000", description="S3-compatible endpoint")
+    s3_region: str = Field("us-east-1", description="S3 region used for signing")
+    s3_bucket: str = Field("stories-media", description="Bucket for uploads and renditions")
+    s3_access_key: str = Field("stories", description="S3 access key")
+    s3_secret_key: SecretStr = Field(SecretStr("stories-secret"), description="S3 secret key")
+
+    gateway_host: str = Field("127.0.0.1", description="Gateway bind address")
+    gateway_port: int = Field(8000, description="Gateway port")
+    jwt_secret: SecretStr = Field(SecretStr(DEFAULT_JWT_SECRET), description="HS256 secret")
+    jwt_algorithm: str = Field("HS256", description="JWT signing algorithm")
+
+    @property
+    def cql_contact_points(self) -> list[str]:
+        return [host.strip() for host in self.cql_hosts.split(",") if host.strip()]
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_outside_development(self) -> Settings:
+        insecure = self.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET
+        if insecure and self.environment not in ("development", "test"):
+            raise ValueError(
+                "STORIES_JWT_SECRET must be set: the default secret is refused outside development"
+            )
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,56 @@
+# stories: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    := .venv
+PYTHON  := $(VENV)/bin/python
+STORIES := $(VENV)/bin/stories
+PYTEST  := $(VENV)/bin/pytest
+STAMP   := $(VENV)/.installed
+
+.PHONY: help install up down status init test test-unit test-integration demo lint clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "} {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q -r requirements.lock
+	$(PYTHON) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the pinned dependencies
+
+up: install ## Start the local stack (fetching jars and Redis if missing), then create topics and schema
+	$(STORIES) up
+
+down: install ## Stop the processes the local stack started
+	$(STORIES) down
+
+status: install ## Show each service, its address and health
+	$(STORIES) status
+
+init: install ## Create topics, CQL schema and bucket (idempotent)
+	$(STORIES) init
+
+test-unit: install ## Unit tests only (no services)
+	$(PYTEST) tests/unit -q
+
+test-integration: up ## Integration tests against the running stack
+	$(PYTEST) tests/integration -q
+
+test: install ## Install, start the stack, run every test, stop the stack
+	@$(STORIES) up || { $(STORIES) down; exit 1; }; \
+	$(PYTEST) -q --timeout=600; rc=$$?; \
+	$(STORIES) down; exit $$rc
+
+demo: up ## Bring the stack up and show the pipeline running on realistic data
+	$(PYTHON) -m stories.demo
+
+lint: install ## ruff
+	$(VENV)/bin/ruff check .
+
+clean: down ## Stop the stack and delete its data and logs
+	rm -rf .state

@@ -1,0 +1,194 @@
+"""The producer: validated events, acknowledged by every in-sync replica, never dropped silently."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+import schemas
+from streams.topics import key_of, topic_for, topic_name
+
+__all__ = [
+    "Delivery",
+    "DeliveryError",
+    "BulkReport",
+    "EventProducer",
+    "producer_config",
+]
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = b"application/vnd.stories.event+avro-single-object"
+
+
+def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
+    """Idempotent, acks=all, batched and compressed; overrides win."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "batch.num.messages": 10_000,
+        "compression.type": "lz4",
+        "message.timeout.ms": 30_000,
+        "queue.buffering.max.messages": 500_000,
+    }
+    config.update(overrides)
+    return config
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where the broker stored an event."""
+
+    event_name: str
+    event_id: str
+    topic: str
+    partition: int
+    offset: int
+
+
+class DeliveryError(Exception):
+    """The broker did not acknowledge an event; the caller must know."""
+
+    def __init__(self, event_name: str, event_id: str, reason: str, retriable: bool = False):
+        super().__init__(f"{event_name} {event_id} was not delivered: {reason}")
+        self.event_name = event_name
+        self.event_id = event_id
+        self.reason = reason
+        self.retriable = retriable
+
+
+@dataclass
+class BulkReport:
+    """What a bulk emission did, item by item for the failures."""
+
+    delivered: int = 0
+    failures: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+
+class EventProducer:
+    """Encodes, validates and sends events; a background thread serves delivery reports."""
+
+    def __init__(self, bootstrap: str, topic_prefix: str = "stories", **overrides: Any):
+        config = producer_config(bootstrap, error_cb=_log_client_error, **overrides)
+        self._producer = Producer(config)
+        self._prefix = topic_prefix
+        self._closing = threading.Event()
+        self._poller = threading.Thread(target=self._serve_reports, daemon=True, name="producer")
+        self._poller.start()
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> EventProducer:
+        return cls(settings.kafka_bootstrap, settings.topic_prefix, **overrides)
+
+    def _serve_reports(self) -> None:
+        while not self._closing.is_set():
+            self._producer.poll(0.05)
+
+    def send(self, event_name: str, record: Mapping[str, Any]) -> Future[Delivery]:
+        """Queue one event; the future resolves on acknowledgement or fails with DeliveryError."""
+        value = schemas.encode(event_name, record)
+        event_id = str(record["event_id"])
+        outcome: Future[Delivery] = Future()
+        self._produce(
+            topic=topic_name(topic_for(event_name), self._prefix),
+            key=key_of(event_name, record),
+            value=value,
+            headers=[("event-type", event_name.encode()), ("content-type", CONTENT_TYPE)],
+            on_delivery=_resolver(outcome, event_name, event_id),
+        )
+        return outcome
+
+    def _produce(self, **message: Any) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self._producer.produce(**message)
+                return
+            except BufferError:
+                # The local queue is full: wait for deliveries to drain it.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    def emit(self, event_name: str, record: Mapping[str, Any], timeout: float = 30) -> Delivery:
+        """Send one event and wait for the broker's acknowledgement."""
+        return self.send(event_name, record).result(timeout)
+
+    async def emit_async(self, event_name: str, record: Mapping[str, Any]) -> Delivery:
+        """Send one event and await the acknowledgement without blocking the event loop."""
+        return await asyncio.wrap_future(self.send(event_name, record))
+
+    def emit_many(self, events: Iterable[tuple[int, str, Mapping[str, Any]]]) -> BulkReport:
+        """Send (position, event, record) items; failures are reported by position."""
+        report = BulkReport()
+        pending: list[tuple[int, Future[Delivery]]] = []
+        for position, event_name, record in events:
+            try:
+                pending.append((position, self.send(event_name, record)))
+            except (schemas.EventError, ValueError, KeyError) as error:
+                report.failures.append((position, str(error)))
+        self.flush()
+        for position, outcome in pending:
+            try:
+                outcome.result(timeout=60)
+                report.delivered += 1
+            except Exception as error:  # noqa: BLE001 - every failure is reported, none dropped
+                report.failures.append((position, str(error)))
+        report.failures.sort()
+        return report
+
+    def flush(self, timeout: float = 60) -> int:
+        """Wait for queued events; returns how many are still undelivered."""
+        return self._producer.flush(timeout)
+
+    def close(self, timeout: float = 60) -> None:
+        remaining = self.flush(timeout)
+        self._closing.set()
+        self._poller.join()
+        if remaining:
+            log.error("%d events were still undelivered at close", remaining)
+
+    def __enter__(self) -> EventProducer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _resolver(outcome: Future[Delivery], event_name: str, event_id: str):
+    """A delivery callback that settles the event's future."""
+
+    def on_delivery(error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            retriable = error.retriable() if hasattr(error, "retriable") else False
+            outcome.set_exception(DeliveryError(event_name, event_id, error.str(), retriable))
+            return
+        delivery = Delivery(
+            event_name, event_id, message.topic(), message.partition(), message.offset()
+        )
+        outcome.set_result(delivery)
+
+    return on_delivery
+
+
+
+def _log_client_error(error: KafkaError) -> None:
+    """Broker-wide errors (a broker away, a fenced producer) go to the log, loudly if fatal."""
+    if error.fatal():
+        log.critical("producer failed for good: %s", error.str())
+    else:
+        log.warning("producer: %s", error.str())

@@ -1,0 +1,34 @@
+"""Reading back what the tests wrote to Kafka."""
+
+from __future__ import annotations
+
+from confluent_kafka import Consumer, TopicPartition
+
+__all__ = ["read_at", "end_offsets"]
+
+
+def read_at(bootstrap: str, topic: str, partition: int, offset: int, timeout: float = 20):
+    """The message stored at one offset."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "tests-readback", "enable.auto.commit": False}
+    )
+    try:
+        consumer.assign([TopicPartition(topic, partition, offset)])
+        message = consumer.poll(timeout)
+        assert message is not None, f"nothing at {topic}[{partition}]@{offset}"
+        assert message.error() is None, message.error()
+        return message
+    finally:
+        consumer.close()
+
+
+def end_offsets(bootstrap: str, topic: str, partitions: int) -> list[int]:
+    """The high watermark of each partition."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "tests-readback"})
+    try:
+        return [
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in range(partitions)
+        ]
+    finally:
+        consumer.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from projections.migrate import migrate
+from projections.versions import live_version
 from stories.services import cql_session, ensure_bucket, s3_client
 from stories.settings import Settings
 from streams.admin import ensure_topics
@@ -17,7 +17,7 @@ class InitReport:
     """What init created this time (empty lists when everything already existed)."""
 
     topics_created: list[str]
-    migrations_applied: list[str]
+    read_model_keyspace: str
     bucket_created: bool
 
 
@@ -26,9 +26,8 @@ def init_all(settings: Settings) -> InitReport:
     topics = ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
     session = cql_session(settings)
     try:
-        applied = migrate(session, settings.cql_keyspace, settings.cql_replication)
+        version = live_version(session, settings.cql_keyspace, settings.cql_replication)
     finally:
         session.cluster.shutdown()
     bucket_created = ensure_bucket(s3_client(settings), settings.s3_bucket)
-    names = [f"{m.version:04d}_{m.name}" for m in applied]
-    return InitReport(topics, names, bucket_created)
+    return InitReport(topics, version.keyspace, bucket_created)

@@ -95,7 +95,7 @@ def _init(settings) -> None:
     report = init_all(settings)
     console.print(
         f"topics created: {len(report.topics_created)}, "
-        f"migrations applied: {', '.join(report.migrations_applied) or 'none'}, "
+        f"read models in keyspace {report.read_model_keyspace} (migrated), "
         f"bucket {'created' if report.bucket_created else 'present'}"
     )
 
@@ -167,6 +167,15 @@ def _emit_file(path: Path) -> int:
         console.print(f"[red]{path}:{number}: {reason}[/red]")
     console.print(f"delivered {report.delivered}, failed {len(failures)}")
     return 1 if failures else 0
+
+
+@app.command()
+def worker() -> None:
+    """Run the projection worker: fold the topics into the read models, expire stories."""
+    from stories.runtime import Runtime
+    from streams.worker import run_worker
+
+    run_worker(Runtime(get_settings()))
 
 
 if __name__ == "__main__":

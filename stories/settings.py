@@ -28,6 +28,7 @@ class Settings(BaseSettings):
 
     cql_hosts: str = Field("127.0.0.1", description="Comma-separated CQL contact points")
     cql_port: int = Field(9042, description="CQL native transport port")
+    cql_storage_port: int = Field(7000, description="Inter-node port of the CQL server (local stack)")
     cql_keyspace: str = Field("stories", description="Keyspace of the read models")
     cql_replication: str = Field(
         "{'class': 'SimpleStrategy', 'replication_factor': 1}",
@@ -41,6 +42,18 @@ class Settings(BaseSettings):
     s3_bucket: str = Field("stories-media", description="Bucket for uploads and renditions")
     s3_access_key: str = Field("stories", description="S3 access key")
     s3_secret_key: SecretStr = Field(SecretStr("stories-secret"), description="S3 secret key")
+
+    fanout_threshold: int = Field(
+        10_000, description="Authors with more followers are merged into trays at read time"
+    )
+    insights_days: int = Field(30, description="Days an author can read insights after expiry")
+    worker_batch_size: int = Field(2000, description="Events the worker folds per batch")
+    worker_metrics_port: int = Field(9108, description="Worker's Prometheus /metrics port")
+    expiry_interval: float = Field(0.5, description="Seconds between expiry timer runs")
+    pseudonym_secret: SecretStr = Field(
+        SecretStr("development-only-pseudonym-key"),
+        description="Key of the hashes that dedupe counters without keeping identities",
+    )
 
     gateway_host: str = Field("127.0.0.1", description="Gateway bind address")
     gateway_port: int = Field(8000, description="Gateway port")

@@ -192,3 +192,13 @@ def _log_client_error(error: KafkaError) -> None:
         log.critical("producer failed for good: %s", error.str())
     else:
         log.warning("producer: %s", error.str())
+
+
+def dead_letter_headers(reason: str, topic: str, partition: int, offset: int) -> list:
+    """Why and from where a message was set aside, readable without decoding it."""
+    return [
+        ("dlq-reason", reason.encode()[:4000]),
+        ("dlq-source-topic", topic.encode()),
+        ("dlq-source-partition", str(partition).encode()),
+        ("dlq-source-offset", str(offset).encode()),
+    ]

@@ -91,7 +91,7 @@ DEAD_LETTER = Topic(
     key_field="",
     retention_ms=ENGAGEMENT_RETENTION_MS,
     events=(),
-    description="Messages that could not be decoded or broke the rules, with the reason in headers.",
+    description="Messages that could not be decoded or broke the rules; the reason is in headers.",
 )
 
 EVENT_TOPIC: dict[str, Topic] = {event: topic for topic in TOPICS for event in topic.events}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from projections.migrate import migrate, migrations
+from projections.versions import live_version
 from stories.services import cql_session
 
 
@@ -28,9 +29,11 @@ def test_migrations_create_every_table_once(settings):
     assert ledger == {m.version for m in migrations()}
 
 
-def test_the_live_keyspace_is_migrated_by_init(settings):
-    session = cql_session(settings, settings.cql_keyspace)
+def test_the_live_read_model_keyspace_is_migrated_by_init(settings):
+    session = cql_session(settings)
     try:
+        version = live_version(session, settings.cql_keyspace, settings.cql_replication)
+        session.set_keyspace(version.keyspace)
         versions = {row.version for row in session.execute("SELECT version FROM schema_migrations")}
     finally:
         session.cluster.shutdown()

@@ -1,0 +1,287 @@
+"""Folds batches of decoded events into the read models, with batched, idempotent writes.
+
+One method per topic family. Each loads the state it needs in one round trip, folds the batch
+in memory with the pure rules of `projections.model`, then flushes one Redis pipeline and one
+concurrent CQL batch. Processing any prefix of the log twice leaves the state it left once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from projections.model import (
+    Story,
+    story_from_posted,
+    to_ms,
+    tray_entry,
+    with_media,
+    with_rejection,
+)
+from projections.stores.cql_store import CqlBatch, CqlReadModels
+from projections.stores.redis_store import RedisBatch, RedisReadModels
+
+__all__ = ["Projector", "ProjectionPolicy", "ProjectionRejected", "Event"]
+
+log = logging.getLogger(__name__)
+
+Event = tuple[str, dict[str, Any]]
+MAX_LIFETIME_MS = 48 * 3600 * 1000
+DAY_MS = 86_400_000
+
+
+class ProjectionRejected(ValueError):
+    """An event that is well-formed but impossible against the read models."""
+
+
+@dataclass(frozen=True)
+class ProjectionPolicy:
+    """The knobs of the fold."""
+
+    fanout_threshold: int = 10_000
+    insights_days: int = 30
+
+    @property
+    def insights_ms(self) -> int:
+        return self.insights_days * DAY_MS
+
+
+def _ttl_seconds(expires_at_ms: int, now_ms: int) -> int:
+    return max(0, (expires_at_ms - now_ms + 999) // 1000)
+
+
+class Projector:
+    """Applies event batches to one read-model version (Redis prefix + CQL keyspace)."""
+
+    def __init__(
+        self,
+        redis_models: RedisReadModels,
+        cql_models: CqlReadModels,
+        policy: ProjectionPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+        on_expired: Callable[[float], None] | None = None,
+    ):
+        self.redis = redis_models
+        self.cql = cql_models
+        self.policy = policy or ProjectionPolicy()
+        self.clock = clock
+        self.on_expired = on_expired  # observes expiry lag in seconds (live workers only)
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    # -- story lifecycle ---------------------------------------------------------------------
+    def apply_lifecycle(self, events: Sequence[Event]) -> list[tuple[int, str]]:
+        """Posts, media outcomes, deletions and expiries; returns the rejected (index, reason)."""
+        run = _LifecycleRun(self)
+        rejected = []
+        for index, (name, record) in enumerate(events):
+            try:
+                run.apply(name, record)
+            except ProjectionRejected as error:
+                rejected.append((index, str(error)))
+        run.flush()
+        return rejected
+
+    # -- engagement --------------------------------------------------------------------------
+    def apply_engagement(self, events: Sequence[Event]) -> list[tuple[int, str]]:
+        """Views, reactions, sticker answers and replies, exact under redelivery."""
+        story_ids = list({record["story_id"] for _, record in events})
+        refs = self.redis.story_refs(story_ids)
+        gone = self.redis.deleted(story_ids)
+        now = self.now_ms()
+        rb, cb = self.redis.batch(), self.cql.batch()
+        keep: dict[str, int] = {}
+        viewers: set[str] = set()
+        for name, record in events:
+            story_id = record["story_id"]
+            if story_id in gone:
+                continue
+            at = to_ms(record["occurred_at"])
+            ref = refs.get(story_id)
+            expires = ref.expires_at if ref else at + MAX_LIFETIME_MS
+            keep_until = expires + self.policy.insights_ms
+            if keep_until <= now:
+                continue
+            keep[story_id] = max(keep.get(story_id, 0), keep_until)
+            identity_ttl = _ttl_seconds(expires, now)
+            _ENGAGEMENT[name](rb, cb, record, at, identity_ttl, keep_until)
+            if name == "StoryViewed" and identity_ttl:
+                viewers.add(record["actor_id"])
+        for story_id, keep_until in keep.items():
+            rb.keep_counters_until(story_id, keep_until)
+        for viewer_id in viewers:
+            rb.keep_seen(viewer_id)
+        cb.flush()
+        rb.flush()
+        return []
+
+    # -- social graph ------------------------------------------------------------------------
+    def apply_graph(self, events: Sequence[Event]) -> list[tuple[int, str]]:
+        """Follows, unfollows, close friends; a new follow brings the followee into the tray."""
+        for name, record in events:
+            rb, cb = self.redis.batch(), self.cql.batch()
+            at, actor = to_ms(record["occurred_at"]), record["actor_id"]
+            if name == "CloseFriendsChanged":
+                rb.set_close_friends(actor, record["close_friend_ids"])
+                cb.close_friends(actor, record["close_friend_ids"], at)
+            elif name == "UserFollowed":
+                rb.follow(actor, record["followee_id"])
+                cb.follow(actor, record["followee_id"], at)
+            else:
+                rb.unfollow(actor, record["followee_id"])
+                rb.drop_tray_entry(actor, record["followee_id"])
+                cb.unfollow(actor, record["followee_id"], at)
+            cb.flush()
+            rb.flush()
+            if name == "UserFollowed":
+                self._after_follow(actor, record["followee_id"])
+        return []
+
+    def _after_follow(self, follower_id: str, followee_id: str) -> None:
+        rb = self.redis.batch()
+        celebrity = self.redis.follower_count(followee_id) > self.policy.fanout_threshold
+        rb.set_celebrity(followee_id, celebrity)
+        if not celebrity:
+            stories = self.redis.author_stories(followee_id)
+            _set_or_drop(rb, follower_id, followee_id, stories, self.now_ms())
+        rb.flush()
+
+
+def _set_or_drop(rb: RedisBatch, viewer_id: str, author_id: str, stories, now: int) -> None:
+    entry = tray_entry(stories, viewer_id, True, now)
+    if entry is None:
+        rb.drop_tray_entry(viewer_id, author_id)
+    else:
+        rb.set_tray_entry(viewer_id, entry)
+
+
+class _LifecycleRun:
+    """One batch of lifecycle events folded over the authors' stories held in memory."""
+
+    def __init__(self, projector: Projector):
+        self.p = projector
+        self.now = projector.now_ms()
+        self.rb, self.cb = projector.redis.batch(), projector.cql.batch()
+        self.stories: dict[str, dict[str, Story]] = {}
+        self.changed_authors: set[str] = set()
+
+    def _author_stories(self, author_id: str) -> dict[str, Story]:
+        if author_id not in self.stories:
+            found = self.p.redis.author_stories(author_id)
+            self.stories[author_id] = {s.story_id: s for s in found}
+        return self.stories[author_id]
+
+    def _find(self, story_id: str, author_id: str | None) -> Story | None:
+        if author_id is None:
+            ref = self.p.redis.story_refs([story_id]).get(story_id)
+            author_id = ref.author_id if ref else None
+        if author_id is None:
+            return None
+        return self._author_stories(author_id).get(story_id)
+
+    def apply(self, name: str, record: dict[str, Any]) -> None:
+        getattr(self, f"_on_{name}")(record)
+
+    def _store(self, story: Story) -> None:
+        self._author_stories(story.author_id)[story.story_id] = story
+        self.rb.put_story(story)
+        self.cb.put_story(story, _ttl_seconds(story.expires_at, self.now))
+        self.changed_authors.add(story.author_id)
+
+    def _on_StoryPosted(self, record: dict[str, Any]) -> None:  # noqa: N802
+        story = story_from_posted(record)
+        if not story.is_live(self.now) or self.p.redis.deleted([story.story_id]):
+            return  # replay of an expired or deleted story: it must not come back
+        self._store(story)
+
+    def _on_MediaProcessed(self, record: dict[str, Any]) -> None:  # noqa: N802
+        story = self._find(record["story_id"], None)
+        if story is not None and story.is_live(self.now):
+            self._store(with_media(story, record))
+
+    def _on_MediaRejected(self, record: dict[str, Any]) -> None:  # noqa: N802
+        story = self._find(record["story_id"], None)
+        if story is not None and story.is_live(self.now):
+            self._store(with_rejection(story, record))
+
+    def _on_StoryDeleted(self, record: dict[str, Any]) -> None:  # noqa: N802
+        story_id, author_id = record["story_id"], record["actor_id"]
+        known = self._find(story_id, None)
+        if known is not None and known.author_id != author_id:
+            raise ProjectionRejected(f"actor_id: {author_id} is not the author of {story_id}")
+        until = to_ms(record["occurred_at"]) + MAX_LIFETIME_MS + self.p.policy.insights_ms
+        self.rb.mark_deleted(story_id, until)
+        self._remove(author_id, story_id)
+        self.cb.delete_story(story_id)
+
+    def _on_StoryExpired(self, record: dict[str, Any]) -> None:  # noqa: N802
+        story_id, author_id = record["story_id"], record["author_id"]
+        self._remove(author_id, story_id)
+        self.cb.drop_identities(story_id)
+        if self.p.on_expired is not None:
+            self.p.on_expired((self.now - to_ms(record["expires_at"])) / 1000)
+
+    def _remove(self, author_id: str, story_id: str) -> None:
+        self._author_stories(author_id).pop(story_id, None)
+        self.rb.drop_story(author_id, story_id)
+        self.changed_authors.add(author_id)
+
+    def _refresh_trays(self, author_id: str) -> None:
+        """Push the author's current state into each follower's tray (below the threshold)."""
+        followers = self.p.redis.followers(author_id)
+        celebrity = len(followers) > self.p.policy.fanout_threshold
+        self.rb.set_celebrity(author_id, celebrity)
+        if celebrity:
+            return
+        stories = list(self._author_stories(author_id).values())
+        for follower_id in followers:
+            _set_or_drop(self.rb, follower_id, author_id, stories, self.now)
+
+    def flush(self) -> None:
+        for author_id in self.changed_authors:
+            self._refresh_trays(author_id)
+        self.cb.flush()
+        self.rb.flush()
+
+
+def _on_view(rb: RedisBatch, cb: CqlBatch, r: dict[str, Any], at: int, ttl: int, keep: int):
+    rb.view(r["story_id"], r["actor_id"], r["event_id"])
+    if ttl:
+        cb.view(r["story_id"], r["actor_id"], at, ttl)
+
+
+def _on_reaction(rb: RedisBatch, cb: CqlBatch, r: dict[str, Any], at: int, ttl: int, keep: int):
+    rb.react(r["story_id"], r["actor_id"], at, r["emoji"], keep)
+    if ttl:
+        cb.react(r["story_id"], r["actor_id"], r["emoji"], at, ttl)
+
+
+def _on_answer(rb: RedisBatch, cb: CqlBatch, r: dict[str, Any], at: int, ttl: int, keep: int):
+    rb.answer(r["story_id"], r["sticker_id"], r["actor_id"], _answer_increments(r), keep)
+    if ttl and r.get("text") is not None:
+        cb.answer(r, at, ttl)
+
+
+def _on_reply(rb: RedisBatch, cb: CqlBatch, r: dict[str, Any], at: int, ttl: int, keep: int):
+    rb.reply(r["story_id"], r["event_id"])
+
+
+def _answer_increments(record: dict[str, Any]) -> dict[str, float]:
+    """What one answer adds to its sticker's tallies."""
+    if record.get("option_index") is not None:
+        return {f"o{record['option_index']}": 1, "n": 1}
+    if record.get("slider_value") is not None:
+        return {"n": 1, "sum": record["slider_value"]}
+    return {"n": 1}
+
+
+_ENGAGEMENT: dict[str, Callable[..., None]] = {
+    "StoryViewed": _on_view,
+    "StoryReacted": _on_reaction,
+    "StickerAnswered": _on_answer,
+    "StoryReplied": _on_reply,
+}

@@ -1,0 +1,275 @@
+"""The Redis read models: active stories, trays, follow graph sets, counters, sticker tallies.
+
+Every key starts with the read-model version's prefix, so a replay can build a new version
+beside the live one. Writes are idempotent: sets and hashes keyed by ids, never blind INCRs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import redis
+
+from projections.model import Story, TrayEntry
+
+__all__ = ["RedisReadModels", "RedisBatch", "pseudonym", "StoryRef", "Tallies"]
+
+SEEN_TTL_MS = 49 * 3600 * 1000  # longer than the longest story lifetime
+
+# A user's reaction replaces their previous one; events older than the stored one change nothing.
+REACT_SCRIPT = """
+local prev = redis.call('HGET', KEYS[1], ARGV[1])
+if prev then
+  local sep = string.find(prev, '|', 1, true)
+  if tonumber(string.sub(prev, 1, sep - 1)) >= tonumber(ARGV[2]) then return 0 end
+  redis.call('HINCRBY', KEYS[2], string.sub(prev, sep + 1), -1)
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3])
+redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+redis.call('PEXPIREAT', KEYS[2], ARGV[4])
+return 1
+"""
+
+# The first answer of a user counts; later ones and redeliveries change nothing.
+ANSWER_SCRIPT = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], '1') == 0 then return 0 end
+for i = 3, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[2], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+redis.call('PEXPIREAT', KEYS[2], ARGV[2])
+return 1
+"""
+
+
+def pseudonym(secret: bytes, value: str) -> bytes:
+    """A keyed 8-byte hash: dedupes users and events in counters without keeping identities."""
+    return hashlib.blake2b(value.encode(), key=secret, digest_size=8).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRef:
+    """The little the engagement path needs to know about a story."""
+
+    author_id: str
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tallies:
+    """Aggregates of a story, without identities."""
+
+    views: int
+    unique_viewers: int
+    replies: int
+    reactions: dict[str, int]
+    stickers: dict[str, dict[str, float]]
+
+
+class RedisReadModels:
+    """Key layout and reads; `batch()` gives the buffered writer."""
+
+    def __init__(self, client: redis.Redis, prefix: str, secret: bytes):
+        self.client = client
+        self.prefix = prefix
+        self.secret = secret
+        self._react = client.register_script(REACT_SCRIPT)
+        self._answer = client.register_script(ANSWER_SCRIPT)
+
+    # -- keys --------------------------------------------------------------------------------
+    def k(self, kind: str, ident: str = "") -> str:
+        return f"{self.prefix}{kind}:{ident}" if ident else f"{self.prefix}{kind}"
+
+    # -- reads -------------------------------------------------------------------------------
+    def author_stories(self, author_id: str) -> list[Story]:
+        """Every story the author has in the read model (any status), unordered."""
+        return [Story.from_json(v) for v in self.client.hvals(self.k("a", author_id))]
+
+    def authors_stories(self, author_ids: Sequence[str]) -> dict[str, list[Story]]:
+        """author_stories for many authors in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for author_id in author_ids:
+            pipe.hvals(self.k("a", author_id))
+        rows = pipe.execute()
+        return {
+            a: [Story.from_json(v) for v in row] for a, row in zip(author_ids, rows, strict=True)
+        }
+
+    def story_refs(self, story_ids: Sequence[str]) -> dict[str, StoryRef | None]:
+        """Author and expiry of many stories in one round trip; None for unknown or gone."""
+        if not story_ids:
+            return {}
+        values = self.client.mget([self.k("s", s) for s in story_ids])
+        return {s: _parse_ref(v) for s, v in zip(story_ids, values, strict=True)}
+
+    def deleted(self, story_ids: Sequence[str]) -> set[str]:
+        """Which of these stories were deleted (their engagement must not come back)."""
+        if not story_ids:
+            return set()
+        flags = self.client.mget([self.k("gone", s) for s in story_ids])
+        return {s for s, flag in zip(story_ids, flags, strict=True) if flag}
+
+    def followers(self, user_id: str) -> set[str]:
+        return {m.decode() for m in self.client.smembers(self.k("fr", user_id))}
+
+    def follower_count(self, user_id: str) -> int:
+        return int(self.client.scard(self.k("fr", user_id)))
+
+    def follows(self, follower_id: str, author_id: str) -> bool:
+        return bool(self.client.sismember(self.k("fg", follower_id), author_id))
+
+    def tallies(self, story_id: str) -> Tallies:
+        """Counts and sticker results, readable for the insights window."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.scard(self.k("ve", story_id))
+        pipe.scard(self.k("vv", story_id))
+        pipe.scard(self.k("rp", story_id))
+        pipe.hgetall(self.k("rc", story_id))
+        pipe.hgetall(self.k("sk", story_id))
+        views, viewers, replies, reactions, stickers = pipe.execute()
+        return Tallies(views, viewers, replies, _int_map(reactions), _sticker_map(stickers))
+
+    def batch(self) -> RedisBatch:
+        return RedisBatch(self)
+
+
+class RedisBatch:
+    """Buffers writes into one pipeline; `flush()` sends them in a single round trip."""
+
+    def __init__(self, models: RedisReadModels):
+        self.m = models
+        self.pipe = models.client.pipeline(transaction=False)
+        self.size = 0
+
+    def _count(self, n: int = 1) -> None:
+        self.size += n
+
+    # -- stories -----------------------------------------------------------------------------
+    def put_story(self, story: Story) -> None:
+        k = self.m.k
+        self.pipe.hset(k("a", story.author_id), story.story_id, story.to_json())
+        self.pipe.pexpireat(k("a", story.author_id), story.expires_at, gt=True)
+        self.pipe.pexpireat(k("a", story.author_id), story.expires_at, nx=True)
+        ref = f"{story.author_id}|{story.expires_at}"
+        self.pipe.set(k("s", story.story_id), ref, pxat=story.expires_at)
+        self.pipe.zadd(k("x"), {f"{story.story_id}|{story.author_id}": story.expires_at})
+        self._count(5)
+
+    def drop_story(self, author_id: str, story_id: str) -> None:
+        k = self.m.k
+        self.pipe.hdel(k("a", author_id), story_id)
+        self.pipe.delete(k("s", story_id))
+        self.pipe.zrem(k("x"), f"{story_id}|{author_id}")
+        self._count(3)
+
+    def mark_deleted(self, story_id: str, until_ms: int) -> None:
+        """Remember a deletion so late engagement cannot resurrect counters."""
+        k = self.m.k
+        self.pipe.set(k("gone", story_id), 1, pxat=until_ms)
+        counters = ("ve", "vv", "rp", "rc", "rx", "sk", "sa")
+        self.pipe.delete(*(k(kind, story_id) for kind in counters))
+        self._count(2)
+
+    # -- trays -------------------------------------------------------------------------------
+    def set_tray_entry(self, viewer_id: str, entry: TrayEntry) -> None:
+        k = self.m.k
+        self.pipe.zadd(k("t", viewer_id), {entry.author_id: entry.latest_at})
+        self.pipe.hset(k("ti", viewer_id), entry.author_id, entry.to_json())
+        self._count(2)
+
+    def drop_tray_entry(self, viewer_id: str, author_id: str) -> None:
+        k = self.m.k
+        self.pipe.zrem(k("t", viewer_id), author_id)
+        self.pipe.hdel(k("ti", viewer_id), author_id)
+        self._count(2)
+
+    # -- follow graph ------------------------------------------------------------------------
+    def follow(self, follower_id: str, followee_id: str) -> None:
+        self.pipe.sadd(self.m.k("fr", followee_id), follower_id)
+        self.pipe.sadd(self.m.k("fg", follower_id), followee_id)
+        self._count(2)
+
+    def unfollow(self, follower_id: str, followee_id: str) -> None:
+        self.pipe.srem(self.m.k("fr", followee_id), follower_id)
+        self.pipe.srem(self.m.k("fg", follower_id), followee_id)
+        self._count(2)
+
+    def set_celebrity(self, user_id: str, is_celebrity: bool) -> None:
+        op = self.pipe.sadd if is_celebrity else self.pipe.srem
+        op(self.m.k("celebs"), user_id)
+        self._count()
+
+    def set_close_friends(self, user_id: str, friend_ids: Iterable[str]) -> None:
+        key = self.m.k("cf", user_id)
+        self.pipe.delete(key)
+        friends = list(friend_ids)
+        if friends:
+            self.pipe.sadd(key, *friends)
+        self._count(2)
+
+    # -- engagement --------------------------------------------------------------------------
+    def view(self, story_id: str, viewer_id: str, event_id: str) -> None:
+        k, p = self.m.k, self.m.secret
+        self.pipe.sadd(k("ve", story_id), pseudonym(p, event_id))
+        self.pipe.sadd(k("vv", story_id), pseudonym(p, viewer_id))
+        self.pipe.sadd(k("seen", viewer_id), story_id)
+        self._count(3)
+
+    def reply(self, story_id: str, event_id: str) -> None:
+        self.pipe.sadd(self.m.k("rp", story_id), pseudonym(self.m.secret, event_id))
+        self._count()
+
+    def react(self, story_id: str, user_id: str, at_ms: int, emoji: str, keep_until: int) -> None:
+        keys = [self.m.k("rx", story_id), self.m.k("rc", story_id)]
+        who = pseudonym(self.m.secret, user_id)
+        self.m._react(keys=keys, args=[who, at_ms, emoji, keep_until], client=self.pipe)
+        self._count()
+
+    def answer(
+        self, story_id: str, sticker_id: str, user_id: str, increments: dict[str, float],
+        keep_until: int,
+    ) -> None:
+        keys = [self.m.k("sa", story_id), self.m.k("sk", story_id)]
+        who = pseudonym(self.m.secret, f"{sticker_id}:{user_id}")
+        args: list[object] = [who, keep_until]
+        for field, amount in increments.items():
+            args += [f"{sticker_id}:{field}", amount]
+        self.m._answer(keys=keys, args=args, client=self.pipe)
+        self._count()
+
+    def keep_counters_until(self, story_id: str, keep_until: int) -> None:
+        """Counters outlive the story for the insights window, then vanish."""
+        for kind in ("ve", "vv", "rp"):
+            self.pipe.pexpireat(self.m.k(kind, story_id), keep_until)
+        self._count(3)
+
+    def keep_seen(self, viewer_id: str) -> None:
+        self.pipe.pexpire(self.m.k("seen", viewer_id), SEEN_TTL_MS)
+        self._count()
+
+    def flush(self) -> None:
+        if self.size:
+            self.pipe.execute()
+        self.pipe = self.m.client.pipeline(transaction=False)
+        self.size = 0
+
+
+def _parse_ref(value: bytes | None) -> StoryRef | None:
+    if value is None:
+        return None
+    author_id, expires_at = value.decode().rsplit("|", 1)
+    return StoryRef(author_id, int(expires_at))
+
+
+def _int_map(raw: dict[bytes, bytes]) -> dict[str, int]:
+    return {k.decode(): int(v) for k, v in raw.items() if int(v) > 0}
+
+
+def _sticker_map(raw: dict[bytes, bytes]) -> dict[str, dict[str, float]]:
+    """`sticker:field` -> number, grouped per sticker."""
+    result: dict[str, dict[str, float]] = {}
+    for key, value in raw.items():
+        sticker_id, field = key.decode().split(":", 1)
+        result.setdefault(sticker_id, {})[field] = float(value)
+    return result

@@ -1,0 +1,85 @@
+"""The connected clients of one worker or gateway process, built from its settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+
+import redis
+from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
+from cassandra.cluster import NoHostAvailable, Session
+from confluent_kafka import Producer
+
+from projections.projector import ProjectionPolicy, Projector
+from projections.stores.cql_store import CqlReadModels
+from projections.stores.redis_store import RedisReadModels
+from projections.versions import ReadModelVersion, live_version
+from stories.services import cql_session, redis_client
+from stories.settings import Settings
+from streams.producer import EventProducer, producer_config
+
+__all__ = ["Runtime", "STORE_ERRORS"]
+
+STORE_ERRORS: tuple[type[BaseException], ...] = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    NoHostAvailable,
+    OperationTimedOut,
+    Unavailable,
+    WriteTimeout,
+    ReadTimeout,
+)
+
+
+class Runtime:
+    """Lazily connected clients, shared by the agents of one process."""
+
+    def __init__(self, settings: Settings, version: ReadModelVersion | None = None):
+        self.settings = settings
+        self._version = version
+
+    @cached_property
+    def session(self) -> Session:
+        return cql_session(self.settings)
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return redis_client(self.settings)
+
+    @cached_property
+    def version(self) -> ReadModelVersion:
+        if self._version is not None:
+            return self._version
+        s = self.settings
+        return live_version(self.session, s.cql_keyspace, s.cql_replication)
+
+    @cached_property
+    def raw_producer(self) -> Producer:
+        return Producer(producer_config(self.settings.kafka_bootstrap))
+
+    @cached_property
+    def events(self) -> EventProducer:
+        return EventProducer.from_settings(self.settings)
+
+    def redis_models(self) -> RedisReadModels:
+        secret = self.settings.pseudonym_secret.get_secret_value().encode()
+        return RedisReadModels(self.redis, self.version.redis_prefix, secret)
+
+    def cql_models(self) -> CqlReadModels:
+        session = self.session.cluster.connect(self.version.keyspace)
+        return CqlReadModels(session)
+
+    def projector(self, on_expired: Callable[[float], None] | None = None) -> Projector:
+        policy = ProjectionPolicy(
+            fanout_threshold=self.settings.fanout_threshold,
+            insights_days=self.settings.insights_days,
+        )
+        return Projector(self.redis_models(), self.cql_models(), policy, on_expired=on_expired)
+
+    def close(self) -> None:
+        if "session" in self.__dict__:
+            self.session.cluster.shutdown()
+        if "events" in self.__dict__:
+            self.events.close()
+        if "raw_producer" in self.__dict__:
+            self.raw_producer.flush(10)

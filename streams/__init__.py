@@ -1,0 +1,1 @@
+"""Kafka side: topic catalogue, producer, the worker's faust app and agents."""

@@ -1,0 +1,157 @@
+"""`stories worker`: faust agents that fold the topics into the read models.
+
+Each agent takes batches, decodes them (bad messages go to the dead-letter topic with the
+reason and their origin), folds them with the Projector in a thread (the stores' clients
+block), and only then lets faust commit the offsets. A store that is away is retried with
+backoff, never skipped: the batch is acknowledged only once it is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import faust
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+import schemas
+from projections.projector import Event, Projector
+from stories.metrics import (
+    BATCH_SECONDS,
+    DEAD_LETTERS,
+    EVENTS_PROJECTED,
+    EXPIRY_LAG,
+    STORE_RETRIES,
+)
+from stories.runtime import STORE_ERRORS, Runtime
+from streams.producer import dead_letter_headers
+from streams.topics import DEAD_LETTER, TOPICS, Topic, topic_name
+
+__all__ = ["build_app", "run_worker", "DeadLetters", "decode_batch"]
+
+log = logging.getLogger(__name__)
+
+
+class DeadLetters:
+    """Sets messages aside with their reason; flushed before the batch's offsets commit."""
+
+    def __init__(self, runtime: Runtime):
+        self.producer = runtime.raw_producer
+        self.topic = topic_name(DEAD_LETTER, runtime.settings.topic_prefix)
+
+    def send(self, value: bytes | None, key: bytes | None, reason: str, origin: Any) -> None:
+        headers = dead_letter_headers(reason, origin.topic, origin.partition, origin.offset)
+        self.producer.produce(self.topic, value=value, key=key, headers=headers)
+        DEAD_LETTERS.labels(origin.topic).inc()
+        log.warning("dead-lettered %s[%d]@%d: %s", origin.topic, origin.partition,
+                    origin.offset, reason)
+
+    def flush(self) -> None:
+        if self.producer.flush(30):
+            raise RuntimeError("dead-letter messages were not acknowledged")
+
+
+def decode_batch(
+    messages: Sequence[Any], allowed: frozenset[str], dead: DeadLetters
+) -> tuple[list[Event], list[Any]]:
+    """Decoded events and their messages; the rest are dead-lettered."""
+    events: list[Event] = []
+    origins: list[Any] = []
+    for message in messages:
+        try:
+            name, record = schemas.decode(message.value)
+            if name not in allowed:
+                raise schemas.EventValidationError("event", f"{name} does not belong here")
+        except schemas.EventError as error:
+            dead.send(message.value, message.key, str(error), message)
+            continue
+        events.append((name, record))
+        origins.append(message)
+    return events, origins
+
+
+async def _write_with_backoff(apply: Callable[[list[Event]], list[tuple[int, str]]],
+                              events: list[Event], topic: str) -> list[tuple[int, str]]:
+    """Run the fold in a thread; a store that is away is retried until it is back."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(STORE_ERRORS),
+        wait=wait_exponential(multiplier=0.2, max=10),
+        before_sleep=lambda state: _note_retry(topic, state),
+        reraise=True,
+    ):
+        with attempt:
+            return await asyncio.to_thread(apply, events)
+    raise AssertionError("unreachable")
+
+
+def _note_retry(topic: str, state: Any) -> None:
+    STORE_RETRIES.labels(topic).inc()
+    log.warning("store unavailable while projecting %s (attempt %d): %s; backing off",
+                topic, state.attempt_number, state.outcome.exception())
+
+
+def _make_agent(app: faust.App, runtime: Runtime, topic: Topic, projector: Projector) -> None:
+    name = topic_name(topic, runtime.settings.topic_prefix)
+    channel = app.topic(name, value_serializer="raw", key_serializer="raw")
+    apply = _APPLY[topic.suffix](projector)
+    allowed = frozenset(topic.events)
+    dead = DeadLetters(runtime)
+
+    async def project(stream: faust.StreamT) -> None:
+        async for batch in stream.take_events(runtime.settings.worker_batch_size, within=0.05):
+            messages = [event.message for event in batch]
+            with BATCH_SECONDS.labels(topic.suffix).time():
+                events, origins = decode_batch(messages, allowed, dead)
+                rejected = await _write_with_backoff(apply, events, topic.suffix)
+                for index, reason in rejected:
+                    origin = origins[index]
+                    dead.send(origin.value, origin.key, reason, origin)
+                dead.flush()
+            EVENTS_PROJECTED.labels(topic.suffix).inc(len(events) - len(rejected))
+
+    app.agent(channel, name=f"project-{topic.suffix}", concurrency=1)(project)
+
+
+_APPLY: dict[str, Callable[[Projector], Callable[[list[Event]], list[tuple[int, str]]]]] = {
+    "story-lifecycle": lambda p: p.apply_lifecycle,
+    "engagement": lambda p: p.apply_engagement,
+    "social-graph": lambda p: p.apply_graph,
+}
+
+
+def run_worker(runtime: Runtime) -> None:
+    """Run the worker until interrupted, exposing Prometheus metrics."""
+    from prometheus_client import start_http_server
+
+    start_http_server(runtime.settings.worker_metrics_port, addr="127.0.0.1")
+    app = build_app(runtime)
+    app.finalize()
+    worker = faust.Worker(app, loglevel="INFO", quiet=True, override_logging=False)
+    worker.execute_from_commandline()
+
+
+def build_app(runtime: Runtime) -> faust.App:
+    """The worker's faust app with one batching agent per input topic, and the expiry timer."""
+    settings = runtime.settings
+    app = faust.App(
+        f"{settings.topic_prefix}-worker",
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        value_serializer="raw",
+        key_serializer="raw",
+        web_enabled=False,
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        producer_acks=-1,
+    )
+    projector = runtime.projector(on_expired=EXPIRY_LAG.observe)
+    for topic in TOPICS:
+        if topic.suffix in _APPLY:
+            _make_agent(app, runtime, topic, projector)
+    from streams.expiry import add_expiry_timer
+
+    add_expiry_timer(app, runtime)
+    return app

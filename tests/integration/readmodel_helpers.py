@@ -1,0 +1,86 @@
+"""A private read-model version per test module, and dumps to compare states entry by entry."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from projections.projector import ProjectionPolicy, Projector
+from projections.stores.cql_store import CqlReadModels
+from projections.stores.redis_store import RedisReadModels
+from projections.versions import create_version
+from stories.services import redis_client
+
+__all__ = ["PrivateReadModels", "TABLES"]
+
+TABLES = ("stories", "followers", "following", "close_friends", "story_viewers",
+          "sticker_answers")
+
+
+class PrivateReadModels:
+    """A keyspace of its own; each `fresh()` call gets its own Redis prefix inside it."""
+
+    def __init__(self, settings, session):
+        self.settings = settings
+        self.session = session
+        base = f"t{uuid.uuid4().hex[:12]}"
+        self.version = create_version(session, base, settings.cql_replication, 1)
+        self.cql_session = session.cluster.connect(self.version.keyspace)
+        self.cql = CqlReadModels(self.cql_session)
+        self.redis = redis_client(settings)
+
+    def fresh(self, clock=None, fanout_threshold: int = 10_000) -> Projector:
+        """A projector writing to a new Redis prefix (the CQL keyspace is shared)."""
+        prefix = f"{self.version.base}:{uuid.uuid4().hex[:8]}:"
+        models = RedisReadModels(self.redis, prefix, b"test-secret")
+        policy = ProjectionPolicy(fanout_threshold=fanout_threshold)
+        kwargs = {"clock": clock} if clock else {}
+        return Projector(models, self.cql, policy, **kwargs)
+
+    def redis_dump(self, projector: Projector) -> dict[str, Any]:
+        """Every key under the projector's prefix with its value (TTLs rounded to minutes)."""
+        prefix = projector.redis.prefix
+        dump = {}
+        for key in self.redis.scan_iter(match=f"{prefix}*", count=1000):
+            name = key.decode()[len(prefix):]
+            kind = self.redis.type(key).decode()
+            dump[name] = _value(self.redis, key, kind)
+        return dump
+
+    def cql_dump(self, story_ids: set[str], users: set[str]) -> dict[str, list]:
+        """The CQL rows of these stories and users."""
+        from projections.stores.cql_store import VIEWER_BUCKETS
+
+        s = self.cql_session
+        rows: dict[str, list] = {}
+        rows["stories"] = sorted(
+            (r.story_id, r.status) for sid in story_ids
+            for r in s.execute("SELECT story_id, status FROM stories WHERE story_id=%s", (sid,))
+        )
+        rows["viewers"] = sorted(
+            (r.story_id, r.viewer_id, r.viewed_at, r.reaction)
+            for sid in story_ids for b in range(VIEWER_BUCKETS)
+            for r in s.execute("SELECT * FROM story_viewers WHERE story_id=%s AND bucket=%s",
+                               (sid, b))
+        )
+        rows["followers"] = sorted(
+            (r.user_id, r.follower_id) for u in users
+            for r in s.execute("SELECT * FROM followers WHERE user_id=%s", (u,))
+        )
+        return rows
+
+    def close(self) -> None:
+        self.session.execute(f"DROP KEYSPACE IF EXISTS {self.version.keyspace}", timeout=120)
+        self.cql_session.shutdown()
+
+
+def _value(client, key, kind):
+    if kind == "hash":
+        return {k: v for k, v in client.hgetall(key).items()}
+    if kind == "set":
+        return sorted(client.smembers(key))
+    if kind == "zset":
+        return client.zrange(key, 0, -1, withscores=True)
+    return client.get(key)
+
+

@@ -1,0 +1,156 @@
+"""The read models, folded by the Projector into the real Redis and CQL server."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from projections.queries import read_tray, visible_stories
+from stories.services import cql_session
+from tests.integration.readmodel_helpers import PrivateReadModels
+from streams.sample import build_scenario, by_topic
+
+
+@pytest.fixture(scope="module")
+def stores(local_stack):
+    session = cql_session(local_stack)
+    models = PrivateReadModels(local_stack, session)
+    yield models
+    models.close()
+    session.cluster.shutdown()
+
+
+@pytest.fixture(scope="module")
+def other_stores(local_stack):
+    session = cql_session(local_stack)
+    models = PrivateReadModels(local_stack, session)
+    yield models
+    models.close()
+    session.cluster.shutdown()
+
+
+def project(projector, events, batch_size=7):
+    """Feed each topic's events in batches, topics one after another, as agents would."""
+    apply = {"story-lifecycle": projector.apply_lifecycle,
+             "engagement": projector.apply_engagement,
+             "social-graph": projector.apply_graph}
+    for topic, topic_events in by_topic(events).items():
+        for i in range(0, len(topic_events), batch_size):
+            assert apply[topic](topic_events[i:i + batch_size]) == []
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def test_tray_story_list_counters_and_privacy(stores):
+    world = build_scenario()
+    projector = stores.fresh()
+    project(projector, world.events)
+    models = projector.redis
+
+    tray = read_tray(models, "user-2", now_ms())
+    assert [item.author_id for item in tray] == ["user-1", "user-0"]
+    assert tray[0].has_unseen and not tray[1].has_unseen  # user-2 saw user-0's latest story
+    assert tray[0].thumbnail_key.endswith("/thumb.jpg")
+    # user-5 is not a close friend: user-0's latest visible story for them is "public".
+    tray5 = read_tray(models, "user-5", now_ms())
+    assert [(i.author_id, i.latest_story_id) for i in tray5] == [
+        ("user-0", world.story_ids["public"])
+    ]
+    assert read_tray(models, "user-9", now_ms()) == []  # unfollowed
+
+    seen_by_friend = visible_stories(models, "user-2", "user-0", now_ms())
+    assert [s.story_id for s in seen_by_friend] == [world.story_ids["public"],
+                                                    world.story_ids["friends"]]
+    assert [s.story_id for s in visible_stories(models, "user-7", "user-0", now_ms())] == [
+        world.story_ids["public"]
+    ]
+
+    tallies = models.tallies(world.story_ids["public"])
+    assert (tallies.views, tallies.unique_viewers, tallies.replies) == (8, 7, 1)
+    assert tallies.reactions == {"😂": 2}
+    poll = models.tallies(world.story_ids["photo"]).stickers["poll-1"]
+    assert poll == {"n": 3.0, "o0": 1.0, "o1": 2.0}
+
+
+def test_viewer_list_keeps_first_view_and_latest_reaction(stores):
+    world = build_scenario()
+    projector = stores.fresh()
+    project(projector, world.events)
+    public = world.story_ids["public"]
+    from projections.stores.cql_store import VIEWER_BUCKETS
+
+    entries = [e for b in range(VIEWER_BUCKETS) for e in stores.cql.viewers_page(public, b, "", 50)]
+    by_viewer = {viewer: (at, reaction) for viewer, at, reaction in entries}
+    assert len(by_viewer) == 7
+    assert by_viewer["user-2"] == (world.at(11).replace(microsecond=0), "😂")
+
+
+def test_deleted_story_is_gone_everywhere_and_stays_gone(stores):
+    world = build_scenario()
+    projector = stores.fresh()
+    project(projector, world.events)
+    doomed = world.story_ids["doomed"]
+    models = projector.redis
+    assert doomed not in {s.story_id for s in visible_stories(models, "user-3", "user-0", now_ms())}
+    assert models.tallies(doomed).unique_viewers == 0
+    assert stores.cql.story(doomed) is None
+    # Redelivering the whole log must not bring it back.
+    project(projector, world.events)
+    assert stores.cql.story(doomed) is None
+    assert models.tallies(doomed).views == 0
+
+
+def test_processing_any_prefix_twice_leaves_the_same_state(stores, other_stores):
+    world = build_scenario()
+    once = stores.fresh()
+    project(once, world.events)
+    twice = other_stores.fresh()
+    cut = len(world.events) * 2 // 3
+    project(twice, world.events[:cut], batch_size=5)
+    project(twice, world.events, batch_size=3)
+    assert stores.redis_dump(once) == other_stores.redis_dump(twice)
+    stories, users = set(world.story_ids.values()), {f"user-{i}" for i in range(10)}
+    assert stores.cql_dump(stories, users) == other_stores.cql_dump(stories, users)
+
+
+def test_a_view_before_its_post_counts_the_same(stores, other_stores):
+    world = build_scenario()
+    in_order = stores.fresh()
+    project(in_order, world.events)
+    views_first = other_stores.fresh()
+    split = by_topic(world.events)
+    views_first.apply_engagement(split["engagement"])
+    views_first.apply_graph(split["social-graph"])
+    views_first.apply_lifecycle(split["story-lifecycle"])
+    for label in ("public", "photo"):
+        story_id = world.story_ids[label]
+        assert in_order.redis.tallies(story_id) == views_first.redis.tallies(story_id)
+    assert read_tray(views_first.redis, "user-5", now_ms()) == read_tray(
+        in_order.redis, "user-5", now_ms())
+
+
+def test_expiry_removes_the_story_from_trays_and_lists_but_keeps_insights(stores):
+    world = build_scenario()
+    projector = stores.fresh()
+    project(projector, world.events)
+    public = world.story_ids["public"]
+    later = datetime.now(UTC) + timedelta(hours=23)
+    late = stores.fresh(clock=lambda: later.timestamp())
+    late.redis = projector.redis  # same Redis version, a clock a day later
+    assert read_tray(projector.redis, "user-7", int(later.timestamp() * 1000)) == []
+    expired = [("StoryExpired", _expired(public, "user-0", world.at(5) + timedelta(hours=24)))]
+    late.apply_lifecycle(expired)
+    assert public not in {s.story_id for s in visible_stories(projector.redis, "user-0",
+                                                              "user-0", now_ms())}
+    assert projector.redis.tallies(public).unique_viewers == 7  # insights outlive the story
+
+
+def _expired(story_id, author_id, expires_at):
+    import schemas
+
+    return schemas.new_event("StoryExpired", actor_id="system", story_id=story_id,
+                             author_id=author_id, expires_at=expires_at)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from projections.highlights import fold_highlight
 from projections.model import (
     Story,
     story_from_posted,
@@ -141,6 +142,39 @@ class Projector:
                 self._after_follow(actor, record["followee_id"])
         return []
 
+    # -- highlights --------------------------------------------------------------------------
+    def apply_highlights(self, events: Sequence[Event]) -> list[tuple[int, str]]:
+        """Highlight edits; a story leaving its last highlight after expiry is gone."""
+        for name, record in events:
+            owner, highlight_id = record["actor_id"], record["highlight_id"]
+            before = self.cql.highlight(owner, highlight_id)
+            after = fold_highlight(before, name, record)
+            if after == before:
+                continue
+            at = to_ms(record["occurred_at"])
+            cb = self.cql.batch()
+            if after is None:
+                cb.delete_highlight(owner, highlight_id, at)
+            else:
+                cb.put_highlight(after, at)
+            old_ids = set(before.story_ids) if before else set()
+            new_ids = set(after.story_ids) if after else set()
+            for story_id in new_ids - old_ids:
+                cb.add_member(story_id, highlight_id, at)
+            for story_id in old_ids - new_ids:
+                cb.drop_member(story_id, highlight_id, at)
+            cb.flush()
+            self._release_unheld(old_ids - new_ids)
+        return []
+
+    def _release_unheld(self, story_ids: set[str]) -> None:
+        """Stories no highlight holds any more lose their kept copy."""
+        cb = self.cql.batch()
+        for story_id in story_ids:
+            if not self.cql.highlight_ids_holding(story_id):
+                cb.unkeep(story_id)
+        cb.flush()
+
     def _after_follow(self, follower_id: str, followee_id: str) -> None:
         rb = self.redis.batch()
         celebrity = self.redis.follower_count(followee_id) > self.policy.fanout_threshold
@@ -168,6 +202,7 @@ class _LifecycleRun:
         self.rb, self.cb = projector.redis.batch(), projector.cql.batch()
         self.stories: dict[str, dict[str, Story]] = {}
         self.changed_authors: set[str] = set()
+        self.authors: dict[str, str] = {}  # story -> author, for stories stored in this batch
 
     def _author_stories(self, author_id: str) -> dict[str, Story]:
         if author_id not in self.stories:
@@ -176,6 +211,7 @@ class _LifecycleRun:
         return self.stories[author_id]
 
     def _find(self, story_id: str, author_id: str | None) -> Story | None:
+        author_id = author_id or self.authors.get(story_id)
         if author_id is None:
             ref = self.p.redis.story_refs([story_id]).get(story_id)
             author_id = ref.author_id if ref else None
@@ -188,25 +224,36 @@ class _LifecycleRun:
 
     def _store(self, story: Story) -> None:
         self._author_stories(story.author_id)[story.story_id] = story
+        self.authors[story.story_id] = story.author_id
         self.rb.put_story(story)
         self.cb.put_story(story, _ttl_seconds(story.expires_at, self.now))
         self.changed_authors.add(story.author_id)
 
     def _on_StoryPosted(self, record: dict[str, Any]) -> None:  # noqa: N802
         story = story_from_posted(record)
-        if not story.is_live(self.now) or self.p.redis.deleted([story.story_id]):
-            return  # replay of an expired or deleted story: it must not come back
-        self._store(story)
+        if self.p.redis.deleted([story.story_id]):
+            return  # a deletion already seen wins over a late or replayed post
+        if story.is_live(self.now):
+            self._store(story)
+        elif self.p.cql.highlight_ids_holding(story.story_id):
+            self.cb.keep(story)  # replay: an expired story that a highlight still holds
+        # else: replay of an expired story; it must not come back
 
     def _on_MediaProcessed(self, record: dict[str, Any]) -> None:  # noqa: N802
-        story = self._find(record["story_id"], None)
-        if story is not None and story.is_live(self.now):
-            self._store(with_media(story, record))
+        self._update_media(record, with_media)
 
     def _on_MediaRejected(self, record: dict[str, Any]) -> None:  # noqa: N802
-        story = self._find(record["story_id"], None)
+        self._update_media(record, with_rejection)
+
+    def _update_media(self, record: dict[str, Any], change) -> None:
+        story_id = record["story_id"]
+        story = self._find(story_id, None)
         if story is not None and story.is_live(self.now):
-            self._store(with_rejection(story, record))
+            self._store(change(story, record))
+            return
+        kept = self.p.cql.kept_stories([story_id]).get(story_id)
+        if kept is not None:
+            self.cb.keep(change(kept, record))
 
     def _on_StoryDeleted(self, record: dict[str, Any]) -> None:  # noqa: N802
         story_id, author_id = record["story_id"], record["actor_id"]
@@ -217,13 +264,27 @@ class _LifecycleRun:
         self.rb.mark_deleted(story_id, until)
         self._remove(author_id, story_id)
         self.cb.delete_story(story_id)
+        self._leave_highlights(author_id, story_id, to_ms(record["occurred_at"]))
 
     def _on_StoryExpired(self, record: dict[str, Any]) -> None:  # noqa: N802
         story_id, author_id = record["story_id"], record["author_id"]
+        story = self._find(story_id, author_id)
+        if story is not None and self.p.cql.highlight_ids_holding(story_id):
+            self.cb.keep(story)  # a highlight keeps it past its 24 hours
         self._remove(author_id, story_id)
         self.cb.drop_identities(story_id)
         if self.p.on_expired is not None:
             self.p.on_expired((self.now - to_ms(record["expires_at"])) / 1000)
+
+    def _leave_highlights(self, owner_id: str, story_id: str, at: int) -> None:
+        """A deleted story leaves every highlight of its author and loses its kept copy."""
+        for highlight_id in self.p.cql.highlight_ids_holding(story_id):
+            highlight = self.p.cql.highlight(owner_id, highlight_id)
+            if highlight is not None:
+                ids = tuple(s for s in highlight.story_ids if s != story_id)
+                self.cb.put_highlight(replace(highlight, story_ids=ids, updated_at=at), at)
+            self.cb.drop_member(story_id, highlight_id, at)
+        self.cb.unkeep(story_id)
 
     def _remove(self, author_id: str, story_id: str) -> None:
         self._author_stories(author_id).pop(story_id, None)

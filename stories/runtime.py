@@ -66,8 +66,7 @@ class Runtime:
         return RedisReadModels(self.redis, self.version.redis_prefix, secret)
 
     def cql_models(self) -> CqlReadModels:
-        session = self.session.cluster.connect(self.version.keyspace)
-        return CqlReadModels(session)
+        return CqlReadModels(self.session, self.version.keyspace)
 
     def projector(self, on_expired: Callable[[float], None] | None = None) -> Projector:
         policy = ProjectionPolicy(

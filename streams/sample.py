@@ -74,6 +74,7 @@ def build_scenario(now: datetime | None = None) -> Scenario:
     for i, viewer in enumerate(users[1:8]):
         s.add("StoryViewed", 10 + i, viewer, story_id=s.story_ids["public"], author_id="user-0")
     s.add("StoryViewed", 20, "user-2", story_id=s.story_ids["public"], author_id="user-0")
+    s.add("StoryViewed", 20.5, "user-2", story_id=s.story_ids["friends"], author_id="user-0")
     s.add("StoryReacted", 21, "user-2", story_id=s.story_ids["public"], author_id="user-0",
           emoji="🔥")
     s.add("StoryReacted", 22, "user-2", story_id=s.story_ids["public"], author_id="user-0",

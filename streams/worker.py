@@ -118,6 +118,7 @@ _APPLY: dict[str, Callable[[Projector], Callable[[list[Event]], list[tuple[int, 
     "story-lifecycle": lambda p: p.apply_lifecycle,
     "engagement": lambda p: p.apply_engagement,
     "social-graph": lambda p: p.apply_graph,
+    "highlights": lambda p: p.apply_highlights,
 }
 
 
@@ -149,8 +150,7 @@ def build_app(runtime: Runtime) -> faust.App:
     )
     projector = runtime.projector(on_expired=EXPIRY_LAG.observe)
     for topic in TOPICS:
-        if topic.suffix in _APPLY:
-            _make_agent(app, runtime, topic, projector)
+        _make_agent(app, runtime, topic, projector)
     from streams.expiry import add_expiry_timer
 
     add_expiry_timer(app, runtime)

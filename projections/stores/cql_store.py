@@ -17,6 +17,7 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent
 from cassandra.query import PreparedStatement
 
+from projections.highlights import Highlight
 from projections.model import Story
 
 __all__ = ["CqlReadModels", "CqlBatch", "VIEWER_BUCKETS", "viewer_bucket", "first_wins_ts"]
@@ -41,63 +42,81 @@ def _dt(ms: int) -> datetime:
 
 STATEMENTS = {
     "put_story": (
-        "INSERT INTO stories (story_id, author_id, posted_at, expires_at, kind, body, caption,"
+        "INSERT INTO {ks}.stories (story_id, author_id, posted_at, expires_at, kind, body, caption,"
         " media_id, audience_mode, audience_ids, stickers, status, renditions, rejection)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?"
     ),
-    "get_story": "SELECT * FROM stories WHERE story_id = ?",
-    "delete_story": "DELETE FROM stories USING TIMESTAMP ? WHERE story_id = ?",
+    "get_story": "SELECT * FROM {ks}.stories WHERE story_id = ?",
+    "delete_story": "DELETE FROM {ks}.stories USING TIMESTAMP ? WHERE story_id = ?",
     "follow": (
-        "INSERT INTO followers (user_id, follower_id, since) VALUES (?, ?, ?) USING TIMESTAMP ?"
+        "INSERT INTO {ks}.followers (user_id, follower_id, since) VALUES (?, ?, ?) USING TIMESTAMP ?"
     ),
     "follow_rev": (
-        "INSERT INTO following (user_id, followee_id, since) VALUES (?, ?, ?) USING TIMESTAMP ?"
+        "INSERT INTO {ks}.following (user_id, followee_id, since) VALUES (?, ?, ?) USING TIMESTAMP ?"
     ),
-    "unfollow": "DELETE FROM followers USING TIMESTAMP ? WHERE user_id = ? AND follower_id = ?",
-    "unfollow_rev": "DELETE FROM following USING TIMESTAMP ? WHERE user_id = ? AND followee_id = ?",
+    "unfollow": "DELETE FROM {ks}.followers USING TIMESTAMP ? WHERE user_id = ? AND follower_id = ?",
+    "unfollow_rev": "DELETE FROM {ks}.following USING TIMESTAMP ? WHERE user_id = ? AND followee_id = ?",
     "close_friends": (
-        "INSERT INTO close_friends (user_id, friend_ids, changed_at) VALUES (?, ?, ?)"
+        "INSERT INTO {ks}.close_friends (user_id, friend_ids, changed_at) VALUES (?, ?, ?)"
         " USING TIMESTAMP ?"
     ),
     "view": (
-        "INSERT INTO story_viewers (story_id, bucket, viewer_id, viewed_at) VALUES (?, ?, ?, ?)"
+        "INSERT INTO {ks}.story_viewers (story_id, bucket, viewer_id, viewed_at) VALUES (?, ?, ?, ?)"
         " USING TTL ? AND TIMESTAMP ?"
     ),
     "react": (
-        "UPDATE story_viewers USING TTL ? AND TIMESTAMP ? SET reaction = ?, reacted_at = ?"
+        "UPDATE {ks}.story_viewers USING TTL ? AND TIMESTAMP ? SET reaction = ?, reacted_at = ?"
         " WHERE story_id = ? AND bucket = ? AND viewer_id = ?"
     ),
     "drop_viewers": (
-        "DELETE FROM story_viewers USING TIMESTAMP ? WHERE story_id = ? AND bucket = ?"
+        "DELETE FROM {ks}.story_viewers USING TIMESTAMP ? WHERE story_id = ? AND bucket = ?"
     ),
     "answer": (
-        "INSERT INTO sticker_answers (story_id, sticker_id, user_id, answered_at, option_index,"
+        "INSERT INTO {ks}.sticker_answers (story_id, sticker_id, user_id, answered_at, option_index,"
         " slider_value, answer_text) VALUES (?, ?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?"
     ),
     "drop_answers": (
-        "DELETE FROM sticker_answers USING TIMESTAMP ? WHERE story_id = ?"
+        "DELETE FROM {ks}.sticker_answers USING TIMESTAMP ? WHERE story_id = ?"
     ),
     "viewers_page": (
-        "SELECT viewer_id, viewed_at, reaction FROM story_viewers"
+        "SELECT viewer_id, viewed_at, reaction FROM {ks}.story_viewers"
         " WHERE story_id = ? AND bucket = ? AND viewer_id > ? LIMIT ?"
     ),
     "answers": (
-        "SELECT user_id, answered_at, answer_text FROM sticker_answers"
+        "SELECT user_id, answered_at, answer_text FROM {ks}.sticker_answers"
         " WHERE story_id = ? AND sticker_id = ? AND user_id > ? LIMIT ?"
     ),
-    "close_friends_of": "SELECT friend_ids FROM close_friends WHERE user_id = ?",
+    "close_friends_of": "SELECT friend_ids FROM {ks}.close_friends WHERE user_id = ?",
+    "get_highlight": "SELECT * FROM {ks}.highlights WHERE owner_id = ? AND highlight_id = ?",
+    "highlights_of": "SELECT * FROM {ks}.highlights WHERE owner_id = ?",
+    "put_highlight": (
+        "INSERT INTO {ks}.highlights (owner_id, highlight_id, title, story_ids, created_at,"
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+    ),
+    "delete_highlight": (
+        "DELETE FROM {ks}.highlights USING TIMESTAMP ? WHERE owner_id = ? AND highlight_id = ?"
+    ),
+    "add_member": (
+        "INSERT INTO {ks}.story_highlights (story_id, highlight_id) VALUES (?, ?) USING TIMESTAMP ?"
+    ),
+    "drop_member": (
+        "DELETE FROM {ks}.story_highlights USING TIMESTAMP ? WHERE story_id = ? AND highlight_id = ?"
+    ),
+    "members": "SELECT highlight_id FROM {ks}.story_highlights WHERE story_id = ?",
+    "keep": "INSERT INTO {ks}.kept_stories (story_id, author_id, story) VALUES (?, ?, ?)",
+    "kept": "SELECT story FROM {ks}.kept_stories WHERE story_id = ?",
+    "unkeep": "DELETE FROM {ks}.kept_stories WHERE story_id = ?",
 }
 
 
 class CqlReadModels:
-    """Prepared statements over the session's keyspace (one read-model version)."""
+    """Prepared statements over one keyspace (one read-model version)."""
 
-    def __init__(self, session: Session):
-        if not session.keyspace:
-            raise ValueError("the session must be bound to the read-model keyspace")
+    def __init__(self, session: Session, keyspace: str):
         self.session = session
+        self.keyspace = keyspace
         self.stmt: dict[str, PreparedStatement] = {
-            name: session.prepare(cql) for name, cql in STATEMENTS.items()
+            name: session.prepare(cql.format(ks=keyspace)) for name, cql in STATEMENTS.items()
         }
 
     def batch(self) -> CqlBatch:
@@ -117,6 +136,42 @@ class CqlReadModels:
 
     def story(self, story_id: str) -> Any:
         return self.session.execute(self.stmt["get_story"], (story_id,)).one()
+
+    def highlight(self, owner_id: str, highlight_id: str) -> Highlight | None:
+        row = self.session.execute(self.stmt["get_highlight"], (owner_id, highlight_id)).one()
+        return _highlight(row) if row else None
+
+    def highlights_of(self, owner_id: str) -> list[Highlight]:
+        rows = self.session.execute(self.stmt["highlights_of"], (owner_id,))
+        return sorted((_highlight(r) for r in rows), key=lambda h: (h.created_at, h.highlight_id))
+
+    def highlight_ids_holding(self, story_id: str) -> set[str]:
+        return {r.highlight_id for r in self.session.execute(self.stmt["members"], (story_id,))}
+
+    def kept_stories(self, story_ids: list[str]) -> dict[str, Story]:
+        """Stories kept past their expiry by highlights, fetched concurrently."""
+        if not story_ids:
+            return {}
+        results = execute_concurrent(
+            self.session, [(self.stmt["kept"], (s,)) for s in story_ids], concurrency=32
+        )
+        kept = {}
+        for story_id, (ok, rows) in zip(story_ids, results, strict=True):
+            row = rows.one() if ok else None
+            if row is not None:
+                kept[story_id] = Story.from_json(row.story)
+        return kept
+
+
+def _highlight(row: Any) -> Highlight:
+    return Highlight(
+        row.owner_id, row.highlight_id, row.title, tuple(row.story_ids or ()),
+        _ms(row.created_at), _ms(row.updated_at),
+    )
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.replace(tzinfo=UTC).timestamp() * 1000)
 
 
 class CqlBatch:
@@ -177,6 +232,28 @@ class CqlBatch:
             record.get("option_index"), record.get("slider_value"), record.get("text"),
             ttl, first_wins_ts(at_ms),
         ))
+
+    def put_highlight(self, highlight: Highlight, at_ms: int) -> None:
+        h = highlight
+        self._add("put_highlight", (
+            h.owner_id, h.highlight_id, h.title, list(h.story_ids), _dt(h.created_at),
+            _dt(h.updated_at), at_ms * 1000,
+        ))
+
+    def delete_highlight(self, owner_id: str, highlight_id: str, at_ms: int) -> None:
+        self._add("delete_highlight", (at_ms * 1000, owner_id, highlight_id))
+
+    def add_member(self, story_id: str, highlight_id: str, at_ms: int) -> None:
+        self._add("add_member", (story_id, highlight_id, at_ms * 1000))
+
+    def drop_member(self, story_id: str, highlight_id: str, at_ms: int) -> None:
+        self._add("drop_member", (at_ms * 1000, story_id, highlight_id))
+
+    def keep(self, story: Story) -> None:
+        self._add("keep", (story.story_id, story.author_id, story.to_json().decode()))
+
+    def unkeep(self, story_id: str) -> None:
+        self._add("unkeep", (story_id,))
 
     def flush(self, concurrency: int = 64) -> None:
         if self.pending:

@@ -25,8 +25,7 @@ class PrivateReadModels:
         self.session = session
         base = f"t{uuid.uuid4().hex[:12]}"
         self.version = create_version(session, base, settings.cql_replication, 1)
-        self.cql_session = session.cluster.connect(self.version.keyspace)
-        self.cql = CqlReadModels(self.cql_session)
+        self.cql = CqlReadModels(session, self.version.keyspace)
         self.redis = redis_client(settings)
 
     def fresh(self, clock=None, fanout_threshold: int = 10_000) -> Projector:
@@ -51,27 +50,26 @@ class PrivateReadModels:
         """The CQL rows of these stories and users."""
         from projections.stores.cql_store import VIEWER_BUCKETS
 
-        s = self.cql_session
+        s, ks = self.session, self.version.keyspace
         rows: dict[str, list] = {}
         rows["stories"] = sorted(
             (r.story_id, r.status) for sid in story_ids
-            for r in s.execute("SELECT story_id, status FROM stories WHERE story_id=%s", (sid,))
+            for r in s.execute(f"SELECT story_id, status FROM {ks}.stories WHERE story_id=%s", (sid,))
         )
         rows["viewers"] = sorted(
             (r.story_id, r.viewer_id, r.viewed_at, r.reaction)
             for sid in story_ids for b in range(VIEWER_BUCKETS)
-            for r in s.execute("SELECT * FROM story_viewers WHERE story_id=%s AND bucket=%s",
+            for r in s.execute(f"SELECT * FROM {ks}.story_viewers WHERE story_id=%s AND bucket=%s",
                                (sid, b))
         )
         rows["followers"] = sorted(
             (r.user_id, r.follower_id) for u in users
-            for r in s.execute("SELECT * FROM followers WHERE user_id=%s", (u,))
+            for r in s.execute(f"SELECT * FROM {ks}.followers WHERE user_id=%s", (u,))
         )
         return rows
 
     def close(self) -> None:
         self.session.execute(f"DROP KEYSPACE IF EXISTS {self.version.keyspace}", timeout=120)
-        self.cql_session.shutdown()
 
 
 def _value(client, key, kind):

@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements.lock
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q --upgrade pip
 	$(PYTHON) -m pip install -q -r requirements.lock
-	$(PYTHON) -m pip install -q --no-deps -e .
+	$(PYTHON) -m pip install -q --no-deps -e . --config-settings editable_mode=compat
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the pinned dependencies

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -35,4 +36,23 @@ def ensure_topics(bootstrap: str, prefix: str, timeout: float = 30) -> list[str]
             if "TOPIC_ALREADY_EXISTS" not in str(error):
                 raise
         log.info("created topic %s", name)
-    return [r.topic for r in requests]
+    created = [r.topic for r in requests]
+    _wait_for_leaders(admin, created, timeout)
+    return created
+
+
+def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> None:
+    """New topics are usable once every partition has a leader."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        topics = admin.list_topics(timeout=timeout).topics
+        if all(_has_leaders(topics.get(name)) for name in names):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"topics without partition leaders after {timeout} s: {names}")
+
+
+def _has_leaders(metadata) -> bool:
+    return metadata is not None and bool(metadata.partitions) and all(
+        p.leader >= 0 for p in metadata.partitions.values()
+    )

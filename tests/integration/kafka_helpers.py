@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
 __all__ = ["read_at", "end_offsets"]
 
@@ -22,8 +23,14 @@ def read_at(bootstrap: str, topic: str, partition: int, offset: int, timeout: fl
         consumer.close()
 
 
+@retry(
+    retry=retry_if_exception_type(KafkaException),
+    stop=stop_after_delay(20),
+    wait=wait_fixed(0.2),
+    reraise=True,
+)
 def end_offsets(bootstrap: str, topic: str, partitions: int) -> list[int]:
-    """The high watermark of each partition."""
+    """The high watermark of each partition (retried while a new topic elects leaders)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "tests-readback"})
     try:
         return [

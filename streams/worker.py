@@ -111,7 +111,8 @@ def _make_agent(app: faust.App, runtime: Runtime, topic: Topic, projector: Proje
                 dead.flush()
             EVENTS_PROJECTED.labels(topic.suffix).inc(len(events) - len(rejected))
 
-    app.agent(channel, name=f"project-{topic.suffix}", concurrency=1)(project)
+    project.__qualname__ = project.__name__ = f"project_{topic.suffix.replace('-', '_')}"
+    app.agent(channel, name=project.__name__, concurrency=1)(project)
 
 
 _APPLY: dict[str, Callable[[Projector], Callable[[list[Event]], list[tuple[int, str]]]]] = {
@@ -126,7 +127,13 @@ def run_worker(runtime: Runtime) -> None:
     """Run the worker until interrupted, exposing Prometheus metrics."""
     from prometheus_client import start_http_server
 
-    start_http_server(runtime.settings.worker_metrics_port, addr="127.0.0.1")
+    port = runtime.settings.worker_metrics_port
+    if port:
+        try:
+            start_http_server(port, addr="127.0.0.1")
+        except OSError as error:
+            log.warning("metrics not served: port %d: %s (set STORIES_WORKER_METRICS_PORT)",
+                        port, error)
     app = build_app(runtime)
     app.finalize()
     worker = faust.Worker(app, loglevel="INFO", quiet=True, override_logging=False)

@@ -1,0 +1,125 @@
+"""The worker process: Kafka in, read models out, bad messages set aside, stories expired."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from confluent_kafka import Consumer, Producer
+
+import schemas
+from projections.queries import read_tray, visible_stories
+from streams.sample import build_scenario
+from streams.topics import DEAD_LETTER, topic_name
+from tests.integration.worker_helpers import PrivateDeployment, wait_until
+
+
+@pytest.fixture
+def deployment(local_stack, tmp_path):
+    d = PrivateDeployment(local_stack, tmp_path)
+    yield d
+    d.close()
+
+
+def emit_all(deployment, events):
+    items = [(i, name, record) for i, (name, record) in enumerate(events)]
+    report = deployment.runtime.events.emit_many(items)
+    assert report.failures == []
+
+
+def caught_up(models, world) -> bool:
+    tray = read_tray(models, "user-2", int(time.time() * 1000))
+    latest = {item.author_id: item.latest_story_id for item in tray}
+    return (models.tallies(world.story_ids["public"]).unique_viewers == 7
+            and latest.get("user-0") == world.story_ids["friends"]
+            and latest.get("user-1") == world.story_ids["photo"])
+
+
+def dead_letters(settings, wanted: int, timeout: float = 30) -> list:
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+                         "group.id": f"dlq-{uuid.uuid4()}", "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic_name(DEAD_LETTER, settings.topic_prefix)])
+    found, deadline = [], time.monotonic() + timeout
+    try:
+        while len(found) < wanted and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and not message.error():
+                found.append(message)
+    finally:
+        consumer.close()
+    return found
+
+
+def test_worker_folds_the_log_and_sets_bad_messages_aside(deployment):
+    settings = deployment.settings
+    deployment.start_worker()
+    world = build_scenario()
+    raw = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    engagement = f"{settings.topic_prefix}.engagement"
+    raw.produce(engagement, value=b"random bytes, not an event")
+    view = schemas.new_event("StoryViewed", actor_id="user-3", story_id=str(uuid.uuid4()),
+                             author_id="user-0")
+    raw.produce(f"{settings.topic_prefix}.social-graph", value=schemas.encode("StoryViewed", view))
+    raw.flush(10)
+    emit_all(deployment, world.events)
+
+    models = deployment.runtime.redis_models()
+    wait_until(lambda: caught_up(models, world), "the worker to fold the sample world")
+    assert [s.story_id for s in visible_stories(models, "user-5", "user-0",
+                                                int(time.time() * 1000))
+            ] == [world.story_ids["public"]]
+
+    letters = dead_letters(settings, 2)
+    reasons = sorted(dict(m.headers())["dlq-reason"].decode() for m in letters)
+    assert len(letters) == 2, deployment.logs()
+    assert "bad magic" in reasons[0]
+    assert "StoryViewed does not belong" in reasons[1]
+    origin = {dict(m.headers())["dlq-source-topic"].decode() for m in letters}
+    assert origin == {engagement, f"{settings.topic_prefix}.social-graph"}
+
+
+def test_two_workers_build_the_same_read_models_as_one(local_stack, tmp_path):
+    results = []
+    world = build_scenario()
+    for workers in (1, 2):
+        d = PrivateDeployment(local_stack, tmp_path / str(workers))
+        (tmp_path / str(workers)).mkdir()
+        try:
+            for _ in range(workers):
+                d.start_worker()
+            emit_all(d, world.events)
+            models = d.runtime.redis_models()
+            wait_until(lambda m=models: caught_up(m, world), f"{workers} worker(s)", timeout=90)
+            now = int(time.time() * 1000)
+            results.append((
+                {u: read_tray(models, u, now) for u in ("user-2", "user-5", "user-9")},
+                {label: models.tallies(sid) for label, sid in world.story_ids.items()},
+            ))
+        finally:
+            d.close()
+    assert results[0] == results[1]
+
+
+def test_expiry_timer_removes_a_story_within_seconds(deployment):
+    deployment.start_worker()
+    story_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    posted_at = now - timedelta(seconds=3600 - 4)  # one-hour story with 4 s to live
+    events = [
+        ("UserFollowed", schemas.new_event("UserFollowed", actor_id="fan", followee_id="star")),
+        ("StoryPosted", schemas.new_event(
+            "StoryPosted", actor_id="star", occurred_at=posted_at, story_id=story_id,
+            kind="TEXT", text="soon gone", lifetime_seconds=3600)),
+    ]
+    emit_all(deployment, events)
+    models = deployment.runtime.redis_models()
+    in_tray = lambda: [i.author_id for i in read_tray(models, "fan", int(time.time() * 1000))]  # noqa: E731
+    wait_until(lambda: in_tray() == ["star"], "the story in the fan's tray")
+    wait_until(lambda: models.client.hlen(models.k("a", "star")) == 0,
+               "the expiry timer to remove the story", timeout=30)
+    assert in_tray() == []
+    expires_ms = int((posted_at + timedelta(seconds=3600)).timestamp() * 1000)
+    lag = time.time() - expires_ms / 1000
+    assert lag < 10, f"removed {lag:.1f} s after expiry"

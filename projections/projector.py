@@ -64,12 +64,14 @@ class Projector:
         policy: ProjectionPolicy | None = None,
         clock: Callable[[], float] = time.time,
         on_expired: Callable[[float], None] | None = None,
+        live_notifications: bool = False,
     ):
         self.redis = redis_models
         self.cql = cql_models
         self.policy = policy or ProjectionPolicy()
         self.clock = clock
         self.on_expired = on_expired  # observes expiry lag in seconds (live workers only)
+        self.live_notifications = live_notifications  # never during a replay
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -117,7 +119,9 @@ class Projector:
         for viewer_id in viewers:
             rb.keep_seen(viewer_id)
         cb.flush()
-        rb.flush()
+        first_time = rb.flush()
+        if self.live_notifications and first_time:
+            rb.publish(first_time)
         return []
 
     # -- social graph ------------------------------------------------------------------------
@@ -225,7 +229,7 @@ class _LifecycleRun:
     def _store(self, story: Story) -> None:
         self._author_stories(story.author_id)[story.story_id] = story
         self.authors[story.story_id] = story.author_id
-        self.rb.put_story(story)
+        self.rb.put_story(story, story.expires_at + self.p.policy.insights_ms)
         self.cb.put_story(story, _ttl_seconds(story.expires_at, self.now))
         self.changed_authors.add(story.author_id)
 
@@ -310,7 +314,7 @@ class _LifecycleRun:
 
 
 def _on_view(rb: RedisBatch, cb: CqlBatch, r: dict[str, Any], at: int, ttl: int, keep: int):
-    rb.view(r["story_id"], r["actor_id"], r["event_id"])
+    rb.view(r["story_id"], r["actor_id"], r["event_id"], at)
     if ttl:
         cb.view(r["story_id"], r["actor_id"], at, ttl)
 

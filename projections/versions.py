@@ -8,7 +8,14 @@ from cassandra.cluster import Session
 
 from projections.migrate import migrate
 
-__all__ = ["ReadModelVersion", "live_version", "create_version", "switch_live", "drop_version"]
+__all__ = [
+    "ReadModelVersion",
+    "create_version",
+    "drop_version",
+    "live_version",
+    "read_live_number",
+    "switch_live",
+]
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,14 @@ def live_version(session: Session, base: str, replication: str) -> ReadModelVers
     version = ReadModelVersion(base, row.number)
     migrate(session, version.keyspace, replication)
     return version
+
+
+def read_live_number(session: Session, base: str) -> int | None:
+    """The live version number, without creating or migrating anything (for readers)."""
+    row = session.execute(
+        f"SELECT number FROM {base}.live_version WHERE name = 'read_models'"
+    ).one()
+    return row.number if row else None
 
 
 def create_version(session: Session, base: str, replication: str, number: int) -> ReadModelVersion:

@@ -178,5 +178,24 @@ def worker() -> None:
     run_worker(Runtime(get_settings()))
 
 
+@app.command()
+def gateway() -> None:
+    """Serve the HTTP API (reads from the read models, commands become events)."""
+    from gateway.cli import serve
+
+    serve(get_settings())
+
+
+@app.command()
+def token(
+    user_id: Annotated[str, typer.Argument(help="The user the token speaks for")],
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds")] = 3600,
+) -> None:
+    """Print a bearer token for USER_ID signed with the configured secret (local use)."""
+    from gateway.cli import issue_token
+
+    typer.echo(issue_token(get_settings(), user_id, ttl))
+
+
 if __name__ == "__main__":
     app()

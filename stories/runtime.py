@@ -68,12 +68,15 @@ class Runtime:
     def cql_models(self) -> CqlReadModels:
         return CqlReadModels(self.session, self.version.keyspace)
 
-    def projector(self, on_expired: Callable[[float], None] | None = None) -> Projector:
+    def projector(
+        self, on_expired: Callable[[float], None] | None = None, live: bool = False
+    ) -> Projector:
         policy = ProjectionPolicy(
             fanout_threshold=self.settings.fanout_threshold,
             insights_days=self.settings.insights_days,
         )
-        return Projector(self.redis_models(), self.cql_models(), policy, on_expired=on_expired)
+        return Projector(self.redis_models(), self.cql_models(), policy, on_expired=on_expired,
+                         live_notifications=live)
 
     def close(self) -> None:
         if "session" in self.__dict__:

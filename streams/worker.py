@@ -155,7 +155,7 @@ def build_app(runtime: Runtime) -> faust.App:
         broker_commit_interval=1.0,
         producer_acks=-1,
     )
-    projector = runtime.projector(on_expired=EXPIRY_LAG.observe)
+    projector = runtime.projector(on_expired=EXPIRY_LAG.observe, live=True)
     for topic in TOPICS:
         _make_agent(app, runtime, topic, projector)
     from streams.expiry import add_expiry_timer

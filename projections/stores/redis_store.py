@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import orjson
 import redis
 
 from projections.model import Story, TrayEntry
@@ -81,6 +82,10 @@ class RedisReadModels:
     def k(self, kind: str, ident: str = "") -> str:
         return f"{self.prefix}{kind}:{ident}" if ident else f"{self.prefix}{kind}"
 
+    def live_channel(self, story_id: str) -> str:
+        """Pub/sub channel of a story's live engagement, for its author."""
+        return self.k("live", story_id)
+
     # -- reads -------------------------------------------------------------------------------
     def author_stories(self, author_id: str) -> list[Story]:
         """Every story the author has in the read model (any status), unordered."""
@@ -109,6 +114,25 @@ class RedisReadModels:
             return set()
         flags = self.client.mget([self.k("gone", s) for s in story_ids])
         return {s for s, flag in zip(story_ids, flags, strict=True) if flag}
+
+    def story(self, story_id: str) -> Story | None:
+        """One story of the read model (any status), or None when unknown, expired or deleted."""
+        ref = self.story_refs([story_id]).get(story_id)
+        if ref is None:
+            return None
+        raw = self.client.hget(self.k("a", ref.author_id), story_id)
+        return Story.from_json(raw) if raw else None
+
+    def insights_owner(self, story_id: str) -> str | None:
+        """The author of a story whose insights are still readable (live or expired < window)."""
+        owner = self.client.get(self.k("o", story_id))
+        return owner.decode() if owner else None
+
+    def close_friends(self, user_id: str) -> set[str]:
+        return {m.decode() for m in self.client.smembers(self.k("cf", user_id))}
+
+    def following(self, user_id: str) -> set[str]:
+        return {m.decode() for m in self.client.smembers(self.k("fg", user_id))}
 
     def followers(self, user_id: str) -> set[str]:
         return {m.decode() for m in self.client.smembers(self.k("fr", user_id))}
@@ -141,13 +165,19 @@ class RedisBatch:
         self.m = models
         self.pipe = models.client.pipeline(transaction=False)
         self.size = 0
+        self.watched: list[tuple[int, dict]] = []  # (command index, what it means if it changed)
+
+    def _watch_next(self, note: dict) -> None:
+        """The next command's truthy result means `note` happened for the first time."""
+        self.watched.append((len(self.pipe.command_stack), note))
 
     def _count(self, n: int = 1) -> None:
         self.size += n
 
     # -- stories -----------------------------------------------------------------------------
-    def put_story(self, story: Story) -> None:
+    def put_story(self, story: Story, insights_until: int) -> None:
         k = self.m.k
+        self.pipe.set(k("o", story.story_id), story.author_id, pxat=insights_until)
         self.pipe.hset(k("a", story.author_id), story.story_id, story.to_json())
         self.pipe.pexpireat(k("a", story.author_id), story.expires_at, gt=True)
         self.pipe.pexpireat(k("a", story.author_id), story.expires_at, nx=True)
@@ -167,6 +197,7 @@ class RedisBatch:
         """Remember a deletion so late engagement cannot resurrect counters."""
         k = self.m.k
         self.pipe.set(k("gone", story_id), 1, pxat=until_ms)
+        self.pipe.delete(k("o", story_id))
         counters = ("ve", "vv", "rp", "rc", "rx", "sk", "sa")
         self.pipe.delete(*(k(kind, story_id) for kind in counters))
         self._count(2)
@@ -209,9 +240,10 @@ class RedisBatch:
         self._count(2)
 
     # -- engagement --------------------------------------------------------------------------
-    def view(self, story_id: str, viewer_id: str, event_id: str) -> None:
+    def view(self, story_id: str, viewer_id: str, event_id: str, at_ms: int) -> None:
         k, p = self.m.k, self.m.secret
         self.pipe.sadd(k("ve", story_id), pseudonym(p, event_id))
+        self._watch_next({"type": "view", "story_id": story_id, "user_id": viewer_id, "at": at_ms})
         self.pipe.sadd(k("vv", story_id), pseudonym(p, viewer_id))
         self.pipe.sadd(k("seen", viewer_id), story_id)
         self._count(3)
@@ -223,6 +255,8 @@ class RedisBatch:
     def react(self, story_id: str, user_id: str, at_ms: int, emoji: str, keep_until: int) -> None:
         keys = [self.m.k("rx", story_id), self.m.k("rc", story_id)]
         who = pseudonym(self.m.secret, user_id)
+        self._watch_next({"type": "reaction", "story_id": story_id, "user_id": user_id,
+                          "emoji": emoji, "at": at_ms})
         self.m._react(keys=keys, args=[who, at_ms, emoji, keep_until], client=self.pipe)
         self._count()
 
@@ -235,6 +269,8 @@ class RedisBatch:
         args: list[object] = [who, keep_until]
         for field, amount in increments.items():
             args += [f"{sticker_id}:{field}", amount]
+        self._watch_next({"type": "answer", "story_id": story_id, "sticker_id": sticker_id,
+                          "user_id": user_id})
         self.m._answer(keys=keys, args=args, client=self.pipe)
         self._count()
 
@@ -248,11 +284,24 @@ class RedisBatch:
         self.pipe.pexpire(self.m.k("seen", viewer_id), SEEN_TTL_MS)
         self._count()
 
-    def flush(self) -> None:
-        if self.size:
-            self.pipe.execute()
+    def flush(self) -> list[dict]:
+        """Send the buffered writes; returns the watched notes whose write changed something."""
+        results = self.pipe.execute() if self.size else []
+        changed = [note for index, note in self.watched if results and results[index]]
         self.pipe = self.m.client.pipeline(transaction=False)
         self.size = 0
+        self.watched = []
+        return changed
+
+    def publish(self, notes: list[dict]) -> None:
+        """Tell live listeners (the author's open story) what just happened, once."""
+        by_story: dict[str, list[dict]] = {}
+        for note in notes:
+            by_story.setdefault(note["story_id"], []).append(note)
+        pipe = self.m.client.pipeline(transaction=False)
+        for story_id, events in by_story.items():
+            pipe.publish(self.m.live_channel(story_id), orjson.dumps(events))
+        pipe.execute()
 
 
 def _parse_ref(value: bytes | None) -> StoryRef | None:

@@ -23,7 +23,7 @@ from projections.model import (
     with_rejection,
 )
 from projections.stores.cql_store import CqlBatch, CqlReadModels
-from projections.stores.redis_store import RedisBatch, RedisReadModels
+from projections.stores.redis_store import SEEN_TTL_MS, RedisBatch, RedisReadModels
 
 __all__ = ["Projector", "ProjectionPolicy", "ProjectionRejected", "Event"]
 
@@ -101,9 +101,13 @@ class Projector:
         viewers: set[str] = set()
         for name, record in events:
             story_id = record["story_id"]
+            at = to_ms(record["occurred_at"])
+            if name == "StoryViewed" and at + SEEN_TTL_MS > now:
+                # Seen-ness does not depend on the story's fate, so order cannot change it.
+                rb.mark_seen(record["actor_id"], story_id)
+                viewers.add(record["actor_id"])
             if story_id in gone:
                 continue
-            at = to_ms(record["occurred_at"])
             ref = refs.get(story_id)
             expires = ref.expires_at if ref else at + MAX_LIFETIME_MS
             keep_until = expires + self.policy.insights_ms
@@ -112,8 +116,6 @@ class Projector:
             keep[story_id] = max(keep.get(story_id, 0), keep_until)
             identity_ttl = _ttl_seconds(expires, now)
             _ENGAGEMENT[name](rb, cb, record, at, identity_ttl, keep_until)
-            if name == "StoryViewed" and identity_ttl:
-                viewers.add(record["actor_id"])
         for story_id, keep_until in keep.items():
             rb.keep_counters_until(story_id, keep_until)
         for viewer_id in viewers:

@@ -179,6 +179,48 @@ def worker() -> None:
 
 
 @app.command()
+def replay(
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning", help="Read every topic from its first event")
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(help="ISO-8601 time: story and engagement topics from then on "
+                          "(graph and highlights always from the beginning)"),
+    ] = None,
+    grace: Annotated[float, typer.Option(help="Seconds to keep tailing after the switch")] = 5.0,
+) -> None:
+    """Rebuild the read models from the log into a new version beside the live one, then switch.
+
+    Shows progress (events done, total, rate, ETA). The live version keeps serving until the
+    new one has caught up; Ctrl-C before the switch leaves the live version intact.
+    """
+    from datetime import datetime
+
+    from stories.runtime import Runtime
+    from streams.replay import ReplayPlan
+    from streams.replay import replay as run_replay
+
+    if since and from_beginning:
+        raise typer.BadParameter("give --since or --from-beginning, not both")
+    try:
+        start = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        raise typer.BadParameter(f"--since: not an ISO-8601 time: {since!r}") from None
+    if start is not None and start.tzinfo is None:
+        raise typer.BadParameter("--since needs a timezone, e.g. 2026-11-20T00:00:00+00:00")
+    runtime = Runtime(get_settings())
+    try:
+        report = run_replay(runtime, ReplayPlan(since=start, grace_seconds=grace), console)
+    finally:
+        runtime.close()
+    console.print(
+        f"version {report.version} live: {report.events} events in {report.seconds:.1f} s "
+        f"({report.rate:,.0f} events/s)"
+    )
+
+
+@app.command()
 def gateway() -> None:
     """Serve the HTTP API (reads from the read models, commands become events)."""
     from gateway.cli import serve

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from functools import cached_property
 
@@ -13,7 +15,7 @@ from confluent_kafka import Producer
 from projections.projector import ProjectionPolicy, Projector
 from projections.stores.cql_store import CqlReadModels
 from projections.stores.redis_store import RedisReadModels
-from projections.versions import ReadModelVersion, live_version
+from projections.versions import ReadModelVersion, live_version, read_live_number
 from stories.services import cql_session, redis_client
 from stories.settings import Settings
 from streams.producer import EventProducer, producer_config
@@ -78,6 +80,10 @@ class Runtime:
         return Projector(self.redis_models(), self.cql_models(), policy, on_expired=on_expired,
                          live_notifications=live)
 
+    def live_projector(self, refresh_seconds: float = 2.0, **options) -> LiveProjector:
+        """A projector that follows the live version when a replay switches it."""
+        return LiveProjector(self, refresh_seconds, options)
+
     def close(self) -> None:
         if "session" in self.__dict__:
             self.session.cluster.shutdown()
@@ -85,3 +91,29 @@ class Runtime:
             self.events.close()
         if "raw_producer" in self.__dict__:
             self.raw_producer.flush(10)
+
+
+class LiveProjector:
+    """Hands out the projector of the live version, re-reading the pointer every few seconds."""
+
+    def __init__(self, runtime: Runtime, refresh_seconds: float, options: dict):
+        self.runtime = runtime
+        self.refresh_seconds = refresh_seconds
+        self.options = options
+        self._lock = threading.Lock()
+        self._checked = time.monotonic()
+        self._projector = runtime.projector(**options)
+
+    def current(self) -> Projector:
+        with self._lock:
+            if time.monotonic() - self._checked >= self.refresh_seconds:
+                self._checked = time.monotonic()
+                self._follow_switch()
+            return self._projector
+
+    def _follow_switch(self) -> None:
+        rt = self.runtime
+        number = read_live_number(rt.session, rt.settings.cql_keyspace)
+        if number is not None and number != rt.version.number:
+            rt.__dict__["version"] = ReadModelVersion(rt.version.base, number)
+            self._projector = rt.projector(**self.options)

@@ -29,7 +29,7 @@ DUE_PER_RUN = 2000
 
 def emit_due_expiries(runtime: Runtime, now_ms: int | None = None) -> int:
     """Emit StoryExpired for due stories this worker claims; returns how many it emitted."""
-    models = runtime.redis_models()
+    models = runtime.redis_models()  # of the live version the worker follows
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     due = models.client.zrangebyscore(models.k("x"), "-inf", now_ms, 0, DUE_PER_RUN,
                                       withscores=True)

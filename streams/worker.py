@@ -25,7 +25,7 @@ from stories.metrics import (
     EXPIRY_LAG,
     STORE_RETRIES,
 )
-from stories.runtime import STORE_ERRORS, Runtime
+from stories.runtime import STORE_ERRORS, LiveProjector, Runtime
 from streams.producer import dead_letter_headers
 from streams.topics import DEAD_LETTER, TOPICS, Topic, topic_name
 
@@ -92,10 +92,13 @@ def _note_retry(topic: str, state: Any) -> None:
                 topic, state.attempt_number, state.outcome.exception())
 
 
-def _make_agent(app: faust.App, runtime: Runtime, topic: Topic, projector: Projector) -> None:
+def _make_agent(app: faust.App, runtime: Runtime, topic: Topic, live: LiveProjector) -> None:
     name = topic_name(topic, runtime.settings.topic_prefix)
     channel = app.topic(name, value_serializer="raw", key_serializer="raw")
-    apply = _APPLY[topic.suffix](projector)
+
+    def apply(events: list[Event]) -> list[tuple[int, str]]:
+        return _APPLY[topic.suffix](live.current())(events)
+
     allowed = frozenset(topic.events)
     dead = DeadLetters(runtime)
 
@@ -155,9 +158,9 @@ def build_app(runtime: Runtime) -> faust.App:
         broker_commit_interval=1.0,
         producer_acks=-1,
     )
-    projector = runtime.projector(on_expired=EXPIRY_LAG.observe, live=True)
+    live = runtime.live_projector(on_expired=EXPIRY_LAG.observe, live=True)
     for topic in TOPICS:
-        _make_agent(app, runtime, topic, projector)
+        _make_agent(app, runtime, topic, live)
     from streams.expiry import add_expiry_timer
 
     add_expiry_timer(app, runtime)

@@ -245,8 +245,11 @@ class RedisBatch:
         self.pipe.sadd(k("ve", story_id), pseudonym(p, event_id))
         self._watch_next({"type": "view", "story_id": story_id, "user_id": viewer_id, "at": at_ms})
         self.pipe.sadd(k("vv", story_id), pseudonym(p, viewer_id))
-        self.pipe.sadd(k("seen", viewer_id), story_id)
-        self._count(3)
+        self._count(2)
+
+    def mark_seen(self, viewer_id: str, story_id: str) -> None:
+        self.pipe.sadd(self.m.k("seen", viewer_id), story_id)
+        self._count()
 
     def reply(self, story_id: str, event_id: str) -> None:
         self.pipe.sadd(self.m.k("rp", story_id), pseudonym(self.m.secret, event_id))

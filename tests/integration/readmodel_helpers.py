@@ -11,7 +11,7 @@ from projections.stores.redis_store import RedisReadModels
 from projections.versions import create_version
 from stories.services import redis_client
 
-__all__ = ["PrivateReadModels", "TABLES"]
+__all__ = ["PrivateReadModels", "TABLES", "redis_dump", "viewer_rows"]
 
 TABLES = ("stories", "followers", "following", "close_friends", "story_viewers",
           "sticker_answers")
@@ -37,14 +37,7 @@ class PrivateReadModels:
         return Projector(models, self.cql, policy, **kwargs)
 
     def redis_dump(self, projector: Projector) -> dict[str, Any]:
-        """Every key under the projector's prefix with its value (TTLs rounded to minutes)."""
-        prefix = projector.redis.prefix
-        dump = {}
-        for key in self.redis.scan_iter(match=f"{prefix}*", count=1000):
-            name = key.decode()[len(prefix):]
-            kind = self.redis.type(key).decode()
-            dump[name] = _value(self.redis, key, kind)
-        return dump
+        return redis_dump(self.redis, projector.redis.prefix)
 
     def cql_dump(self, story_ids: set[str], users: set[str]) -> dict[str, list]:
         """The CQL rows of these stories and users."""
@@ -70,6 +63,24 @@ class PrivateReadModels:
 
     def close(self) -> None:
         self.session.execute(f"DROP KEYSPACE IF EXISTS {self.version.keyspace}", timeout=120)
+
+
+def redis_dump(client, prefix: str) -> dict[str, Any]:
+    """Every key under a prefix with its value (TTLs left out)."""
+    dump = {}
+    for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        dump[key.decode()[len(prefix):]] = _value(client, key, client.type(key).decode())
+    return dump
+
+
+def viewer_rows(cql: CqlReadModels, world) -> list:
+    """Every viewer entry of the world's stories."""
+    from projections.stores.cql_store import VIEWER_BUCKETS
+
+    return sorted(
+        (story_id, *entry) for story_id in world.story_ids.values()
+        for bucket in range(VIEWER_BUCKETS) for entry in cql.viewers_page(story_id, bucket, "", 1000)
+    )
 
 
 def _value(client, key, kind):

@@ -1,0 +1,256 @@
+"""`stories replay`: rebuild the read models from the log into a new version, then switch.
+
+The live version keeps serving throughout. The new version is filled topic by topic (graph,
+highlights, story lifecycle, engagement: the order in which each fold finds what it needs),
+caught up with what arrived meanwhile, made live, tailed for a grace period while workers and
+gateways pick up the switch (writes are idempotent, so overlap is harmless), and only then is
+the old version dropped. Cancelling before the switch drops the new version and leaves the
+live one untouched. No side effect runs: no live notifications, no expiry events.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+import schemas
+from projections.projector import Event, ProjectionPolicy, Projector
+from projections.stores.cql_store import CqlReadModels
+from projections.stores.redis_store import RedisReadModels
+from projections.versions import ReadModelVersion, create_version, drop_version, switch_live
+from stories.runtime import Runtime
+from streams.topics import TOPICS, Topic, topic_name
+
+__all__ = ["ReplayPlan", "ReplayReport", "replay", "drop_redis_prefix", "REPLAY_ORDER"]
+
+log = logging.getLogger(__name__)
+
+# Each fold finds what it needs already rebuilt: followers before trays, highlight
+# membership before expired posts (kept stories), stories before their engagement.
+REPLAY_ORDER = ("social-graph", "highlights", "story-lifecycle", "engagement")
+TIME_BOUNDED = frozenset({"story-lifecycle", "engagement"})
+BATCH = 5000
+
+
+@dataclass
+class ReplayPlan:
+    """What to rebuild and from where."""
+
+    since: datetime | None = None
+    catch_up_lag: int = 1000
+    grace_seconds: float = 5.0
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)
+
+
+def _topics(runtime: Runtime) -> list[Topic]:
+    by_suffix = {t.suffix: t for t in TOPICS}
+    return [by_suffix[s] for s in REPLAY_ORDER]
+
+
+def _new_version(runtime: Runtime) -> ReadModelVersion:
+    s, live = runtime.settings, runtime.version
+    target = ReadModelVersion(live.base, live.number + 1)
+    drop_version(runtime.session, target)  # leftovers of a cancelled replay
+    drop_redis_prefix(runtime, target.redis_prefix)
+    return create_version(runtime.session, s.cql_keyspace, s.cql_replication, target.number)
+
+
+def _projector(runtime: Runtime, version: ReadModelVersion) -> Projector:
+    s = runtime.settings
+    redis_models = RedisReadModels(
+        runtime.redis, version.redis_prefix, s.pseudonym_secret.get_secret_value().encode()
+    )
+    policy = ProjectionPolicy(fanout_threshold=s.fanout_threshold, insights_days=s.insights_days)
+    return Projector(redis_models, CqlReadModels(runtime.session, version.keyspace), policy)
+
+
+def _consumer(runtime: Runtime) -> Consumer:
+    return Consumer({
+        "bootstrap.servers": runtime.settings.kafka_bootstrap,
+        "group.id": f"{runtime.settings.topic_prefix}-replay",
+        "enable.auto.commit": False,
+        "enable.partition.eof": False,
+        "fetch.max.bytes": 52_428_800,
+    })
+
+
+def _start_positions(consumer: Consumer, name: str, topic: Topic, plan: ReplayPlan) -> None:
+    """Where each partition starts: the beginning, or the first offset at or after --since."""
+    partitions = [TopicPartition(name, p, OFFSET_BEGINNING) for p in range(topic.partitions)]
+    if plan.since is not None and topic.suffix in TIME_BOUNDED:
+        at_ms = int(plan.since.timestamp() * 1000)
+        wanted = [TopicPartition(name, p, at_ms) for p in range(topic.partitions)]
+        partitions = consumer.offsets_for_times(wanted, timeout=30)
+    for tp in partitions:
+        low, high = consumer.get_watermark_offsets(TopicPartition(name, tp.partition), timeout=30)
+        # OFFSET_BEGINNING: from the start; -1: nothing at or after --since.
+        start = low if tp.offset == OFFSET_BEGINNING else high if tp.offset < 0 else tp.offset
+        plan.positions.setdefault((name, tp.partition), min(max(start, low), high))
+
+
+def _ends(consumer: Consumer, names: list[tuple[str, Topic]]) -> dict[tuple[str, int], int]:
+    return {
+        (name, p): consumer.get_watermark_offsets(TopicPartition(name, p), timeout=30)[1]
+        for name, topic in names for p in range(topic.partitions)
+    }
+
+
+def _read(consumer: Consumer, name: str, partitions: list[int], plan: ReplayPlan,
+          ends: dict[tuple[str, int], int]) -> Iterator[list]:
+    """Messages of one topic from the plan's positions up to `ends`, in batches."""
+    todo = {p for p in partitions if plan.positions[(name, p)] < ends[(name, p)]}
+    if not todo:
+        return
+    consumer.assign([TopicPartition(name, p, plan.positions[(name, p)]) for p in todo])
+    while todo:
+        batch = []
+        for message in consumer.consume(BATCH, timeout=1.0):
+            if message.error():
+                continue
+            key = (name, message.partition())
+            if key[1] in todo and message.offset() < ends[key]:
+                batch.append(message)
+                plan.positions[key] = message.offset() + 1
+                if plan.positions[key] >= ends[key]:
+                    todo.discard(key[1])
+        if batch:
+            yield batch
+    consumer.unassign()
+
+
+def _decoded(messages: list) -> list[Event]:
+    """Events of a batch; what cannot be decoded was dead-lettered when it first arrived."""
+    events = []
+    for message in messages:
+        try:
+            events.append(schemas.decode(message.value()))
+        except schemas.EventError:
+            continue
+    return events
+
+
+def _apply_for(projector: Projector, suffix: str) -> Callable[[list[Event]], object]:
+    return {
+        "social-graph": projector.apply_graph,
+        "highlights": projector.apply_highlights,
+        "story-lifecycle": projector.apply_lifecycle,
+        "engagement": projector.apply_engagement,
+    }[suffix]
+
+
+def _pass(runtime: Runtime, consumer: Consumer, projector: Projector, plan: ReplayPlan,
+          progress: Progress | None) -> int:
+    """One pass over every topic up to the current end; returns the events applied."""
+    prefix = runtime.settings.topic_prefix
+    named = [(topic_name(t, prefix), t) for t in _topics(runtime)]
+    for name, topic in named:
+        _start_positions(consumer, name, topic, plan)
+    ends = _ends(consumer, named)
+    total = sum(max(0, ends[k] - plan.positions[k]) for k in ends)
+    task = progress.add_task("replaying", total=total) if progress else None
+    applied = 0
+    for name, topic in named:
+        apply = _apply_for(projector, topic.suffix)
+        for batch in _read(consumer, name, list(range(topic.partitions)), plan, ends):
+            apply(_decoded(batch))
+            applied += len(batch)
+            if progress is not None:
+                progress.update(task, advance=len(batch))
+    return applied
+
+
+def replay(runtime: Runtime, plan: ReplayPlan, console: Console) -> ReplayReport:
+    """Rebuild every read model into a new version and make it live."""
+    old = runtime.version
+    new = _new_version(runtime)
+    console.print(f"rebuilding into {new.keyspace} / {new.redis_prefix} (live: {old.keyspace})")
+    projector = _projector(runtime, new)
+    consumer = _consumer(runtime)
+    started = time.monotonic()
+    switched = False
+    try:
+        with _progress(console) as progress:
+            applied = _pass(runtime, consumer, projector, plan, progress)
+        while (lag := _catch_up(runtime, consumer, projector, plan)) > plan.catch_up_lag:
+            applied += lag
+        switch_live(runtime.session, old.base, new.number)
+        switched = True
+        console.print(f"switched reads to version {new.number}; tailing {plan.grace_seconds} s")
+        deadline = time.monotonic() + plan.grace_seconds
+        while time.monotonic() < deadline:
+            applied += _catch_up(runtime, consumer, projector, plan)
+            time.sleep(0.5)
+    except BaseException:
+        if not switched:
+            console.print("[yellow]replay cancelled: dropping the new version, live intact[/]")
+            drop_version(runtime.session, new)
+            drop_redis_prefix(runtime, new.redis_prefix)
+        raise
+    finally:
+        consumer.close()
+    drop_version(runtime.session, old)
+    drop_redis_prefix(runtime, old.redis_prefix)
+    seconds = time.monotonic() - started
+    return ReplayReport(new.number, applied, seconds)
+
+
+def _catch_up(runtime: Runtime, consumer: Consumer, projector: Projector, plan: ReplayPlan) -> int:
+    return _pass(runtime, consumer, projector, plan, None)
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    """What a replay did."""
+
+    version: int
+    events: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+class _RateColumn(ProgressColumn):
+    """Events per second so far."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed or 0:,.0f} events/s")
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(),
+        MofNCompleteColumn(), _RateColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def drop_redis_prefix(runtime: Runtime, prefix: str) -> int:
+    """Unlink every key of a version, in batches; returns how many."""
+    removed = 0
+    batch: list[bytes] = []
+    for key in runtime.redis.scan_iter(match=f"{prefix}*", count=5000):
+        batch.append(key)
+        if len(batch) >= 5000:
+            removed += runtime.redis.unlink(*batch)
+            batch = []
+    if batch:
+        removed += runtime.redis.unlink(*batch)
+    return removed

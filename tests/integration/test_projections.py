@@ -9,8 +9,8 @@ import pytest
 
 from projections.queries import read_tray, visible_stories
 from stories.services import cql_session
-from tests.integration.readmodel_helpers import PrivateReadModels
 from streams.sample import build_scenario, by_topic
+from tests.integration.readmodel_helpers import PrivateReadModels
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ class PrivateDeployment:
         self.tmp_path = tmp_path
         ensure_topics(self.settings.kafka_bootstrap, name)
         self.runtime = Runtime(self.settings)
-        self.runtime.version  # creates and migrates the keyspace before any worker starts
+        _ = self.runtime.version  # creates and migrates the keyspace before any worker starts
         self.workers: list[subprocess.Popen] = []
 
     def env(self) -> dict[str, str]:

@@ -1,0 +1,115 @@
+"""The local stack as `up` leaves it: four healthy services, an idempotent start, real clients."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+import redis
+from botocore.config import Config
+from rich.console import Console
+
+from infra.stack import SERVICE_NAMES, status, up
+from stories.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+# Every service already answers: a second `up` only runs the four probes.
+SECOND_UP_BUDGET_S = 15.0
+
+
+@pytest.fixture
+def s3(local_stack: Settings) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=local_stack.s3_endpoint,
+        region_name=local_stack.s3_region,
+        aws_access_key_id=local_stack.s3_access_key,
+        aws_secret_access_key=local_stack.s3_secret_key.get_secret_value(),
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+
+
+@pytest.fixture
+def bucket(s3: Any) -> Iterator[str]:
+    """A bucket of this test's own, emptied and removed afterwards."""
+    name = f"test-stack-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    yield name
+    for item in s3.list_objects_v2(Bucket=name).get("Contents", []):
+        s3.delete_object(Bucket=name, Key=item["Key"])
+    s3.delete_bucket(Bucket=name)
+
+
+def test_status_reports_all_four_services_healthy(local_stack: Settings) -> None:
+    services = {service.name: service for service in status(local_stack)}
+
+    assert sorted(services) == sorted(SERVICE_NAMES)
+    assert len(services) == 4
+    unhealthy = {
+        name: service.detail
+        for name, service in services.items()
+        if not (service.running and service.healthy)
+    }
+    assert unhealthy == {}
+
+
+def test_second_up_is_harmless_and_quick(local_stack: Settings) -> None:
+    pids_before = {service.name: service.pid for service in status(local_stack)}
+
+    began = time.monotonic()
+    up(local_stack, Console(quiet=True))
+    elapsed = time.monotonic() - began
+
+    assert elapsed < SECOND_UP_BUDGET_S
+    pids_after = {service.name: service.pid for service in status(local_stack)}
+    assert pids_after == pids_before  # nothing restarted, nothing started twice
+
+
+def test_redis_answers(local_stack: Settings) -> None:
+    client = redis.Redis.from_url(local_stack.redis_url)
+    key = f"test:stack:{uuid.uuid4().hex}"
+    try:
+        assert client.ping() is True
+        client.set(key, "present", px=10_000)
+        assert client.get(key) == b"present"
+        assert 0 < client.pttl(key) <= 10_000
+    finally:
+        client.delete(key)
+        client.close()
+
+
+def test_presigned_put_then_get_round_trip(s3: Any, bucket: str) -> None:
+    key = "uploads/round-trip.jpg"
+    body = os.urandom(256 * 1024)
+    put_url = s3.generate_presigned_url(
+        "put_object",
+        Params={"Bucket": bucket, "Key": key, "ContentType": "image/jpeg"},
+        ExpiresIn=300,
+    )
+    get_url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=300)
+
+    uploaded = httpx.put(put_url, content=body, headers={"Content-Type": "image/jpeg"})
+    downloaded = httpx.get(get_url)
+
+    assert uploaded.status_code == 200, uploaded.text
+    assert downloaded.status_code == 200, downloaded.text
+    assert downloaded.content == body
+    assert downloaded.headers["content-type"] == "image/jpeg"
+
+
+def test_presigned_url_with_a_forged_signature_is_refused(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="private.txt", Body=b"not for you")
+    url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "private.txt"}, ExpiresIn=300
+    )
+    signature = url.rsplit("X-Amz-Signature=", 1)[1]
+    forged = url.replace(signature, "0" * len(signature))
+
+    assert httpx.get(forged).status_code == 403

@@ -475,7 +475,7 @@ def _log_tail(service: _Service, dirs: _Dirs) -> str:
     for path in (dirs.logs / service.log_name, dirs.console_log):
         tail = _last_lines(_read_end(path))
         if tail.strip():
-            parts.append(f"[{path}]\n{tail}")
+            parts.append(f"==> {path} <==\n{tail}")
     return "\n".join(parts)
 
 

@@ -182,14 +182,22 @@ class Projector:
         cb.flush()
 
     def _after_follow(self, follower_id: str, followee_id: str) -> None:
+        """Backfill the new follower's tray, then look again in case a post raced the follow."""
         rb = self.redis.batch()
         celebrity = self.redis.follower_count(followee_id) > self.policy.fanout_threshold
         rb.set_celebrity(followee_id, celebrity)
-        if not celebrity:
-            stories = self.redis.author_stories(followee_id)
-            _set_or_drop(rb, follower_id, followee_id, stories, self.now_ms())
         rb.flush()
-
+        if celebrity:
+            return
+        written = None
+        for _ in range(2):  # the second look sees any story change that raced the first
+            stories = self.redis.author_stories(followee_id)
+            entry = tray_entry(stories, follower_id, True, self.now_ms())
+            if written is not None and entry == written:
+                return
+            _set_or_drop(rb, follower_id, followee_id, stories, self.now_ms())
+            rb.flush()
+            written = entry
 
 def _set_or_drop(rb: RedisBatch, viewer_id: str, author_id: str, stories, now: int) -> None:
     entry = tray_entry(stories, viewer_id, True, now)
@@ -297,9 +305,8 @@ class _LifecycleRun:
         self.rb.drop_story(author_id, story_id)
         self.changed_authors.add(author_id)
 
-    def _refresh_trays(self, author_id: str) -> None:
+    def _refresh_trays(self, author_id: str, followers: set[str]) -> None:
         """Push the author's current state into each follower's tray (below the threshold)."""
-        followers = self.p.redis.followers(author_id)
         celebrity = len(followers) > self.p.policy.fanout_threshold
         self.rb.set_celebrity(author_id, celebrity)
         if celebrity:
@@ -309,9 +316,22 @@ class _LifecycleRun:
             _set_or_drop(self.rb, follower_id, author_id, stories, self.now)
 
     def flush(self) -> None:
-        for author_id in self.changed_authors:
-            self._refresh_trays(author_id)
+        """Stories first, then trays, then a second look at the followers.
+
+        A follow or unfollow handled concurrently (another agent or worker) either sees the
+        stories written here or is seen by the second look, so no tray entry is lost or left.
+        """
         self.cb.flush()
+        self.rb.flush()
+        authors = sorted(self.changed_authors)
+        followers = self.p.redis.followers_of(authors)
+        for author_id in authors:
+            self._refresh_trays(author_id, followers[author_id])
+        self.rb.flush()
+        again = self.p.redis.followers_of(authors)
+        for author_id in authors:
+            for gone in followers[author_id] - again[author_id]:
+                self.rb.drop_tray_entry(gone, author_id)
         self.rb.flush()
 
 

@@ -44,7 +44,7 @@ def up(init: Annotated[bool, typer.Option(help="Also run `stories init`")] = Tru
     try:
         start_stack(settings, console)
     except StackError as error:
-        console.print(f"[red]{error}[/red]")
+        console.print(str(error), style="red", markup=False)
         raise typer.Exit(1) from None
     if init:
         _init(settings)
@@ -129,10 +129,10 @@ def _emit_one(event_name: str, payload: str) -> None:
         with EventProducer.from_settings(get_settings()) as producer:
             delivery = producer.emit(event_name, record)
     except (orjson.JSONDecodeError, JsonEventError, schemas.EventError) as error:
-        console.print(f"[red]invalid {event_name}: {error}[/red] (nothing was sent)")
+        console.print(f"invalid {event_name}: {error} (nothing was sent)", style="red", markup=False)
         raise typer.Exit(2) from None
     except (DeliveryError, TimeoutError) as error:
-        console.print(f"[red]{error}[/red]")
+        console.print(str(error), style="red", markup=False)
         raise typer.Exit(1) from None
     typer.echo(
         orjson.dumps(
@@ -164,7 +164,7 @@ def _emit_file(path: Path) -> int:
         report = producer.emit_many(valid_events())
     failures = sorted(bad_lines + report.failures)
     for number, reason in failures:
-        console.print(f"[red]{path}:{number}: {reason}[/red]")
+        console.print(f"{path}:{number}: {reason}", style="red", markup=False)
     console.print(f"delivered {report.delivered}, failed {len(failures)}")
     return 1 if failures else 0
 

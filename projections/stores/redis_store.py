@@ -137,6 +137,16 @@ class RedisReadModels:
     def followers(self, user_id: str) -> set[str]:
         return {m.decode() for m in self.client.smembers(self.k("fr", user_id))}
 
+    def followers_of(self, user_ids: Sequence[str]) -> dict[str, set[str]]:
+        """Followers of many users in one round trip."""
+        if not user_ids:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for user_id in user_ids:
+            pipe.smembers(self.k("fr", user_id))
+        rows = pipe.execute()
+        return {u: {m.decode() for m in row} for u, row in zip(user_ids, rows, strict=True)}
+
     def follower_count(self, user_id: str) -> int:
         return int(self.client.scard(self.k("fr", user_id)))
 

@@ -92,6 +92,7 @@ def test_two_workers_build_the_same_read_models_as_one(local_stack, tmp_path):
             emit_all(d, world.events)
             models = d.runtime.redis_models()
             wait_until(lambda m=models: caught_up(m, world), f"{workers} worker(s)", timeout=90)
+            d.wait_idle()
             now = int(time.time() * 1000)
             results.append((
                 {u: read_tray(models, u, now) for u in ("user-2", "user-5", "user-9")},

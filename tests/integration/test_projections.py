@@ -156,3 +156,54 @@ def _expired(story_id, author_id, expires_at):
 
     return schemas.new_event("StoryExpired", actor_id="system", story_id=story_id,
                              author_id=author_id, expires_at=expires_at)
+
+
+def _highlight_event(name, minutes_from_now, **fields):
+    import schemas
+
+    return (name, schemas.new_event(
+        name, actor_id="user-0", occurred_at=datetime.now(UTC) + timedelta(minutes=minutes_from_now),
+        **fields))
+
+
+def test_highlight_keeps_a_story_past_expiry_until_it_leaves_the_last_highlight(stores):
+    import uuid
+
+    world = build_scenario()
+    projector = stores.fresh()
+    project(projector, world.events)
+    public, friends = world.story_ids["public"], world.story_ids["friends"]
+    h1, h2 = str(uuid.uuid4()), str(uuid.uuid4())
+    projector.apply_highlights([
+        _highlight_event("HighlightCreated", -1, highlight_id=h1, title="Best", story_ids=[public]),
+        _highlight_event("HighlightCreated", -1, highlight_id=h2, title="More",
+                         story_ids=[public, friends]),
+    ])
+    assert [h.title for h in stores.cql.highlights_of("user-0")][-2:] in (["Best", "More"],
+                                                                          ["More", "Best"])
+    late = stores.fresh(clock=lambda: (datetime.now(UTC) + timedelta(hours=30)).timestamp())
+    late.redis = projector.redis
+    late.apply_lifecycle([("StoryExpired", _expired(public, "user-0", world.at(5) + timedelta(days=1)))])
+    assert public in stores.cql.kept_stories([public])
+
+    projector.apply_highlights([_highlight_event("HighlightStoryRemoved", 0, highlight_id=h1,
+                                                 story_id=public)])
+    assert public in stores.cql.kept_stories([public])  # still held by h2
+    projector.apply_highlights([_highlight_event("HighlightDeleted", 1, highlight_id=h2)])
+    assert stores.cql.kept_stories([public]) == {}
+    assert stores.cql.highlight("user-0", h2) is None
+
+
+def test_deleting_a_story_takes_it_out_of_its_highlights(stores):
+    import uuid
+
+    world = build_scenario()
+    projector = stores.fresh()
+    project(projector, world.events)
+    public = world.story_ids["public"]
+    h1 = str(uuid.uuid4())
+    projector.apply_highlights([_highlight_event("HighlightCreated", -1, highlight_id=h1,
+                                                 title="Best", story_ids=[public])])
+    projector.apply_lifecycle([_highlight_event("StoryDeleted", 0, story_id=public)])
+    assert stores.cql.highlight("user-0", h1).story_ids == ()
+    assert stores.cql.highlight_ids_holding(public) == set()

@@ -55,10 +55,50 @@ class Settings(BaseSettings):
         description="Key of the hashes that dedupe counters without keeping identities",
     )
 
+    media_upload_deadline: float = Field(
+        600.0, description="Seconds after posting within which a story's upload must arrive"
+    )
+    media_poll_interval: float = Field(
+        1.0, description="Seconds between runs of the media job timer (waiting uploads, releases)"
+    )
+    media_process_timeout: float = Field(
+        120.0, description="Wall-clock seconds one upload may take to process before it is refused"
+    )
+    media_concurrency: int = Field(2, description="Uploads one worker processes at the same time")
+    media_reconcile_interval: float = Field(
+        3600.0, description="Seconds between media reconciliation runs in the worker (0: never)"
+    )
+    media_reconcile_grace: float = Field(
+        600.0, description="Extra age before reconciliation reclaims an object nothing refers to"
+    )
+
     gateway_host: str = Field("127.0.0.1", description="Gateway bind address")
     gateway_port: int = Field(8000, description="Gateway port")
     jwt_secret: SecretStr = Field(SecretStr(DEFAULT_JWT_SECRET), description="HS256 secret")
     jwt_algorithm: str = Field("HS256", description="JWT signing algorithm")
+    gateway_workers: int = Field(1, description="Gateway worker processes")
+    gateway_max_body_bytes: int = Field(65_536, description="Largest request body accepted")
+    gateway_write_limit: int = Field(
+        60, description="Posts, deletions, follows, highlight edits per user and window"
+    )
+    gateway_engagement_limit: int = Field(
+        600, description="Views, reactions, replies, sticker answers per user and window"
+    )
+    gateway_rate_window_seconds: int = Field(60, description="Length of a rate-limit window")
+    gateway_emit_timeout: float = Field(
+        5.0, description="Seconds a command waits for the broker before answering 503"
+    )
+    gateway_idempotency_seconds: int = Field(
+        86_400, description="How long an Idempotency-Key keeps answering with the same story"
+    )
+    gateway_refresh_seconds: float = Field(
+        2.0, description="How often the gateway re-reads which read-model version is live"
+    )
+    upload_url_seconds: int = Field(900, description="Lifetime of a presigned upload URL")
+    media_url_seconds: int = Field(300, description="Lifetime of a presigned media URL")
+    s3_public_endpoint: str = Field(
+        "", description="S3 endpoint as clients reach it, in presigned URLs (empty: s3_endpoint)"
+    )
 
     @property
     def cql_contact_points(self) -> list[str]:

@@ -1,26 +1,35 @@
-"""Read-model versions: the live one serves reads; a replay builds the next one beside it."""
+"""Read-model versions: the live ones serve reads; a replay builds the next one beside them.
+
+Version N lives in CQL keyspace `{base}_vN` and under Redis prefix `{base}:vN:`. Each
+projection has its own live version number (table `{base}.live_version`), so a replay can
+switch some projections and leave the others where they are.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cassandra.cluster import Session
 
+from projections.catalogue import PROJECTIONS, tables_of
 from projections.migrate import migrate
 
 __all__ = [
     "ReadModelVersion",
+    "LiveVersions",
     "create_version",
     "drop_version",
+    "drop_tables",
     "live_version",
-    "read_live_number",
+    "read_live_versions",
     "switch_live",
 ]
 
 
 @dataclass(frozen=True)
 class ReadModelVersion:
-    """Where one version of every read model lives."""
+    """Where one version of the read models lives."""
 
     base: str
     number: int
@@ -34,6 +43,40 @@ class ReadModelVersion:
         return f"{self.base}:v{self.number}:"
 
 
+@dataclass(frozen=True)
+class LiveVersions:
+    """The version each projection reads and writes."""
+
+    base: str
+    numbers: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def of(cls, base: str, numbers: Mapping[str, int]) -> LiveVersions:
+        return cls(base, tuple(sorted(numbers.items())))
+
+    @classmethod
+    def single(cls, base: str, number: int) -> LiveVersions:
+        return cls.of(base, dict.fromkeys(PROJECTIONS, number))
+
+    def number(self, projection: str) -> int:
+        return dict(self.numbers)[projection]
+
+    def version(self, projection: str) -> ReadModelVersion:
+        return ReadModelVersion(self.base, self.number(projection))
+
+    def versions(self) -> set[ReadModelVersion]:
+        return {ReadModelVersion(self.base, n) for _, n in self.numbers}
+
+    def redis_prefixes(self) -> dict[str, str]:
+        return {p: ReadModelVersion(self.base, n).redis_prefix for p, n in self.numbers}
+
+    def keyspaces(self) -> dict[str, str]:
+        return {p: ReadModelVersion(self.base, n).keyspace for p, n in self.numbers}
+
+    def newest(self) -> int:
+        return max(n for _, n in self.numbers)
+
+
 def _ensure_meta(session: Session, base: str, replication: str) -> None:
     session.execute(f"CREATE KEYSPACE IF NOT EXISTS {base} WITH replication = {replication}")
     session.execute(
@@ -41,30 +84,26 @@ def _ensure_meta(session: Session, base: str, replication: str) -> None:
     )
 
 
-def live_version(session: Session, base: str, replication: str) -> ReadModelVersion:
-    """The version reads are served from; version 1 is created on first use."""
+def read_live_versions(session: Session, base: str) -> LiveVersions | None:
+    """The live versions, without creating or migrating anything (for readers)."""
+    rows = session.execute(f"SELECT name, number FROM {base}.live_version")
+    numbers = {row.name: row.number for row in rows if row.name in PROJECTIONS}
+    return LiveVersions.of(base, numbers) if set(numbers) == set(PROJECTIONS) else None
+
+
+def live_version(session: Session, base: str, replication: str) -> LiveVersions:
+    """The live versions, every keyspace migrated; version 1 is created on first use."""
     _ensure_meta(session, base, replication)
-    row = session.execute(
-        f"SELECT number FROM {base}.live_version WHERE name = 'read_models'"
-    ).one()
-    if row is None:
-        version = create_version(session, base, replication, 1)
+    for projection in PROJECTIONS:
         session.execute(
-            f"INSERT INTO {base}.live_version (name, number) VALUES ('read_models', 1) "
-            "IF NOT EXISTS"
+            f"INSERT INTO {base}.live_version (name, number) VALUES (%s, 1) IF NOT EXISTS",
+            (projection,),
         )
-        return version
-    version = ReadModelVersion(base, row.number)
-    migrate(session, version.keyspace, replication)
-    return version
-
-
-def read_live_number(session: Session, base: str) -> int | None:
-    """The live version number, without creating or migrating anything (for readers)."""
-    row = session.execute(
-        f"SELECT number FROM {base}.live_version WHERE name = 'read_models'"
-    ).one()
-    return row.number if row else None
+    live = read_live_versions(session, base)
+    assert live is not None
+    for version in live.versions():
+        migrate(session, version.keyspace, replication)
+    return live
 
 
 def create_version(session: Session, base: str, replication: str, number: int) -> ReadModelVersion:
@@ -74,11 +113,19 @@ def create_version(session: Session, base: str, replication: str, number: int) -
     return version
 
 
-def switch_live(session: Session, base: str, number: int) -> None:
-    """Point reads at another version (readers pick it up on their next refresh)."""
-    session.execute(
-        f"UPDATE {base}.live_version SET number = %s WHERE name = 'read_models'", (number,)
-    )
+def switch_live(session: Session, base: str, projections: Iterable[str], number: int) -> None:
+    """Point these projections at another version (readers follow on their next refresh)."""
+    for projection in projections:
+        session.execute(
+            f"UPDATE {base}.live_version SET number = %s WHERE name = %s", (number, projection)
+        )
+
+
+def drop_tables(session: Session, version: ReadModelVersion, projections: Iterable[str]) -> None:
+    """Drop these projections' tables from one version's keyspace."""
+    for projection in projections:
+        for table in tables_of(projection):
+            session.execute(f"DROP TABLE IF EXISTS {version.keyspace}.{table}", timeout=120)
 
 
 def drop_version(session: Session, version: ReadModelVersion) -> None:

@@ -30,4 +30,5 @@ def init_all(settings: Settings) -> InitReport:
     finally:
         session.cluster.shutdown()
     bucket_created = ensure_bucket(s3_client(settings), settings.s3_bucket)
-    return InitReport(topics, version.keyspace, bucket_created)
+    keyspaces = ", ".join(sorted({v.keyspace for v in version.versions()}))
+    return InitReport(topics, keyspaces, bucket_created)

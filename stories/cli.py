@@ -180,6 +180,12 @@ def worker() -> None:
 
 @app.command()
 def replay(
+    projection: Annotated[
+        list[str] | None,
+        typer.Option("--projection", help="Rebuild and switch only these (repeatable): "
+                                          "stories, trays, graph, engagement, highlights"),
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Rebuild and switch every projection")] = False,
     from_beginning: Annotated[
         bool, typer.Option("--from-beginning", help="Read every topic from its first event")
     ] = False,
@@ -190,19 +196,29 @@ def replay(
     ] = None,
     grace: Annotated[float, typer.Option(help="Seconds to keep tailing after the switch")] = 5.0,
 ) -> None:
-    """Rebuild the read models from the log into a new version beside the live one, then switch.
+    """Rebuild read models from the log into a new version beside the live one, then switch.
 
-    Shows progress (events done, total, rate, ETA). The live version keeps serving until the
-    new one has caught up; Ctrl-C before the switch leaves the live version intact.
+    Every projection by default (--all); --projection NAME switches only those (the log is
+    still read whole, since each fold needs the others' state). Shows progress (events done,
+    total, rate, ETA). The live version keeps serving until the new one has caught up;
+    Ctrl-C before the switch leaves the live version intact.
     """
     from datetime import datetime
 
+    from projections.catalogue import PROJECTIONS
     from stories.runtime import Runtime
     from streams.replay import ReplayPlan
     from streams.replay import replay as run_replay
 
     if since and from_beginning:
         raise typer.BadParameter("give --since or --from-beginning, not both")
+    if projection and all_:
+        raise typer.BadParameter("give --projection or --all, not both")
+    unknown = sorted(set(projection or ()) - set(PROJECTIONS))
+    if unknown:
+        raise typer.BadParameter(f"--projection: unknown {', '.join(unknown)}; "
+                                 f"choose from {', '.join(PROJECTIONS)}")
+    chosen = tuple(p for p in PROJECTIONS if p in set(projection)) if projection else PROJECTIONS
     try:
         start = datetime.fromisoformat(since) if since else None
     except ValueError:
@@ -211,13 +227,71 @@ def replay(
         raise typer.BadParameter("--since needs a timezone, e.g. 2026-11-20T00:00:00+00:00")
     runtime = Runtime(get_settings())
     try:
-        report = run_replay(runtime, ReplayPlan(since=start, grace_seconds=grace), console)
+        plan = ReplayPlan(projections=chosen, since=start, grace_seconds=grace)
+        report = run_replay(runtime, plan, console)
     finally:
         runtime.close()
     console.print(
         f"version {report.version} live: {report.events} events in {report.seconds:.1f} s "
         f"({report.rate:,.0f} events/s)"
     )
+
+
+@app.command()
+def simulate(
+    users: Annotated[int, typer.Option(help="Users in the world")] = 1000,
+    rate: Annotated[float, typer.Option(help="Target activity events per second")] = 1000.0,
+    duration: Annotated[float | None, typer.Option(help="Seconds of activity (rate x duration "
+                                                        "events); overrides --events")] = None,
+    events: Annotated[int, typer.Option(help="Activity events, after the world's graph")] = 10_000,
+    mix: Annotated[str, typer.Option(help="Shares, e.g. 'text=0.3,image=0.5,video=0.2,"
+                                          "react=0.1' (see streams/simulate.py Mix)")] = "",
+    seed: Annotated[int, typer.Option(help="Same seed, start and options: same events")] = 1,
+    start: Annotated[str | None, typer.Option(help="ISO-8601 time of the first activity event "
+                                                   "(default: now; with --out, now minus the run)")] = None,
+    backdate: Annotated[float | None, typer.Option(help="Date posts so each expires this many "
+                                                        "seconds after it is sent")] = None,
+    media: Annotated[bool, typer.Option(help="Emit MediaProcessed for image and video stories "
+                                             "(no upload exists for the media agent)")] = True,
+    graph: Annotated[bool, typer.Option(help="Emit the world's follows and close friends "
+                                             "first (skip when already sent)")] = True,
+    out: Annotated[Path | None, typer.Option(help="Write JSON lines for `stories emit --file` "
+                                                  "instead of sending")] = None,
+) -> None:
+    """Generate a synthetic social world and its activity, and send it (or write it to a file).
+
+    Heavy-tailed follower counts, close friends, posting habits, views that decay after a post,
+    tap-through in order, reactions, replies, sticker answers, deletions and highlights.
+    """
+    from streams.emitter import run_simulation
+    from streams.simulate import Mix, SimulationConfig
+
+    count = round(rate * duration) if duration is not None else events
+    try:
+        moment = _simulation_start(start, count / rate if out else 0.0)
+        config = SimulationConfig(users=users, seed=seed, start=moment, rate=rate, events=count,
+                                  mix=Mix.parse(mix), backdate=backdate, simulate_media=media,
+                                  graph=graph)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    report = run_simulation(config, console, out, get_settings())
+    for reason in report.errors:
+        console.print(reason, style="red", markup=False)
+    console.print(f"sent {report.sent} events in {report.seconds:.1f} s ({report.rate:,.0f}/s): "
+                  f"{report.delivered} delivered, {report.failed} failed")
+    raise typer.Exit(1 if report.failed else 0)
+
+
+def _simulation_start(text: str | None, span_seconds: float):
+    """The given ISO-8601 time, or now minus the run's span (a file's events end by now)."""
+    from datetime import UTC, datetime, timedelta
+
+    if text is None:
+        return datetime.now(UTC) - timedelta(seconds=span_seconds)
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError("--start needs a timezone, e.g. 2026-11-20T00:00:00+00:00")
+    return moment
 
 
 @app.command()

@@ -15,7 +15,7 @@ from confluent_kafka import Producer
 from projections.projector import ProjectionPolicy, Projector
 from projections.stores.cql_store import CqlReadModels
 from projections.stores.redis_store import RedisReadModels
-from projections.versions import ReadModelVersion, live_version, read_live_number
+from projections.versions import LiveVersions, live_version, read_live_versions
 from stories.services import cql_session, redis_client
 from stories.settings import Settings
 from streams.producer import EventProducer, producer_config
@@ -36,7 +36,7 @@ STORE_ERRORS: tuple[type[BaseException], ...] = (
 class Runtime:
     """Lazily connected clients, shared by the agents of one process."""
 
-    def __init__(self, settings: Settings, version: ReadModelVersion | None = None):
+    def __init__(self, settings: Settings, version: LiveVersions | None = None):
         self.settings = settings
         self._version = version
 
@@ -49,7 +49,7 @@ class Runtime:
         return redis_client(self.settings)
 
     @cached_property
-    def version(self) -> ReadModelVersion:
+    def version(self) -> LiveVersions:
         if self._version is not None:
             return self._version
         s = self.settings
@@ -65,10 +65,10 @@ class Runtime:
 
     def redis_models(self) -> RedisReadModels:
         secret = self.settings.pseudonym_secret.get_secret_value().encode()
-        return RedisReadModels(self.redis, self.version.redis_prefix, secret)
+        return RedisReadModels(self.redis, self.version.redis_prefixes(), secret)
 
     def cql_models(self) -> CqlReadModels:
-        return CqlReadModels(self.session, self.version.keyspace)
+        return CqlReadModels(self.session, self.version.keyspaces())
 
     def projector(
         self, on_expired: Callable[[float], None] | None = None, live: bool = False
@@ -113,7 +113,7 @@ class LiveProjector:
 
     def _follow_switch(self) -> None:
         rt = self.runtime
-        number = read_live_number(rt.session, rt.settings.cql_keyspace)
-        if number is not None and number != rt.version.number:
-            rt.__dict__["version"] = ReadModelVersion(rt.version.base, number)
+        live = read_live_versions(rt.session, rt.settings.cql_keyspace)
+        if live is not None and live != rt.version:
+            rt.__dict__["version"] = live
             self._projector = rt.projector(**self.options)

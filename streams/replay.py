@@ -30,10 +30,18 @@ from rich.progress import (
 from rich.text import Text
 
 import schemas
+from projections.catalogue import PROJECTIONS, kinds_of
 from projections.projector import Event, ProjectionPolicy, Projector
 from projections.stores.cql_store import CqlReadModels
 from projections.stores.redis_store import RedisReadModels
-from projections.versions import ReadModelVersion, create_version, drop_version, switch_live
+from projections.versions import (
+    LiveVersions,
+    ReadModelVersion,
+    create_version,
+    drop_tables,
+    drop_version,
+    switch_live,
+)
 from stories.runtime import Runtime
 from streams.topics import TOPICS, Topic, topic_name
 
@@ -52,6 +60,7 @@ BATCH = 5000
 class ReplayPlan:
     """What to rebuild and from where."""
 
+    projections: tuple[str, ...] = PROJECTIONS
     since: datetime | None = None
     catch_up_lag: int = 1000
     grace_seconds: float = 5.0
@@ -65,7 +74,7 @@ def _topics(runtime: Runtime) -> list[Topic]:
 
 def _new_version(runtime: Runtime) -> ReadModelVersion:
     s, live = runtime.settings, runtime.version
-    target = ReadModelVersion(live.base, live.number + 1)
+    target = ReadModelVersion(live.base, live.newest() + 1)
     drop_version(runtime.session, target)  # leftovers of a cancelled replay
     drop_redis_prefix(runtime, target.redis_prefix)
     return create_version(runtime.session, s.cql_keyspace, s.cql_replication, target.number)
@@ -176,10 +185,11 @@ def _pass(runtime: Runtime, consumer: Consumer, projector: Projector, plan: Repl
 
 
 def replay(runtime: Runtime, plan: ReplayPlan, console: Console) -> ReplayReport:
-    """Rebuild every read model into a new version and make it live."""
+    """Rebuild the read models into a new version and make the planned projections live there."""
     old = runtime.version
     new = _new_version(runtime)
-    console.print(f"rebuilding into {new.keyspace} / {new.redis_prefix} (live: {old.keyspace})")
+    console.print(f"rebuilding {', '.join(plan.projections)} into {new.keyspace} / "
+                  f"{new.redis_prefix}")
     projector = _projector(runtime, new)
     consumer = _consumer(runtime)
     started = time.monotonic()
@@ -189,9 +199,10 @@ def replay(runtime: Runtime, plan: ReplayPlan, console: Console) -> ReplayReport
             applied = _pass(runtime, consumer, projector, plan, progress)
         while (lag := _catch_up(runtime, consumer, projector, plan)) > plan.catch_up_lag:
             applied += lag
-        switch_live(runtime.session, old.base, new.number)
+        switch_live(runtime.session, old.base, plan.projections, new.number)
         switched = True
-        console.print(f"switched reads to version {new.number}; tailing {plan.grace_seconds} s")
+        console.print(f"switched {', '.join(plan.projections)} to version {new.number}; "
+                      f"tailing {plan.grace_seconds} s")
         deadline = time.monotonic() + plan.grace_seconds
         while time.monotonic() < deadline:
             applied += _catch_up(runtime, consumer, projector, plan)
@@ -204,8 +215,7 @@ def replay(runtime: Runtime, plan: ReplayPlan, console: Console) -> ReplayReport
         raise
     finally:
         consumer.close()
-    drop_version(runtime.session, old)
-    drop_redis_prefix(runtime, old.redis_prefix)
+    _retire(runtime, old, new, plan.projections)
     seconds = time.monotonic() - started
     return ReplayReport(new.number, applied, seconds)
 
@@ -240,6 +250,30 @@ def _progress(console: Console) -> Progress:
         MofNCompleteColumn(), _RateColumn(), TextColumn("ETA"), TimeRemainingColumn(),
         console=console,
     )
+
+
+def _retire(runtime: Runtime, old: LiveVersions, new: ReadModelVersion,
+            switched: tuple[str, ...]) -> None:
+    """Drop what nobody reads any more: the old data of the switched projections, the new
+    data of the others, and every version no projection points at."""
+    others = [p for p in PROJECTIONS if p not in switched]
+    _drop_projections(runtime, new, others)
+    live_now = LiveVersions.of(old.base, {
+        p: new.number if p in switched else old.number(p) for p in PROJECTIONS
+    })
+    for projection in switched:
+        _drop_projections(runtime, old.version(projection), [projection])
+    for version in old.versions() - live_now.versions():
+        drop_version(runtime.session, version)
+        drop_redis_prefix(runtime, version.redis_prefix)
+
+
+def _drop_projections(runtime: Runtime, version: ReadModelVersion, projections: list[str]) -> None:
+    drop_tables(runtime.session, version, projections)
+    for projection in projections:
+        for kind in kinds_of(projection):
+            drop_redis_prefix(runtime, f"{version.redis_prefix}{kind}:")
+            runtime.redis.unlink(f"{version.redis_prefix}{kind}")
 
 
 def drop_redis_prefix(runtime: Runtime, prefix: str) -> int:

@@ -7,8 +7,9 @@ written with a timestamp that falls as event time rises, so a later or replayed 
 
 from __future__ import annotations
 
+import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent
 from cassandra.query import PreparedStatement
 
+from projections.catalogue import CQL_TABLES, PROJECTIONS
 from projections.highlights import Highlight
 from projections.model import Story
 
@@ -109,14 +111,23 @@ STATEMENTS = {
 }
 
 
+def _qualified(cql: str, keyspaces: Mapping[str, str]) -> str:
+    """Each table named with the keyspace of the projection that owns it."""
+    return re.sub(r"\{ks\}\.(\w+)", lambda m: f"{keyspaces[CQL_TABLES[m[1]]]}.{m[1]}", cql)
+
+
 class CqlReadModels:
     """Prepared statements over one keyspace (one read-model version)."""
 
-    def __init__(self, session: Session, keyspace: str):
+    def __init__(self, session: Session, keyspace: str | Mapping[str, str]):
+        """`keyspace`: one for every projection, or one per projection name."""
         self.session = session
-        self.keyspace = keyspace
+        keyspaces = (
+            dict.fromkeys(PROJECTIONS, keyspace) if isinstance(keyspace, str) else dict(keyspace)
+        )
+        self.keyspace = tuple(sorted(keyspaces.items()))  # identity of this set of versions
         self.stmt: dict[str, PreparedStatement] = {
-            name: session.prepare(cql.format(ks=keyspace)) for name, cql in STATEMENTS.items()
+            name: session.prepare(_qualified(cql, keyspaces)) for name, cql in STATEMENTS.items()
         }
 
     def batch(self) -> CqlBatch:

@@ -7,12 +7,13 @@ beside the live one. Writes are idempotent: sets and hashes keyed by ids, never 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import orjson
 import redis
 
+from projections.catalogue import PROJECTIONS, REDIS_KINDS
 from projections.model import Story, TrayEntry
 
 __all__ = ["RedisReadModels", "RedisBatch", "pseudonym", "StoryRef", "Tallies"]
@@ -71,16 +72,26 @@ class Tallies:
 class RedisReadModels:
     """Key layout and reads; `batch()` gives the buffered writer."""
 
-    def __init__(self, client: redis.Redis, prefix: str, secret: bytes):
+    def __init__(self, client: redis.Redis, prefix: str | Mapping[str, str], secret: bytes):
+        """`prefix`: one for every projection, or one per projection name."""
         self.client = client
-        self.prefix = prefix
+        self.prefixes = (
+            dict.fromkeys(PROJECTIONS, prefix) if isinstance(prefix, str) else dict(prefix)
+        )
         self.secret = secret
         self._react = client.register_script(REACT_SCRIPT)
         self._answer = client.register_script(ANSWER_SCRIPT)
 
     # -- keys --------------------------------------------------------------------------------
+    @property
+    def prefix(self) -> str:
+        """The single prefix when every projection shares one version."""
+        (prefix,) = set(self.prefixes.values())
+        return prefix
+
     def k(self, kind: str, ident: str = "") -> str:
-        return f"{self.prefix}{kind}:{ident}" if ident else f"{self.prefix}{kind}"
+        prefix = self.prefixes[REDIS_KINDS[kind]]
+        return f"{prefix}{kind}:{ident}" if ident else f"{prefix}{kind}"
 
     def live_channel(self, story_id: str) -> str:
         """Pub/sub channel of a story's live engagement, for its author."""

@@ -32,8 +32,8 @@ def test_migrations_create_every_table_once(settings):
 def test_the_live_read_model_keyspace_is_migrated_by_init(settings):
     session = cql_session(settings)
     try:
-        version = live_version(session, settings.cql_keyspace, settings.cql_replication)
-        session.set_keyspace(version.keyspace)
+        live = live_version(session, settings.cql_keyspace, settings.cql_replication)
+        session.set_keyspace(live.version("stories").keyspace)
         versions = {row.version for row in session.execute("SELECT version FROM schema_migrations")}
     finally:
         session.cluster.shutdown()

@@ -1,4 +1,4 @@
-"""`stories replay` rebuilds the read models from the log, entry by entry equal to the live ones."""
+"""`stories replay` rebuilds read models from the log, entry by entry equal to the live ones."""
 
 from __future__ import annotations
 
@@ -6,45 +6,77 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+from projections.catalogue import PROJECTIONS, kinds_of
 from projections.queries import read_tray
 from projections.stores.cql_store import CqlReadModels
-from projections.versions import read_live_number
+from projections.versions import read_live_versions
 from streams.sample import build_scenario
 from tests.integration.readmodel_helpers import redis_dump, viewer_rows
 from tests.integration.test_worker import caught_up, emit_all
 from tests.integration.worker_helpers import PrivateDeployment
 
 
-def test_replay_rebuilds_identical_read_models_and_switches(local_stack, tmp_path):
+@pytest.fixture
+def built(local_stack, tmp_path):
+    """A deployment whose worker has folded the sample world, then stopped (a quiet log)."""
     d = PrivateDeployment(local_stack, tmp_path)
-    try:
-        d.start_worker()
-        world = build_scenario()
-        emit_all(d, world.events)
-        live = d.runtime.version
-        models = d.runtime.redis_models()
-        d.wait_idle()
-        assert caught_up(models, world), d.logs()
-        before = redis_dump(d.runtime.redis, live.redis_prefix)
-        viewers_before = viewer_rows(CqlReadModels(d.runtime.session, live.keyspace), world)
-        tray_before = read_tray(models, "user-2", int(time.time() * 1000))
-        d.stop(d.workers[0])  # a quiet log, so both versions see the same events
+    d.start_worker()
+    world = build_scenario()
+    emit_all(d, world.events)
+    d.wait_idle()
+    assert caught_up(d.runtime.redis_models(), world), d.logs()
+    d.stop(d.workers[0])
+    yield d, world
+    d.close()
 
-        result = subprocess.run([sys.executable, "-m", "stories.cli", "replay", "--grace", "0"],
-                                env=d.env(), capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stderr[-3000:]
-        assert "events/s" in result.stderr
 
-        number = read_live_number(d.runtime.session, d.settings.cql_keyspace)
-        assert number == live.number + 1
-        d.runtime.__dict__.pop("version")
-        new = d.runtime.version
-        assert redis_dump(d.runtime.redis, new.redis_prefix) == before
-        assert viewer_rows(CqlReadModels(d.runtime.session, new.keyspace), world) == viewers_before
-        assert read_tray(d.runtime.redis_models(), "user-2", int(time.time() * 1000)) == tray_before
-        assert redis_dump(d.runtime.redis, live.redis_prefix) == {}  # the old version is dropped
-        keyspaces = {r.keyspace_name for r in d.runtime.session.execute(
-            "SELECT keyspace_name FROM system_schema.keyspaces")}
-        assert live.keyspace not in keyspaces and new.keyspace in keyspaces
-    finally:
-        d.close()
+def run_replay(d, *args):
+    result = subprocess.run([sys.executable, "-m", "stories.cli", "replay", "--grace", "0", *args],
+                            env=d.env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "events/s" in result.stderr
+    d.runtime.__dict__.pop("version")
+    return d.runtime.version
+
+
+def keyspaces(d) -> set[str]:
+    rows = d.runtime.session.execute("SELECT keyspace_name FROM system_schema.keyspaces")
+    return {r.keyspace_name for r in rows}
+
+
+def test_replay_rebuilds_identical_read_models_and_switches(built):
+    d, world = built
+    live = d.runtime.version.version("stories")
+    before = redis_dump(d.runtime.redis, live.redis_prefix)
+    viewers_before = viewer_rows(CqlReadModels(d.runtime.session, live.keyspace), world)
+    tray_before = read_tray(d.runtime.redis_models(), "user-2", int(time.time() * 1000))
+
+    versions = run_replay(d, "--all")
+    new = versions.version("stories")
+    assert {versions.number(p) for p in PROJECTIONS} == {live.number + 1}
+    assert redis_dump(d.runtime.redis, new.redis_prefix) == before
+    assert viewer_rows(CqlReadModels(d.runtime.session, new.keyspace), world) == viewers_before
+    assert read_tray(d.runtime.redis_models(), "user-2", int(time.time() * 1000)) == tray_before
+    assert redis_dump(d.runtime.redis, live.redis_prefix) == {}  # the old version is dropped
+    assert live.keyspace not in keyspaces(d) and new.keyspace in keyspaces(d)
+
+
+def test_replay_of_one_projection_switches_only_it(built):
+    d, world = built
+    live = d.runtime.version.version("trays")
+    before = redis_dump(d.runtime.redis, live.redis_prefix)
+    trays = {k: v for k, v in before.items() if k.split(":")[0] in kinds_of("trays")}
+    for key in list(trays)[:3]:  # damage the live trays
+        d.runtime.redis.delete(f"{live.redis_prefix}{key}")
+
+    versions = run_replay(d, "--projection", "trays")
+    assert versions.number("trays") == live.number + 1
+    assert all(versions.number(p) == live.number for p in PROJECTIONS if p != "trays")
+    rebuilt = redis_dump(d.runtime.redis, versions.version("trays").redis_prefix)
+    assert rebuilt == trays  # only tray keys live in the new version, repaired
+    old = redis_dump(d.runtime.redis, live.redis_prefix)
+    assert old == {k: v for k, v in before.items() if k not in trays}  # the rest untouched
+    assert live.keyspace in keyspaces(d)  # still serving the other projections
+    assert read_live_versions(d.runtime.session, d.settings.cql_keyspace) == versions

@@ -100,11 +100,11 @@ class PrivateDeployment:
     def close(self) -> None:
         for process in self.workers:
             self.stop(process)
-        keyspace = self.runtime.version.keyspace
         redis = self.runtime.redis
-        for key in redis.scan_iter(match=f"{self.runtime.version.redis_prefix}*", count=1000):
-            redis.delete(key)
-        self.runtime.session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
+        for version in self.runtime.version.versions():
+            for key in redis.scan_iter(match=f"{version.redis_prefix}*", count=1000):
+                redis.delete(key)
+            self.runtime.session.execute(f"DROP KEYSPACE IF EXISTS {version.keyspace}", timeout=120)
         self.runtime.session.execute(
             f"DROP KEYSPACE IF EXISTS {self.settings.cql_keyspace}", timeout=120)
         self.runtime.close()

@@ -80,3 +80,35 @@ def test_replay_of_one_projection_switches_only_it(built):
     assert old == {k: v for k, v in before.items() if k not in trays}  # the rest untouched
     assert live.keyspace in keyspaces(d)  # still serving the other projections
     assert read_live_versions(d.runtime.session, d.settings.cql_keyspace) == versions
+
+
+def test_cancelled_replay_leaves_the_live_version_intact(built, monkeypatch):
+    from rich.console import Console
+
+    from streams import replay as replay_module
+
+    d, world = built
+    live = d.runtime.version
+    before = redis_dump(d.runtime.redis, live.version("stories").redis_prefix)
+    real_apply_for = replay_module._apply_for
+    calls = []
+
+    def interrupted_apply_for(projector, suffix):
+        apply = real_apply_for(projector, suffix)
+
+        def apply_then_cancel(events):
+            calls.append(suffix)
+            if len(calls) == 3:
+                raise KeyboardInterrupt  # the operator presses Ctrl-C mid-rebuild
+            return apply(events)
+
+        return apply_then_cancel
+
+    monkeypatch.setattr(replay_module, "_apply_for", interrupted_apply_for)
+    with pytest.raises(KeyboardInterrupt):
+        replay_module.replay(d.runtime, replay_module.ReplayPlan(grace_seconds=0), Console())
+    new_number = live.newest() + 1
+    assert read_live_versions(d.runtime.session, d.settings.cql_keyspace) == live
+    assert f"{live.base}_v{new_number}" not in keyspaces(d)
+    assert redis_dump(d.runtime.redis, f"{live.base}:v{new_number}:") == {}
+    assert redis_dump(d.runtime.redis, live.version("stories").redis_prefix) == before

@@ -86,6 +86,23 @@ async def _write_with_backoff(apply: Callable[[list[Event]], list[tuple[int, str
     raise AssertionError("unreachable")
 
 
+async def _project(apply: Callable[[list[Event]], list[tuple[int, str]]],
+                   events: list[Event], topic: str) -> list[tuple[int, str]]:
+    """Fold a batch; if the fold itself fails, fold event by event and set the culprits aside."""
+    try:
+        return await _write_with_backoff(apply, events, topic)
+    except Exception:  # noqa: BLE001 - a bug must not lose the batch or stop the worker
+        log.exception("batch of %d %s events failed; retrying one by one", len(events), topic)
+    rejected: list[tuple[int, str]] = []
+    for index, event in enumerate(events):
+        try:
+            rejected += [(index, reason) for _, reason in
+                         await _write_with_backoff(apply, [event], topic)]
+        except Exception as error:  # noqa: BLE001 - reported on the dead-letter topic
+            rejected.append((index, f"projection failed: {error!r}"))
+    return rejected
+
+
 def _note_retry(topic: str, state: Any) -> None:
     STORE_RETRIES.labels(topic).inc()
     log.warning("store unavailable while projecting %s (attempt %d): %s; backing off",
@@ -107,7 +124,7 @@ def _make_agent(app: faust.App, runtime: Runtime, topic: Topic, live: LiveProjec
             messages = [event.message for event in batch]
             with BATCH_SECONDS.labels(topic.suffix).time():
                 events, origins = decode_batch(messages, allowed, dead)
-                rejected = await _write_with_backoff(apply, events, topic.suffix)
+                rejected = await _project(apply, events, topic.suffix)
                 for index, reason in rejected:
                     origin = origins[index]
                     dead.send(origin.value, origin.key, reason, origin)

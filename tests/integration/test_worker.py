@@ -71,13 +71,21 @@ def test_worker_folds_the_log_and_sets_bad_messages_aside(deployment):
                                                 int(time.time() * 1000))
             ] == [world.story_ids["public"]]
 
-    letters = dead_letters(settings, 2)
+    # Well-formed but impossible: someone other than the author deletes a story.
+    deletion = schemas.new_event("StoryDeleted", actor_id="user-5",
+                                 story_id=world.story_ids["public"])
+    emit_all(deployment, [("StoryDeleted", deletion)])
+
+    letters = dead_letters(settings, 3)
     reasons = sorted(dict(m.headers())["dlq-reason"].decode() for m in letters)
-    assert len(letters) == 2, deployment.logs()
-    assert "bad magic" in reasons[0]
-    assert "StoryViewed does not belong" in reasons[1]
+    assert len(letters) == 3, deployment.logs()
+    assert "user-5 is not the author" in reasons[0]
+    assert "bad magic" in reasons[1]
+    assert "StoryViewed does not belong" in reasons[2]
     origin = {dict(m.headers())["dlq-source-topic"].decode() for m in letters}
-    assert origin == {engagement, f"{settings.topic_prefix}.social-graph"}
+    assert origin == {engagement, f"{settings.topic_prefix}.social-graph",
+                      f"{settings.topic_prefix}.story-lifecycle"}
+    assert models.story(world.story_ids["public"]) is not None  # the worker went on
 
 
 def test_two_workers_build_the_same_read_models_as_one(local_stack, tmp_path):

@@ -27,7 +27,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,15 +144,27 @@ class _Service:
 # Public API
 
 
-def up(settings: Settings, console: Console) -> None:
-    """Start every service not running yet, in parallel; return once each passes its probe.
+def _chosen(names: Sequence[str] | None) -> list[_Service]:
+    """The services named (all when None), refusing unknown names."""
+    if not names:
+        return list(SERVICES)
+    unknown = sorted(set(names) - set(SERVICE_NAMES))
+    if unknown:
+        raise ValueError(f"unknown service {', '.join(unknown)}; choose from {', '.join(SERVICE_NAMES)}")
+    return [service for service in SERVICES if service.name in names]
+
+
+def up(settings: Settings, console: Console, services: Sequence[str] | None = None) -> None:
+    """Start every service (or those named) not running yet, in parallel; return once each
+    passes its probe.
 
     A service already answering on its port is left alone. Raises StackError (with the tail of
     the service's log) when a service cannot be started or does not become ready in time.
     """
     began = time.monotonic()
-    with _exclusive(settings), ThreadPoolExecutor(len(SERVICES), "stack-up") as pool:
-        futures = [pool.submit(_ensure_running, service, settings, console) for service in SERVICES]
+    chosen = _chosen(services)
+    with _exclusive(settings), ThreadPoolExecutor(len(chosen), "stack-up") as pool:
+        futures = [pool.submit(_ensure_running, service, settings, console) for service in chosen]
     errors = [future.exception() for future in futures if future.exception() is not None]
     for error in errors:
         if not isinstance(error, StackError):
@@ -168,10 +180,12 @@ def up(settings: Settings, console: Console) -> None:
     console.print(f"local stack ready in {time.monotonic() - began:.1f} s")
 
 
-def down(settings: Settings, console: Console) -> None:
-    """Stop the processes that `up` started, and only those: SIGTERM, then SIGKILL if need be."""
-    with _exclusive(settings), ThreadPoolExecutor(len(SERVICES), "stack-down") as pool:
-        futures = [pool.submit(_stop, service, settings, console) for service in SERVICES]
+def down(settings: Settings, console: Console, services: Sequence[str] | None = None) -> None:
+    """Stop the processes that `up` started (all, or those named), and only those: SIGTERM,
+    then SIGKILL if need be."""
+    chosen = _chosen(services)
+    with _exclusive(settings), ThreadPoolExecutor(len(chosen), "stack-down") as pool:
+        futures = [pool.submit(_stop, service, settings, console) for service in chosen]
     for future in futures:
         future.result()
 

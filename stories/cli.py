@@ -35,27 +35,41 @@ def _configure(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False
 
 
 @app.command()
-def up(init: Annotated[bool, typer.Option(help="Also run `stories init`")] = True) -> None:
+def up(
+    services: Annotated[
+        list[str] | None, typer.Argument(help="Only these: kafka, cassandra, redis, s3proxy")
+    ] = None,
+    init: Annotated[bool, typer.Option(help="Also run `stories init` (when starting all)")] = True,
+) -> None:
     """Start the local stack (Kafka, CQL server, Redis, S3) and wait until each is ready."""
     from infra.stack import StackError
     from infra.stack import up as start_stack
 
     settings = get_settings()
     try:
-        start_stack(settings, console)
+        start_stack(settings, console, services)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
     except StackError as error:
         console.print(str(error), style="red", markup=False)
         raise typer.Exit(1) from None
-    if init:
+    if init and not services:
         _init(settings)
 
 
 @app.command()
-def down() -> None:
+def down(
+    services: Annotated[
+        list[str] | None, typer.Argument(help="Only these: kafka, cassandra, redis, s3proxy")
+    ] = None,
+) -> None:
     """Stop the processes that `stories up` started (and only those)."""
     from infra.stack import down as stop_stack
 
-    stop_stack(get_settings(), console)
+    try:
+        stop_stack(get_settings(), console, services)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 @app.command()

@@ -1,4 +1,9 @@
-"""Applies the versioned CQL migrations to a keyspace, each exactly once."""
+"""Applies the versioned CQL migrations to a keyspace, each exactly once.
+
+Files named `NNNN_name.cql` migrate every read-model version keyspace. A family prefix keeps
+other keyspaces' migrations beside them: `media_NNNN_name.cql` migrates the media keyspace,
+which holds durable state (story keys) that a replay must never drop.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ __all__ = ["Migration", "migrations", "ensure_keyspace", "migrate"]
 
 log = logging.getLogger(__name__)
 
-MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.cql$")
+MIGRATION_FILE = r"^{family}(\d{{4}})_(\w+)\.cql$"
 
 
 @dataclass(frozen=True)
@@ -32,11 +37,12 @@ def _statements(cql: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in "\n".join(lines).split(";") if s.strip())
 
 
-def migrations() -> list[Migration]:
-    """Every migration shipped with the package, in version order."""
+def migrations(family: str = "") -> list[Migration]:
+    """Every migration of one family shipped with the package, in version order."""
+    pattern = re.compile(MIGRATION_FILE.format(family=re.escape(family)))
     found = []
     for entry in resources.files("projections.migrations").iterdir():
-        match = MIGRATION_FILE.match(entry.name)
+        match = pattern.match(entry.name)
         if match:
             statements = _statements(entry.read_text())
             found.append(Migration(int(match[1]), match[2], statements))
@@ -54,13 +60,15 @@ def ensure_keyspace(session: Session, keyspace: str, replication: str) -> None:
     )
 
 
-def migrate(session: Session, keyspace: str, replication: str) -> list[Migration]:
-    """Apply pending migrations in order; returns those applied now."""
+def migrate(
+    session: Session, keyspace: str, replication: str, family: str = ""
+) -> list[Migration]:
+    """Apply pending migrations of a family in order; returns those applied now."""
     ensure_keyspace(session, keyspace, replication)
     session.set_keyspace(keyspace)
     done = {row.version for row in session.execute("SELECT version FROM schema_migrations")}
     applied = []
-    for migration in migrations():
+    for migration in migrations(family):
         if migration.version in done:
             continue
         for statement in migration.statements:

@@ -1,9 +1,10 @@
-"""`stories init`: topics, CQL schema and bucket, each created only when missing."""
+"""`stories init`: topics, CQL schema (read models and media keys) and bucket, when missing."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from media.state import ensure_media_schema
 from projections.versions import live_version
 from stories.services import cql_session, ensure_bucket, s3_client
 from stories.settings import Settings
@@ -27,6 +28,7 @@ def init_all(settings: Settings) -> InitReport:
     session = cql_session(settings)
     try:
         version = live_version(session, settings.cql_keyspace, settings.cql_replication)
+        ensure_media_schema(session, settings)
     finally:
         session.cluster.shutdown()
     bucket_created = ensure_bucket(s3_client(settings), settings.s3_bucket)

@@ -33,6 +33,10 @@ class RejectionCode(StrEnum):
     TOO_LONG = "too_long"
     TOO_LARGE = "too_large"
     TOO_MANY_PIXELS = "too_many_pixels"
+    UPLOAD_MISSING = "upload_missing"
+    WRONG_KIND = "wrong_kind"
+    PROCESSING_TIMEOUT = "processing_timeout"
+    PROCESSING_FAILED = "processing_failed"
 
 
 class MediaRejectedError(Exception):
@@ -50,6 +54,11 @@ _DEFAULT_REASONS = {
     RejectionCode.CORRUPT: "The file is damaged and can't be opened.",
     RejectionCode.NOT_MEDIA: "This file isn't a photo or a video.",
     RejectionCode.AUDIO_ONLY: "This file has sound but no picture. Stories need a photo or video.",
+    RejectionCode.UPLOAD_MISSING: "The photo or video never arrived. Please post the story again.",
+    RejectionCode.PROCESSING_TIMEOUT: (
+        "This file took too long to process. Please try a shorter or smaller one."
+    ),
+    RejectionCode.PROCESSING_FAILED: "This file could not be processed.",
 }
 
 # Decoders fed hostile bytes fail in many ways; every one of these means "cannot be read".

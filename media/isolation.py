@@ -1,0 +1,110 @@
+"""Process one upload in a child process of its own, killed when it runs past its time.
+
+PyAV and Pillow are CPU-bound and parse hostile bytes: in a child they cannot stall the
+worker's event loop, a crash in a decoder takes down only the child, and a file that makes
+them spin is stopped at the wall-clock limit. Children fork from a forkserver that has
+already imported the media code, so starting one costs a few milliseconds, and they never
+inherit the worker's threads or sockets.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from media.model import DEFAULT_LIMITS, MediaLimits, ProcessedMedia
+from media.processing import process_upload
+from media.rejections import MediaRejectedError, RejectionCode, reject
+
+__all__ = ["Processed", "Refused", "Outcome", "IsolatedProcessor"]
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[str, MediaLimits], ProcessedMedia]
+
+
+@dataclass(frozen=True)
+class Processed:
+    """The upload became renditions (plaintext; the caller encrypts them)."""
+
+    media: ProcessedMedia
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The upload cannot become a story; `reason` is for the author's eyes."""
+
+    code: str
+    reason: str
+
+
+Outcome = Processed | Refused
+
+
+def _refused(code: RejectionCode) -> Refused:
+    rejected = reject(code)
+    return Refused(rejected.code, rejected.reason)
+
+
+def _child(conn: Connection, work: Work, path: str, limits: MediaLimits) -> None:
+    """Runs in the child: one tagged answer down the pipe, whatever happens."""
+    try:
+        answer: tuple[Any, ...] = ("processed", work(path, limits))
+    except MediaRejectedError as rejected:
+        answer = ("refused", rejected.code, rejected.reason)
+    except BaseException as error:  # noqa: BLE001 - reported to the parent, never lost
+        answer = ("failed", f"{type(error).__name__}: {error}")
+    conn.send(answer)
+    conn.close()
+
+
+class IsolatedProcessor:
+    """`process(path)` runs the media pipeline in a fresh child with a wall-clock limit."""
+
+    def __init__(self, timeout_seconds: float, limits: MediaLimits = DEFAULT_LIMITS,
+                 work: Work = process_upload):
+        self.timeout_seconds = timeout_seconds
+        self.limits = limits
+        self.work = work
+        self.context = multiprocessing.get_context("forkserver")
+        self.context.set_forkserver_preload(["media.processing"])
+
+    def process(self, path: Path) -> Outcome:
+        """The outcome for the upload at `path`; blocks the calling thread, not the loop."""
+        reader, writer = self.context.Pipe(duplex=False)
+        child = self.context.Process(
+            target=_child, args=(writer, self.work, str(path), self.limits),
+            name="stories-media-child", daemon=True,
+        )
+        child.start()
+        writer.close()
+        try:
+            return self._answer(reader, child)
+        finally:
+            reader.close()
+            if child.is_alive():
+                child.kill()
+            child.join(5)
+
+    def _answer(self, reader: Connection, child: Any) -> Outcome:
+        """Wait for the child's answer, at most the wall-clock limit."""
+        if not reader.poll(self.timeout_seconds):
+            log.warning("media processing ran past %.1f s; child killed", self.timeout_seconds)
+            return _refused(RejectionCode.PROCESSING_TIMEOUT)
+        try:
+            answer = reader.recv()
+        except EOFError:
+            child.join(1)
+            log.error("media child died without an answer (exit code %s)", child.exitcode)
+            return _refused(RejectionCode.PROCESSING_FAILED)
+        if answer[0] == "processed":
+            return Processed(answer[1])
+        if answer[0] == "refused":
+            return Refused(answer[1], answer[2])
+        log.error("media processing failed unexpectedly: %s", answer[1])
+        return _refused(RejectionCode.PROCESSING_FAILED)

@@ -11,6 +11,9 @@ __all__ = [
     "BATCH_SECONDS",
     "EXPIRY_LAG",
     "STORIES_EXPIRED",
+    "MEDIA_OUTCOMES",
+    "MEDIA_SECONDS",
+    "MEDIA_DESTROYED",
 ]
 
 EVENTS_PROJECTED = Counter(
@@ -31,3 +34,13 @@ EXPIRY_LAG = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60),
 )
 STORIES_EXPIRED = Counter("stories_expired_total", "StoryExpired events emitted by the timer")
+MEDIA_OUTCOMES = Counter(
+    "stories_media_outcomes_total", "Media outcomes announced by the media worker", ["code"]
+)
+MEDIA_SECONDS = Histogram(
+    "stories_media_process_seconds", "Time to fetch, process, encrypt and store one upload",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
+)
+MEDIA_DESTROYED = Counter(
+    "stories_media_destroyed_total", "Stories whose media key was destroyed", ["why"]
+)

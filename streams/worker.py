@@ -161,7 +161,7 @@ def run_worker(runtime: Runtime) -> None:
 
 
 def build_app(runtime: Runtime) -> faust.App:
-    """The worker's faust app with one batching agent per input topic, and the expiry timer."""
+    """The worker's faust app: a batching agent per input topic, the expiry timer, the media worker."""
     settings = runtime.settings
     app = faust.App(
         f"{settings.topic_prefix}-worker",
@@ -178,7 +178,9 @@ def build_app(runtime: Runtime) -> faust.App:
     live = runtime.live_projector(on_expired=EXPIRY_LAG.observe, live=True)
     for topic in TOPICS:
         _make_agent(app, runtime, topic, live)
+    from media.agent import add_media_agents
     from streams.expiry import add_expiry_timer
 
     add_expiry_timer(app, runtime)
+    add_media_agents(app, runtime)
     return app

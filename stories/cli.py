@@ -308,6 +308,21 @@ def _simulation_start(text: str | None, span_seconds: float):
     return moment
 
 
+@app.command("reconcile-media")
+def reconcile_media(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report, delete nothing")] = False,
+) -> None:
+    """Remove media no story needs: keys of gone stories, orphaned objects, stale uploads.
+
+    Prints what was removed as JSON. The worker runs the same pass on a timer.
+    """
+    from media.reconcile import reconcile_with_settings
+
+    report = reconcile_with_settings(get_settings(), dry_run=dry_run)
+    console.print(report.summary(), markup=False)
+    typer.echo(orjson.dumps(report.as_dict()))
+
+
 @app.command()
 def gateway() -> None:
     """Serve the HTTP API (reads from the read models, commands become events)."""

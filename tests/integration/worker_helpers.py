@@ -105,6 +105,8 @@ class PrivateDeployment:
             for key in redis.scan_iter(match=f"{version.redis_prefix}*", count=1000):
                 redis.delete(key)
             self.runtime.session.execute(f"DROP KEYSPACE IF EXISTS {version.keyspace}", timeout=120)
-        self.runtime.session.execute(
-            f"DROP KEYSPACE IF EXISTS {self.settings.cql_keyspace}", timeout=120)
+        for key in redis.scan_iter(match=f"{self.settings.cql_keyspace}:media:*", count=1000):
+            redis.delete(key)
+        for base in (self.settings.cql_keyspace, f"{self.settings.cql_keyspace}_media"):
+            self.runtime.session.execute(f"DROP KEYSPACE IF EXISTS {base}", timeout=120)
         self.runtime.close()

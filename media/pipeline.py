@@ -119,7 +119,7 @@ class MediaPipeline:
         job = MediaJob.from_posted(record)
         if job.expires_at <= self.now_ms():
             return  # read again from an old offset: the story is gone, nothing to show
-        if self.c.store.register(job):
+        if self.c.store.register(job, self.now_ms()):
             self.c.schedule.add(job.story_id, self.now_ms())
             return
         known = self.c.store.load(job.story_id)
@@ -290,7 +290,7 @@ class MediaPipeline:
         now = self.now_ms()
         deadline = job.deadline(self.settings.media_upload_deadline)
         if now < deadline:
-            return min(deadline, now + _wait_ms(now - job.posted_at))
+            return min(deadline, now + _wait_ms(now - job.waiting_since))
         self._reject(job, _refusal(RejectionCode.UPLOAD_MISSING))
         return None
 
@@ -307,7 +307,7 @@ class MediaPipeline:
         if media.kind != job.kind:
             self._reject(job, _wrong_kind(media.kind, job.kind))
             return
-        key = self.c.store.begin(job.story_id, new_media_key(), self.now_ms())
+        key = self.c.store.begin(job.story_id, new_media_key())
         if key is None:
             return
         renditions = [self._put(job.story_id, key, rendition) for rendition in media.renditions]

@@ -59,11 +59,12 @@ STATEMENTS = {
     ),
     "register": (
         "UPDATE {ks}.media_keys SET state = 'pending', author_id = ?, media_id = ?,"
-        " media_kind = ?, posted_at = ?, expires_at = ? WHERE story_id = ? IF state = null"
+        " media_kind = ?, posted_at = ?, expires_at = ?, created_at = ? WHERE story_id = ?"
+        " IF state = null"
     ),
     "begin": (
-        "UPDATE {ks}.media_keys SET state = 'processing', key = ?, created_at = ?"
-        " WHERE story_id = ? IF state = 'pending'"
+        "UPDATE {ks}.media_keys SET state = 'processing', key = ? WHERE story_id = ?"
+        " IF state = 'pending'"
     ),
     "finish": (
         "UPDATE {ks}.media_keys SET state = 'processed', renditions = ?"
@@ -110,6 +111,7 @@ class MediaJob:
     kind: str
     posted_at: int
     expires_at: int
+    seen_at: int = 0  # when the media worker first saw the post (0: not registered yet)
 
     @classmethod
     def from_posted(cls, record: Mapping[str, Any]) -> MediaJob:
@@ -119,9 +121,14 @@ class MediaJob:
             to_ms(record["occurred_at"]), to_ms(record["expires_at"]),
         )
 
+    @property
+    def waiting_since(self) -> int:
+        """Posting time, or later if the worker saw the post late (it lagged, or a replay)."""
+        return max(self.posted_at, self.seen_at)
+
     def deadline(self, seconds: float) -> int:
         """When a missing upload stops being waited for (epoch ms)."""
-        return self.posted_at + int(seconds * 1000)
+        return self.waiting_since + int(seconds * 1000)
 
 
 @dataclass(frozen=True)
@@ -163,7 +170,8 @@ def _record(row: Any) -> MediaRecord:
     job = None
     if row.author_id is not None:
         job = MediaJob(row.story_id, row.author_id, row.media_id, row.media_kind,
-                       _ms(row.posted_at), _ms(row.expires_at))
+                       _ms(row.posted_at), _ms(row.expires_at),
+                       _ms(getattr(row, "created_at", None)))
     renditions = getattr(row, "renditions", None)
     return MediaRecord(
         story_id=row.story_id, state=row.state, job=job, key=getattr(row, "key", None),
@@ -223,16 +231,16 @@ class MediaStateStore:
             if row.state is not None:
                 yield _record(row)
 
-    def register(self, job: MediaJob) -> bool:
+    def register(self, job: MediaJob, now_ms: int) -> bool:
         """Record a posted story's media as pending; False when the story is already known."""
         return self._applied("register", (
             job.author_id, job.media_id, job.kind, _dt(job.posted_at), _dt(job.expires_at),
-            job.story_id,
+            _dt(now_ms), job.story_id,
         ))
 
-    def begin(self, story_id: str, key: bytes, now_ms: int) -> bytes | None:
+    def begin(self, story_id: str, key: bytes) -> bytes | None:
         """The key to encrypt with: this one, or the one an earlier attempt stored."""
-        if self._applied("begin", (key, _dt(now_ms), story_id)):
+        if self._applied("begin", (key, story_id)):
             return key
         record = self.load(story_id)
         if record is not None and record.state == PROCESSING and record.key is not None:

@@ -36,8 +36,8 @@ def processed_story(d: MediaDeployment, expires_in_ms: int) -> tuple[str, list[s
     job = MediaJob(str(uuid.uuid4()), "ivy", str(uuid.uuid4()), "IMAGE",
                    now_ms() + expires_in_ms - 24 * HOUR_MS, now_ms() + expires_in_ms)
     store = d.media.store
-    store.register(job)
-    key = store.begin(job.story_id, new_media_key(), now_ms())
+    store.register(job, now_ms())
+    key = store.begin(job.story_id, new_media_key())
     keys = [rendition_key(job.story_id, name, "image/jpeg") for name in ("full", "thumbnail")]
     for object_key in keys:
         d.media.objects.put_blob(object_key, encrypt_blob(key, b"jpeg", object_key_aad(object_key)))
@@ -50,7 +50,7 @@ def waiting_job(d: MediaDeployment) -> tuple[str, str]:
     """A posted story whose upload is there but not processed yet (no worker running)."""
     job = MediaJob(str(uuid.uuid4()), "ivy", str(uuid.uuid4()), "IMAGE", now_ms(),
                    now_ms() + HOUR_MS)
-    d.media.store.register(job)
+    d.media.store.register(job, now_ms())
     d.upload(job.author_id, b"\xff\xd8 not processed yet", media_id=job.media_id)
     return job.story_id, upload_key(job.author_id, job.media_id)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -41,18 +42,20 @@ def a_job(lifetime_ms: int = 3_600_000) -> MediaJob:
 
 def test_a_story_is_registered_once(store: MediaStateStore):
     job = a_job()
-    assert store.register(job) is True
-    assert store.register(job) is False
+    assert store.register(job, now_ms()) is True
+    assert store.register(job, now_ms()) is False
     record = store.load(job.story_id)
-    assert record is not None and record.state == PENDING and record.job == job
+    assert record is not None and record.state == PENDING
+    assert record.job == replace(job, seen_at=record.job.seen_at)
+    assert record.job.seen_at >= job.posted_at  # the upload deadline counts from here
 
 
 def test_every_attempt_encrypts_with_the_first_stored_key(store: MediaStateStore):
     job = a_job()
-    store.register(job)
+    store.register(job, now_ms())
     first, second = new_media_key(), new_media_key()
-    assert store.begin(job.story_id, first, now_ms()) == first
-    assert store.begin(job.story_id, second, now_ms()) == first
+    assert store.begin(job.story_id, first) == first
+    assert store.begin(job.story_id, second) == first
     assert store.key_of(job.story_id) is None  # not servable before it is processed
     assert store.finish(job.story_id, [{"name": "full"}]) is True
     assert store.key_of(job.story_id) == first
@@ -61,21 +64,21 @@ def test_every_attempt_encrypts_with_the_first_stored_key(store: MediaStateStore
 
 def test_a_destroyed_key_stays_destroyed(store: MediaStateStore):
     job = a_job()
-    store.register(job)
-    key = store.begin(job.story_id, new_media_key(), now_ms())
+    store.register(job, now_ms())
+    key = store.begin(job.story_id, new_media_key())
     store.destroy(job.story_id, now_ms())
     record = store.load(job.story_id)
     assert record is not None and record.state == DESTROYED and record.key is None
     assert store.key_of(job.story_id) is None
     assert store.finish(job.story_id, [{"name": "full"}]) is False  # a late job loses
-    assert store.begin(job.story_id, key, now_ms()) is None
-    assert store.register(job) is False  # a redelivered post does not start over
+    assert store.begin(job.story_id, key) is None
+    assert store.register(job, now_ms()) is False  # a redelivered post does not start over
     assert store.settle(job, REJECTED, now_ms(), "corrupt", "damaged") is False
 
 
 def test_an_outcome_is_settled_once_and_marked_announced(store: MediaStateStore):
     job = a_job()
-    store.register(job)
+    store.register(job, now_ms())
     assert store.settle(job, REJECTED, now_ms(), "not_media", "Not a photo.") is True
     assert store.settle(job, REJECTED, now_ms(), "corrupt", "Damaged.") is False
     record = store.load(job.story_id)
@@ -87,7 +90,7 @@ def test_an_outcome_is_settled_once_and_marked_announced(store: MediaStateStore)
 
 def test_rejected_and_destroyed_rows_expire_whole(store: MediaStateStore):
     job = a_job()
-    store.register(job)
+    store.register(job, now_ms())
     store.settle(job, REJECTED, now_ms(), "empty", "The file is empty.")
     ttls = store.session.execute(
         f"SELECT TTL(state), TTL(author_id), TTL(expires_at) FROM {store.keyspace}.media_keys"
@@ -102,8 +105,8 @@ def test_rejected_and_destroyed_rows_expire_whole(store: MediaStateStore):
 
 def test_scan_lists_rows_without_keys(store: MediaStateStore):
     job = a_job()
-    store.register(job)
-    store.begin(job.story_id, new_media_key(), now_ms())
+    store.register(job, now_ms())
+    store.begin(job.story_id, new_media_key())
     store.finish(job.story_id, [])
     found = {r.story_id: r for r in store.scan()}
     assert found[job.story_id].state == PROCESSED

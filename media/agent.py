@@ -42,16 +42,22 @@ class JobRunner:
         self.concurrency = max(1, concurrency)
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="media-job")
         self.running: dict[str, asyncio.Future[None]] = {}
+        self.stopped = False
+
+    def stop(self) -> None:
+        """Start nothing more; running jobs end when their children are killed."""
+        self.stopped = True
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
     async def tick(self) -> None:
         """Start as many due jobs as there are free slots."""
         free = self.concurrency - len(self.running)
-        if free <= 0:
+        if free <= 0 or self.stopped:
             return
         due = await asyncio.to_thread(self.pipeline.due_jobs, free + len(self.running))
         loop = asyncio.get_running_loop()
         for story_id in due:
-            if story_id in self.running or len(self.running) >= self.concurrency:
+            if story_id in self.running or len(self.running) >= self.concurrency or self.stopped:
                 continue
             job = loop.run_in_executor(self.pool, self.pipeline.run_job, story_id)
             self.running[story_id] = job
@@ -141,6 +147,15 @@ def _add_reconcile_timer(app: faust.App, clients: MediaClients) -> None:
         log.info("media reconciliation: %s", report.summary())
 
 
+def _stop_on_shutdown(app: faust.App, processor: IsolatedProcessor, runner: JobRunner) -> None:
+    """Kill running children so shutdown does not wait out a transcode; the jobs come back."""
+
+    @app.on_before_shutdown.connect
+    async def stop_media_jobs(app: faust.App, **kwargs: Any) -> None:
+        runner.stop()
+        processor.stop()
+
+
 def add_media_agents(app: faust.App, runtime: Runtime) -> MediaPipeline:
     """Register the media agents and timers on the worker's app."""
     settings = runtime.settings
@@ -152,4 +167,5 @@ def add_media_agents(app: faust.App, runtime: Runtime) -> MediaPipeline:
     _add_agent(app, runtime, "highlights", pipeline.apply_highlights, runner)
     _add_job_timer(app, runtime, pipeline, runner)
     _add_reconcile_timer(app, clients)
+    _stop_on_shutdown(app, processor, runner)
     return pipeline

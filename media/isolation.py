@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -21,7 +22,7 @@ from media.model import DEFAULT_LIMITS, MediaLimits, ProcessedMedia
 from media.processing import process_upload
 from media.rejections import MediaRejectedError, RejectionCode, reject
 
-__all__ = ["Processed", "Refused", "Outcome", "IsolatedProcessor"]
+__all__ = ["Processed", "Refused", "Outcome", "IsolatedProcessor", "ProcessingInterrupted"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ class Refused:
 
 
 Outcome = Processed | Refused
+
+
+class ProcessingInterrupted(Exception):
+    """The worker is stopping: the job is tried again later, never refused for it."""
 
 
 def _refused(code: RejectionCode) -> Refused:
@@ -73,23 +78,50 @@ class IsolatedProcessor:
         self.work = work
         self.context = multiprocessing.get_context("forkserver")
         self.context.set_forkserver_preload(["media.processing"])
+        self._children: set[Any] = set()
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Kill running children and refuse new work (the worker is shutting down)."""
+        with self._lock:
+            self._stopping = True
+            for child in self._children:
+                child.kill()
 
     def process(self, path: Path) -> Outcome:
         """The outcome for the upload at `path`; blocks the calling thread, not the loop."""
         reader, writer = self.context.Pipe(duplex=False)
-        child = self.context.Process(
-            target=_child, args=(writer, self.work, str(path), self.limits),
-            name="stories-media-child", daemon=True,
-        )
-        child.start()
-        writer.close()
+        child = self._start(writer, path)
         try:
-            return self._answer(reader, child)
+            outcome = self._answer(reader, child)
         finally:
             reader.close()
-            if child.is_alive():
-                child.kill()
-            child.join(5)
+            self._reap(child)
+        if self._stopping:
+            raise ProcessingInterrupted("the worker is stopping")
+        return outcome
+
+    def _start(self, writer: Connection, path: Path) -> Any:
+        """A child working on `path`, tracked so that `stop` can kill it."""
+        with self._lock:
+            if self._stopping:
+                raise ProcessingInterrupted("the worker is stopping")
+            child = self.context.Process(
+                target=_child, args=(writer, self.work, str(path), self.limits),
+                name="stories-media-child", daemon=True,
+            )
+            child.start()
+            self._children.add(child)
+        writer.close()
+        return child
+
+    def _reap(self, child: Any) -> None:
+        if child.is_alive():
+            child.kill()
+        child.join(5)
+        with self._lock:
+            self._children.discard(child)
 
     def _answer(self, reader: Connection, child: Any) -> Outcome:
         """Wait for the child's answer, at most the wall-clock limit."""

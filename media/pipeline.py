@@ -28,7 +28,7 @@ from typing import Any
 import schemas
 from media.clients import MediaClients
 from media.crypto import encrypt_blob, new_media_key, object_key_aad
-from media.isolation import IsolatedProcessor, Outcome, Refused
+from media.isolation import IsolatedProcessor, Outcome, ProcessingInterrupted, Refused
 from media.layout import rendition_key, upload_key
 from media.model import DEFAULT_LIMITS, MB, MediaLimits, ProcessedMedia, Rendition
 from media.rejections import RejectionCode, reject
@@ -238,6 +238,8 @@ class MediaPipeline:
         """The next due time, or None when the job is finished."""
         try:
             return self._advance(story_id)
+        except ProcessingInterrupted:
+            return self.now_ms() + MIN_WAIT_MS  # shutting down: this or another worker resumes
         except Exception:  # noqa: BLE001 - a store, the bucket or the broker away: try later
             log.exception("media job of story %s failed; retrying in %d s", story_id,
                           RETRY_MS // 1000)

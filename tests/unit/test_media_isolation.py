@@ -5,11 +5,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from media.isolation import IsolatedProcessor, Processed, Refused
+from media.isolation import IsolatedProcessor, Processed, ProcessingInterrupted, Refused
 from media.model import MediaLimits, ProcessedMedia
 from tests.unit.media_samples import BLUE, RED, camera_jpeg, png_bomb, split_picture
 
@@ -65,3 +66,18 @@ def test_a_child_that_dies_is_a_refusal_not_a_crash(upload):
 def test_an_unexpected_error_is_reported_as_a_failure(upload):
     outcome = IsolatedProcessor(30, work=_bug).process(upload(b"x"))
     assert outcome == Refused("processing_failed", "This file could not be processed.")
+
+
+def test_stopping_kills_running_children_without_refusing_the_upload(upload):
+    processor = IsolatedProcessor(60, work=_sleep_forever)
+    path = upload(b"x")
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(processor.process, path)
+        time.sleep(0.5)
+        started = time.monotonic()
+        processor.stop()
+        with pytest.raises(ProcessingInterrupted):
+            running.result(timeout=10)
+        assert time.monotonic() - started < 5
+    with pytest.raises(ProcessingInterrupted):
+        processor.process(path)

@@ -1,0 +1,66 @@
+"""Presigned S3 URLs (SigV4 query signing), computed locally in microseconds.
+
+boto3's presigner costs about 250 µs a URL; a tray page holds up to 100 thumbnails. The
+signature is the same (tested against boto3), with path-style addressing as in
+`stories.services.s3_client`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from functools import lru_cache
+from urllib.parse import quote, urlsplit
+
+__all__ = ["Presigner"]
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+
+
+def _hmac(key: bytes, text: str) -> bytes:
+    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+
+
+class Presigner:
+    """Signs GET and PUT URLs for objects of one bucket."""
+
+    def __init__(self, endpoint: str, region: str, bucket: str, access_key: str, secret_key: str):
+        parts = urlsplit(endpoint)
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+        self._host = parts.netloc
+        self._base_path = parts.path.rstrip("/")
+        self._region = region
+        self._bucket = bucket
+        self._access_key = access_key
+        self._secret = secret_key
+        self._signing_key = lru_cache(maxsize=4)(self._derive_key)
+
+    def _derive_key(self, day: str) -> bytes:
+        """The day's signing key: the chain of HMACs SigV4 prescribes."""
+        key = _hmac(f"AWS4{self._secret}".encode(), day)
+        for part in (self._region, "s3", "aws4_request"):
+            key = _hmac(key, part)
+        return key
+
+    def url(self, method: str, key: str, expires_in: int, now: datetime | None = None) -> str:
+        """A URL that lets its holder `method` the object `key` for `expires_in` seconds."""
+        moment = (now or datetime.now(UTC)).astimezone(UTC)
+        stamp, day = moment.strftime("%Y%m%dT%H%M%SZ"), moment.strftime("%Y%m%d")
+        scope = f"{day}/{self._region}/s3/aws4_request"
+        path = quote(f"{self._base_path}/{self._bucket}/{key}", safe="/~")
+        query = "&".join(
+            f"{name}={quote(value, safe='~')}"
+            for name, value in (
+                ("X-Amz-Algorithm", ALGORITHM),
+                ("X-Amz-Credential", f"{self._access_key}/{scope}"),
+                ("X-Amz-Date", stamp),
+                ("X-Amz-Expires", str(expires_in)),
+                ("X-Amz-SignedHeaders", "host"),
+            )
+        )
+        request = f"{method}\n{path}\n{query}\nhost:{self._host}\n\nhost\nUNSIGNED-PAYLOAD"
+        digest = hashlib.sha256(request.encode()).hexdigest()
+        to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{digest}"
+        signature = hmac.new(self._signing_key(day), to_sign.encode(), hashlib.sha256).hexdigest()
+        return f"{self._origin}{path}?{query}&X-Amz-Signature={signature}"

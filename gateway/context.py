@@ -1,0 +1,158 @@
+"""What one gateway process holds: clients, the live read models, signers, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import redis
+import redis.asyncio
+from anyio import to_thread
+from cassandra.cluster import Session
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+
+from gateway.cursors import CursorSigner
+from gateway.idempotency import IdempotencyKeys
+from gateway.metrics import DEPENDENCY_ERRORS, EVENTS_EMITTED
+from gateway.present import Presenter
+from gateway.presign import Presigner
+from gateway.problems import unavailable
+from gateway.ratelimit import WriteLimiter
+from gateway.versions import LiveReadModels
+from stories.services import cql_session, redis_client, s3_client
+from stories.settings import Settings
+from streams.producer import Delivery, DeliveryError, EventProducer
+
+__all__ = ["Command", "Gateway"]
+
+log = logging.getLogger(__name__)
+
+CQL_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Command:
+    """An event the gateway decided to emit on behalf of the caller."""
+
+    event_name: str
+    record: dict[str, Any]
+
+
+class Gateway:
+    """Clients and helpers shared by every request of one process; `close()` releases them."""
+
+    def __init__(self, settings: Settings, session: Session | None = None):
+        self.settings = settings
+        self.redis = redis_client(settings, socket_timeout=5, socket_connect_timeout=2)
+        self.session = session or _gateway_session(settings)
+        secret = settings.pseudonym_secret.get_secret_value().encode()
+        self.models = LiveReadModels(settings.cql_keyspace, self.redis, self.session, secret)
+        self.prefix = f"{settings.cql_keyspace}:gw:"  # gateway state, outside read-model versions
+        self.cursors = CursorSigner(settings.jwt_secret.get_secret_value().encode())
+        self.presigner = Presigner(
+            settings.s3_public_endpoint or settings.s3_endpoint, settings.s3_region,
+            settings.s3_bucket, settings.s3_access_key, settings.s3_secret_key.get_secret_value(),
+        )
+        self.presenter = Presenter(self.presigner, settings.media_url_seconds)
+        self.limiter = WriteLimiter(self.redis, self.prefix, settings.gateway_rate_window_seconds, {
+            "write": settings.gateway_write_limit,
+            "engagement": settings.gateway_engagement_limit,
+        })
+        self.idempotency = IdempotencyKeys(
+            self.redis, self.prefix, settings.gateway_idempotency_seconds,
+            stale_seconds=settings.gateway_emit_timeout * 2 + 5,
+        )
+
+    @cached_property
+    def producer(self) -> EventProducer:
+        # librdkafka gives up at the same deadline, so a 503 means "not written".
+        timeout_ms = int(self.settings.gateway_emit_timeout * 1000)
+        return EventProducer.from_settings(self.settings, **{"message.timeout.ms": timeout_ms})
+
+    @cached_property
+    def s3(self) -> Any:
+        return s3_client(self.settings)
+
+    @cached_property
+    def async_redis(self) -> redis.asyncio.Redis:
+        return redis.asyncio.Redis.from_url(self.settings.redis_url)
+
+    @cached_property
+    def kafka_admin(self) -> AdminClient:
+        return AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap})
+
+    async def emit(self, command: Command) -> Delivery:
+        """Send the event and wait (bounded) for the broker; 503 with Retry-After if it is away."""
+        name, record = command.event_name, command.record
+        bound = self.settings.gateway_emit_timeout + 1
+        try:
+            delivery = await asyncio.wait_for(self.producer.emit_async(name, record), bound)
+        except (DeliveryError, TimeoutError, KafkaException, BufferError) as error:
+            DEPENDENCY_ERRORS.labels("kafka").inc()
+            log.warning("%s not acknowledged: %s", name, error)
+            raise unavailable("The event log") from None
+        EVENTS_EMITTED.labels(name).inc()
+        return delivery
+
+    async def follow_live_version(self) -> None:
+        """Re-read the live version pointer every few seconds, for as long as the app runs."""
+        while True:
+            await asyncio.sleep(self.settings.gateway_refresh_seconds)
+            try:
+                await to_thread.run_sync(self.models.refresh)
+            except Exception as error:  # noqa: BLE001 - keep serving the version we have
+                log.warning("could not re-read the live read-model version: %s", error)
+
+    async def readiness(self) -> dict[str, str]:
+        """Each dependency's state ("ok" or why not), checked concurrently within seconds."""
+        checks = {"kafka": self.check_kafka, "redis": self.check_redis, "cql": self.check_cql}
+        states = await asyncio.gather(*(_probe(check) for check in checks.values()))
+        return dict(zip(checks, states, strict=True))
+
+    def check_kafka(self) -> None:
+        """Raises when no broker answers a metadata request within two seconds."""
+        self.kafka_admin.list_topics(timeout=2)
+
+    def check_redis(self) -> None:
+        self.redis.ping()
+
+    def check_cql(self) -> None:
+        self.session.execute("SELECT release_version FROM system.local", timeout=2)
+
+    def close(self) -> None:
+        """Deliver what is queued, then let go of every client (no reconnect attempts linger)."""
+        if "producer" in self.__dict__:
+            self.__dict__.pop("producer").close(timeout=self.settings.gateway_emit_timeout)
+        self.__dict__.pop("kafka_admin", None)
+        with contextlib.suppress(Exception):
+            self.session.cluster.shutdown()
+        self.redis.close()
+
+    async def aclose(self) -> None:
+        if "async_redis" in self.__dict__:
+            await self.async_redis.aclose()
+        await to_thread.run_sync(self.close)
+
+
+def _gateway_session(settings: Settings) -> Session:
+    """A CQL session whose requests give up after a few seconds (a read must not hang)."""
+    session = cql_session(settings)
+    session.cluster.profile_manager.default.request_timeout = CQL_TIMEOUT_SECONDS
+    return session
+
+
+async def _probe(check: Callable[[], None], timeout: float = 3.0) -> str:
+    """"ok", or a short reason; never raises."""
+    try:
+        await asyncio.wait_for(to_thread.run_sync(check, abandon_on_cancel=True), timeout)
+    except TimeoutError:
+        return "no answer within the timeout"
+    except Exception as error:  # noqa: BLE001 - any failure means not ready
+        return f"unreachable: {type(error).__name__}"
+    return "ok"

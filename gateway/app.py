@@ -1,0 +1,166 @@
+"""The FastAPI application: routes, problem documents for every error, limits and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis
+from anyio import to_thread
+from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
+from cassandra.cluster import NoHostAvailable
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+import schemas
+from gateway.context import Gateway
+from gateway.limits import BodyLimitMiddleware
+from gateway.metrics import DEPENDENCY_ERRORS, MetricsMiddleware
+from gateway.problems import (
+    FieldError,
+    Problem,
+    add_problem_schema,
+    bad_request,
+    internal_error,
+    invalid,
+    unavailable,
+)
+from gateway.routes import ROUTERS
+from stories.settings import Settings, get_settings
+
+__all__ = ["create_app", "app_from_environment"]
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Stories that vanish: post, watch, react, answer stickers, keep highlights.
+
+Every endpoint but `/healthz`, `/readyz` and `/metrics` needs `Authorization: Bearer <JWT>`.
+Commands are answered once the event log has acknowledged them; reads come from the read
+models. Errors are RFC 9457 problem documents (`application/problem+json`).
+"""
+
+DEPENDENCY_ERROR_TYPES: dict[type[BaseException], str] = {
+    redis.ConnectionError: "redis",
+    redis.TimeoutError: "redis",
+    NoHostAvailable: "cql",
+    OperationTimedOut: "cql",
+    Unavailable: "cql",
+    ReadTimeout: "cql",
+    WriteTimeout: "cql",
+}
+DEPENDENCY_NAMES = {"redis": "The read models (Redis)", "cql": "The read models (CQL)"}
+HTTP_KINDS = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}
+
+
+def create_app(settings: Settings, gateway: Gateway | None = None) -> FastAPI:
+    """The app; it connects on startup unless given a connected `gateway` (tests share one)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gw = gateway or await to_thread.run_sync(Gateway, settings)
+        app.state.gateway = gw
+        follower = asyncio.create_task(gw.follow_live_version())
+        try:
+            yield
+        finally:
+            follower.cancel()
+            if gateway is None:
+                await gw.aclose()
+
+    app = FastAPI(title="stories", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  redoc_url=None)
+    for router in ROUTERS:
+        app.include_router(router)
+    _install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.gateway_max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The factory `uvicorn --factory` calls in each worker process."""
+    return create_app(get_settings())
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes)
+        app.openapi_schema = add_problem_schema(schema)
+    return app.openapi_schema
+
+
+def _install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _problem)
+    app.add_exception_handler(RequestValidationError, _request_invalid)
+    app.add_exception_handler(schemas.EventValidationError, _event_invalid)
+    app.add_exception_handler(HTTPException, _http_error)
+    for error_type in DEPENDENCY_ERROR_TYPES:
+        app.add_exception_handler(error_type, _dependency_away)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+async def _problem(request: Request, error: Exception) -> Response:
+    assert isinstance(error, Problem)
+    return error.response()
+
+
+async def _request_invalid(request: Request, error: Exception) -> Response:
+    """Pydantic's findings, one entry per offending field, never echoing the input."""
+    assert isinstance(error, RequestValidationError)
+    fields = [FieldError(field=_field_name(e), message=_message(e)) for e in error.errors()]
+    detail = "; ".join(f"{f.field}: {f.message}" for f in fields[:5]) or "invalid request"
+    return Problem(422, "validation", detail, fields).response()
+
+
+def _field_name(error: dict[str, Any]) -> str:
+    """`audience.user_ids[0]` for body fields, the parameter's name for the rest."""
+    location, *path = error.get("loc", ("body",))
+    if error.get("type") == "json_invalid" or not path:
+        return "body" if location == "body" else str(location)
+    if location != "body":
+        return str(path[-1])
+    name = ""
+    for part in path:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error.get("type") == "json_invalid":
+        return "the body is not valid JSON"
+    return str(error.get("msg", "invalid"))
+
+
+async def _event_invalid(request: Request, error: Exception) -> Response:
+    assert isinstance(error, schemas.EventValidationError)
+    return invalid(error.field, error.message).response()
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    """Starlette's own errors (unknown path, wrong method, body too large) as problems."""
+    assert isinstance(error, HTTPException)
+    status = error.status_code
+    if status == 400:  # the body could not even be read (e.g. not UTF-8)
+        return bad_request("body", "the body could not be read as JSON").response()
+    detail = "No such resource." if status == 404 else str(error.detail)
+    return Problem(status, HTTP_KINDS.get(status, "http-error"), detail, headers=error.headers).response()
+
+
+async def _dependency_away(request: Request, error: Exception) -> Response:
+    dependency = next(name for t, name in DEPENDENCY_ERROR_TYPES.items() if isinstance(error, t))
+    DEPENDENCY_ERRORS.labels(dependency).inc()
+    log.warning("%s %s: %s unavailable: %s", request.method, request.url.path, dependency, error)
+    return unavailable(DEPENDENCY_NAMES[dependency]).response()
+
+
+async def _unexpected(request: Request, error: Exception) -> Response:
+    log.exception("unexpected error in %s %s", request.method, request.url.path)
+    return internal_error().response()

@@ -1,0 +1,29 @@
+"""What `stories gateway` and `stories token` run."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from gateway.auth import issue_token as _issue_token
+from stories.settings import Settings
+
+__all__ = ["serve", "issue_token"]
+
+
+def serve(settings: Settings) -> None:
+    """Serve the API on the configured address until interrupted."""
+    if settings.gateway_workers > 1:
+        # Worker processes build their app from the same environment.
+        uvicorn.run("gateway.app:app_from_environment", factory=True,
+                    host=settings.gateway_host, port=settings.gateway_port,
+                    workers=settings.gateway_workers, access_log=False, log_level="info")
+        return
+    from gateway.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.gateway_host, port=settings.gateway_port,
+                access_log=False, log_level="info")
+
+
+def issue_token(settings: Settings, user_id: str, ttl: int) -> str:
+    """A bearer token for `user_id`, valid for `ttl` seconds, signed with the configured secret."""
+    return _issue_token(settings, user_id, ttl)

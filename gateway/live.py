@@ -1,0 +1,161 @@
+"""Live engagement for an author watching their story: views, reactions and answers as they come.
+
+The worker publishes each new engagement once on the story's Redis channel; this relays it
+over a WebSocket, with the story's current tallies after every batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from typing import Any
+
+import orjson
+from redis.asyncio.client import PubSub
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from gateway.auth import bearer_token, user_from_token
+from gateway.commands import in_thread
+from gateway.context import Gateway
+from gateway.models import UUID_PATTERN
+from gateway.present import from_ms
+from gateway.problems import Problem, not_found, unauthorized
+from gateway.reads import now_ms, own_story
+
+__all__ = ["serve_live", "KEEPALIVE_SECONDS"]
+
+KEEPALIVE_SECONDS = 15.0
+NOTE_FIELDS = ("type", "story_id", "user_id", "emoji", "sticker_id")
+_STORY_ID = re.compile(UUID_PATTERN)
+
+
+async def serve_live(websocket: WebSocket, gw: Gateway, story_id: str) -> None:
+    """Authorise the author, then relay until the client leaves or the story ends."""
+    if await _authorised(websocket, gw, story_id) is None:
+        return
+    await websocket.accept()
+    pubsub = gw.async_redis.pubsub()
+    try:
+        await _relay_until_closed(websocket, gw, pubsub, story_id)
+    finally:
+        with contextlib.suppress(Exception):
+            await pubsub.aclose()
+
+
+async def _authorised(websocket: WebSocket, gw: Gateway, story_id: str) -> str | None:
+    """The author's id; anyone else is refused exactly as for a story that does not exist."""
+    try:
+        user_id = user_from_token(gw.settings, _token(websocket))
+        if not _STORY_ID.fullmatch(story_id) or not await in_thread(_is_live_own, gw, user_id, story_id):
+            raise not_found()
+    except Problem as problem:
+        await _deny(websocket, problem)
+        return None
+    websocket.state.author_id = user_id
+    return user_id
+
+
+def _token(websocket: WebSocket) -> str:
+    """Browsers cannot set headers on a WebSocket, so `?token=` is accepted too."""
+    header = websocket.headers.get("authorization")
+    if header:
+        return bearer_token(header)
+    token = websocket.query_params.get("token", "")
+    if not token:
+        raise unauthorized("A token is required: `?token=<token>` or an Authorization header.")
+    return token
+
+
+def _is_live_own(gw: Gateway, user_id: str, story_id: str) -> bool:
+    return own_story(gw.models.redis, user_id, story_id, now_ms()) is not None
+
+
+async def _deny(websocket: WebSocket, problem: Problem) -> None:
+    """The same problem document an HTTP request gets, when the server can send one."""
+    try:
+        await websocket.send_denial_response(problem.response())
+    except RuntimeError:
+        await websocket.close(code=4000 + problem.status)
+
+
+async def _relay_until_closed(
+    websocket: WebSocket, gw: Gateway, pubsub: PubSub, story_id: str
+) -> None:
+    """Forward notes until either side stops; the other task is then cancelled."""
+    forward = asyncio.create_task(_forward(websocket, gw, pubsub, story_id))
+    listen = asyncio.create_task(_until_client_leaves(websocket))
+    done, pending = await asyncio.wait({forward, listen}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+
+async def _until_client_leaves(websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive_text()
+
+
+async def _forward(websocket: WebSocket, gw: Gateway, pubsub: PubSub, story_id: str) -> None:
+    """Subscribe first, then send the tallies, so nothing falls between the two."""
+    channel = gw.models.redis.live_channel(story_id)
+    await pubsub.subscribe(channel)
+    await _send_tallies(websocket, gw, story_id)
+    quiet = 0.0
+    while True:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+        if message is not None:
+            for note in orjson.loads(message["data"]):
+                await websocket.send_text(orjson.dumps(_public(note)).decode())
+            await _send_tallies(websocket, gw, story_id)
+            continue
+        quiet += 1.0
+        if quiet >= KEEPALIVE_SECONDS:
+            quiet = 0.0
+            channel = await _keep_following(websocket, gw, pubsub, story_id, channel)
+            if channel is None:
+                return
+
+
+async def _keep_following(
+    websocket: WebSocket, gw: Gateway, pubsub: PubSub, story_id: str, channel: str
+) -> str | None:
+    """End with the story; move to the new channel when a replay switched the read models."""
+    story = await in_thread(own_story, gw.models.redis, _author_of(websocket), story_id, now_ms())
+    if story is None:
+        await websocket.send_text(orjson.dumps({"type": "ended", "story_id": story_id}).decode())
+        await websocket.close(code=1000)
+        return None
+    current = gw.models.redis.live_channel(story_id)
+    if current != channel:
+        await pubsub.unsubscribe(channel)
+        await pubsub.subscribe(current)
+    return current
+
+
+def _author_of(websocket: WebSocket) -> str:
+    return websocket.state.author_id
+
+
+def _public(note: dict[str, Any]) -> dict[str, Any]:
+    """What the author sees of one engagement: who, what, when."""
+    shown = {k: note[k] for k in NOTE_FIELDS if k in note}
+    if "at" in note:
+        shown["at"] = from_ms(int(note["at"])).isoformat()
+    return shown
+
+
+async def _send_tallies(websocket: WebSocket, gw: Gateway, story_id: str) -> None:
+    tallies = await in_thread(gw.models.redis.tallies, story_id)
+    await websocket.send_text(orjson.dumps({
+        "type": "tallies",
+        "story_id": story_id,
+        "views": tallies.views,
+        "unique_viewers": tallies.unique_viewers,
+        "replies": tallies.replies,
+        "reactions": tallies.reactions,
+        "answers": {sticker: int(fields.get("n", 0)) for sticker, fields in tallies.stickers.items()},
+    }).decode())

@@ -1,0 +1,312 @@
+"""Request and response bodies of the HTTP API; /openapi.json is generated from these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from gateway.auth import USER_ID_PATTERN
+
+__all__ = [
+    "UUID_PATTERN",
+    "PATH_ID_PATTERN",
+    "UserId",
+    "Uuid",
+    "StoryKind",
+    "MediaKind",
+    "AudienceMode",
+    "StickerKind",
+    "UploadRequest",
+    "UploadGrant",
+    "AudienceIn",
+    "StickerIn",
+    "StoryRequest",
+    "StoryAccepted",
+    "Accepted",
+    "AnswerAccepted",
+    "HighlightAccepted",
+    "ReactionRequest",
+    "ReplyRequest",
+    "AnswerRequest",
+    "CloseFriendsRequest",
+    "HighlightRequest",
+    "HighlightChange",
+    "HighlightStoryRequest",
+    "Rendition",
+    "StickerOut",
+    "AudienceOut",
+    "StoryOut",
+    "StoryList",
+    "TrayItemOut",
+    "TrayPage",
+    "Viewer",
+    "ViewerPage",
+    "OptionResult",
+    "SliderResult",
+    "StickerResult",
+    "Insights",
+    "HighlightOut",
+    "HighlightList",
+    "Health",
+    "Readiness",
+]
+
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+# A user id as it can appear in a URL path: the id rule, and no slash.
+PATH_ID_PATTERN = r"^[^\s\x00-\x1f\x7f/]{1,128}$"
+
+UserId = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]
+Uuid = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
+
+
+class StoryKind(StrEnum):
+    TEXT = "TEXT"
+    IMAGE = "IMAGE"
+    VIDEO = "VIDEO"
+
+
+class MediaKind(StrEnum):
+    IMAGE = "IMAGE"
+    VIDEO = "VIDEO"
+
+
+class AudienceMode(StrEnum):
+    FOLLOWERS = "FOLLOWERS"
+    FOLLOWERS_EXCEPT = "FOLLOWERS_EXCEPT"
+    ONLY = "ONLY"
+    CLOSE_FRIENDS = "CLOSE_FRIENDS"
+
+
+class StickerKind(StrEnum):
+    POLL = "POLL"
+    QUIZ = "QUIZ"
+    QUESTION = "QUESTION"
+    EMOJI_SLIDER = "EMOJI_SLIDER"
+
+
+class _Body(BaseModel):
+    """Request bodies refuse unknown fields, so a typo is an error rather than ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+class UploadRequest(_Body):
+    kind: MediaKind = Field(description="What will be uploaded")
+
+
+class UploadGrant(BaseModel):
+    media_id: str = Field(description="Use it as `media_id` when posting the story")
+    upload_url: str = Field(description="Presigned URL: PUT the bytes here, before `expires_at`")
+    method: str = Field("PUT", description="HTTP method for `upload_url`")
+    expires_at: datetime = Field(description="When `upload_url` stops working")
+
+
+class AudienceIn(_Body):
+    mode: AudienceMode = AudienceMode.FOLLOWERS
+    user_ids: list[UserId] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Excluded (FOLLOWERS_EXCEPT) or the only viewers (ONLY); empty for FOLLOWERS; "
+        "filled by the server from your close friends for CLOSE_FRIENDS",
+    )
+
+
+class StickerIn(_Body):
+    sticker_id: UserId = Field(description="Unique within the story")
+    kind: StickerKind
+    prompt: str = Field("", max_length=100)
+    options: list[Annotated[str, StringConstraints(max_length=50)]] = Field(
+        default_factory=list, max_length=4, description="2 to 4 for POLL and QUIZ, else none"
+    )
+    correct_option: int | None = Field(None, ge=0, le=3, description="QUIZ only")
+    emoji: str | None = Field(None, max_length=32, description="EMOJI_SLIDER only")
+
+
+class StoryRequest(_Body):
+    kind: StoryKind = StoryKind.TEXT
+    text: str | None = Field(None, max_length=700, description="TEXT stories only")
+    media_id: UserId | None = Field(None, description="From POST /api/v1/media/uploads (IMAGE, VIDEO)")
+    caption: str | None = Field(None, max_length=2200, description="IMAGE and VIDEO only")
+    audience: AudienceIn = Field(default_factory=AudienceIn)
+    stickers: list[StickerIn] = Field(default_factory=list, max_length=5)
+    lifetime_seconds: int = Field(86_400, ge=3_600, le=172_800)
+
+
+class StoryAccepted(BaseModel):
+    story_id: str
+    status: str = Field(description="`posted` (text) or `processing` (media being prepared)")
+
+
+class Accepted(BaseModel):
+    status: str = Field("accepted", description="The event was acknowledged by the log")
+
+
+class AnswerAccepted(Accepted):
+    correct: bool | None = Field(None, description="For a quiz: whether the answer was right")
+
+
+class HighlightAccepted(Accepted):
+    highlight_id: str
+
+
+class ReactionRequest(_Body):
+    emoji: str = Field(min_length=1, max_length=32, description="Exactly one emoji")
+
+
+class ReplyRequest(_Body):
+    message_id: UserId | None = Field(None, description="The reply in the messaging system")
+
+
+class AnswerRequest(_Body):
+    option_index: int | None = Field(None, ge=0, le=3, description="POLL and QUIZ")
+    slider_value: float | None = Field(None, ge=0.0, le=1.0, description="EMOJI_SLIDER")
+    text: str | None = Field(None, max_length=500, description="QUESTION")
+
+
+class CloseFriendsRequest(_Body):
+    user_ids: list[UserId] = Field(max_length=1000, description="The whole new list")
+
+
+class HighlightRequest(_Body):
+    title: str = Field(max_length=50)
+    story_ids: list[Uuid] = Field(min_length=1, max_length=100)
+
+
+class HighlightChange(_Body):
+    title: str | None = Field(None, max_length=50)
+    story_ids: list[Uuid] | None = Field(None, max_length=100, description="The new order")
+
+
+class HighlightStoryRequest(_Body):
+    story_id: Uuid
+
+
+# -- reads ------------------------------------------------------------------------------------
+
+
+class Rendition(BaseModel):
+    name: str = Field(description="full, low or thumbnail")
+    url: str = Field(description="Short-lived presigned GET URL of the encrypted object")
+    key: str = Field(description="Object key: the associated data when decrypting")
+    content_type: str
+    width: int
+    height: int
+    duration_ms: int | None = None
+
+
+class StickerOut(BaseModel):
+    sticker_id: str
+    kind: str
+    prompt: str
+    options: list[str]
+    emoji: str | None = None
+    correct_option: int | None = Field(None, description="Shown to the author only")
+
+
+class AudienceOut(BaseModel):
+    mode: str
+    user_ids: list[str]
+
+
+class StoryOut(BaseModel):
+    story_id: str
+    author_id: str
+    kind: str
+    text: str | None = None
+    caption: str | None = None
+    posted_at: datetime
+    expires_at: datetime
+    stickers: list[StickerOut]
+    media: list[Rendition] = Field(description="Renditions with short-lived URLs; empty for text")
+    media_key: str | None = Field(
+        None, description="The story's AES-256-GCM key (base64url) to decrypt its renditions"
+    )
+    status: str = Field(description="ready; the author also sees processing and rejected")
+    rejection: str | None = Field(None, description="Author only: why the media was refused")
+    audience: AudienceOut | None = Field(None, description="Author only")
+
+
+class StoryList(BaseModel):
+    stories: list[StoryOut]
+
+
+class TrayItemOut(BaseModel):
+    author_id: str
+    has_unseen: bool
+    latest_story_id: str
+    latest_at: datetime
+    thumbnail_url: str | None = Field(description="Short-lived; null for text stories")
+    thumbnail_key: str | None = Field(None, description="Object key of the thumbnail (for decryption)")
+    media_key: str | None = Field(None, description="Key of the latest story (base64url)")
+    muted: bool
+
+
+class TrayPage(BaseModel):
+    items: list[TrayItemOut]
+    next_cursor: str | None = None
+
+
+class Viewer(BaseModel):
+    user_id: str
+    viewed_at: datetime
+    reaction: str | None = None
+
+
+class ViewerPage(BaseModel):
+    viewers: list[Viewer]
+    next_cursor: str | None = None
+
+
+class OptionResult(BaseModel):
+    index: int
+    text: str | None = None
+    count: int
+    correct: bool | None = Field(None, description="Quiz only")
+
+
+class SliderResult(BaseModel):
+    count: int
+    mean: float | None
+
+
+class StickerResult(BaseModel):
+    sticker_id: str
+    kind: str | None = Field(description="null when the story's definition is no longer kept")
+    prompt: str | None = None
+    answers: int
+    options: list[OptionResult] = Field(default_factory=list)
+    slider: SliderResult | None = None
+
+
+class Insights(BaseModel):
+    story_id: str
+    views: int
+    unique_viewers: int
+    replies: int
+    reactions: dict[str, int]
+    stickers: list[StickerResult]
+
+
+class HighlightOut(BaseModel):
+    highlight_id: str
+    title: str
+    stories: list[StoryOut]
+
+
+class HighlightList(BaseModel):
+    highlights: list[HighlightOut]
+
+
+class Health(BaseModel):
+    status: str = "ok"
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]

@@ -1,0 +1,196 @@
+"""The reads behind the routes, each a few round trips, with the privacy rules applied.
+
+Anything a caller may not see comes back as None (or is left out), exactly like something
+that does not exist, so routes cannot answer the two differently.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.versions import LiveReadModels
+from media.keys import CqlClients, story_media_keys
+from projections.highlights import Highlight
+from projections.model import REJECTED, Story, may_see
+from projections.queries import TrayItem, read_tray
+from projections.stores.cql_store import VIEWER_BUCKETS
+from projections.stores.redis_store import RedisReadModels, Tallies
+
+__all__ = [
+    "now_ms",
+    "story_for",
+    "own_story",
+    "own_live_story_ids",
+    "tray_key",
+    "tray_page",
+    "ViewerRow",
+    "viewers_page",
+    "StoryInsights",
+    "insights_of",
+    "media_keys",
+    "may_see_kept",
+    "highlights_for",
+    "MAX_HIGHLIGHTS",
+    "MAX_HIGHLIGHT_STORIES",
+]
+
+MAX_HIGHLIGHTS = 100
+MAX_HIGHLIGHT_STORIES = 100
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def story_for(models: RedisReadModels, viewer_id: str, story_id: str, now: int) -> Story | None:
+    """The story if the viewer may see it now (two round trips); None otherwise."""
+    ref = models.story_refs([story_id]).get(story_id)
+    if ref is None or ref.expires_at <= now:
+        return None
+    pipe = models.client.pipeline(transaction=False)
+    pipe.hget(models.k("a", ref.author_id), story_id)
+    pipe.sismember(models.k("fg", viewer_id), ref.author_id)
+    raw, follows = pipe.execute()
+    if raw is None:
+        return None
+    story = Story.from_json(raw)
+    return story if may_see(story, viewer_id, bool(follows), now) else None
+
+
+def own_story(models: RedisReadModels, author_id: str, story_id: str, now: int) -> Story | None:
+    """The caller's own live story, in any status (one round trip); None for anyone else's."""
+    raw = models.client.hget(models.k("a", author_id), story_id)
+    if raw is None:
+        return None
+    story = Story.from_json(raw)
+    return story if story.author_id == author_id and story.is_live(now) else None
+
+
+def own_live_story_ids(
+    models: RedisReadModels, author_id: str, story_ids: list[str], now: int
+) -> set[str]:
+    """Which of these are the caller's own live, not rejected stories (one round trip)."""
+    if not story_ids:
+        return set()
+    raws = models.client.hmget(models.k("a", author_id), story_ids)
+    stories = [Story.from_json(raw) for raw in raws if raw is not None]
+    return {s.story_id for s in stories if s.is_live(now) and s.status != REJECTED}
+
+
+def tray_key(item: TrayItem) -> list[Any]:
+    """The tray's sort order as a cursor position: muted last, unseen first, newest first."""
+    return [item.muted, not item.has_unseen, -item.latest_at, item.author_id]
+
+
+def tray_page(
+    models: RedisReadModels, viewer_id: str, now: int, muted: frozenset[str],
+    after: list[Any] | None, limit: int,
+) -> tuple[list[TrayItem], list[Any] | None]:
+    """One page of the tray after a position; the next position when more remain."""
+    items = read_tray(models, viewer_id, now, muted)
+    if after is not None:
+        start = tuple(after)
+        items = [item for item in items if tuple(tray_key(item)) > start]
+    page = items[:limit]
+    return page, (tray_key(page[-1]) if len(items) > limit else None)
+
+
+@dataclass(frozen=True, slots=True)
+class ViewerRow:
+    bucket: int
+    user_id: str
+    viewed_at: Any
+    reaction: str | None
+
+
+def viewers_page(
+    models: LiveReadModels, story_id: str, after: tuple[int, str], limit: int
+) -> tuple[list[ViewerRow], tuple[int, str] | None]:
+    """Viewers across the story's buckets, in (bucket, viewer) order, from a position on."""
+    bucket, after_id = after
+    rows: list[ViewerRow] = []
+    while bucket < VIEWER_BUCKETS and len(rows) <= limit:
+        found = models.cql.viewers_page(story_id, bucket, after_id, limit + 1 - len(rows))
+        rows += [ViewerRow(bucket, user, at, reaction) for user, at, reaction in found]
+        bucket, after_id = bucket + 1, ""
+    page = rows[:limit]
+    more = len(rows) > limit
+    return page, ((page[-1].bucket, page[-1].user_id) if more else None)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryInsights:
+    story_id: str
+    tallies: Tallies
+    stickers: tuple[dict[str, Any], ...] | None  # definitions, when still known
+
+
+def insights_of(
+    models: LiveReadModels, author_id: str, story_id: str, now: int
+) -> StoryInsights | None:
+    """Counts of the caller's story while its insights last (after expiry too); else None."""
+    redis = models.redis
+    if redis.insights_owner(story_id) != author_id:
+        return None
+    tallies = redis.tallies(story_id)
+    story = own_story(redis, author_id, story_id, now)
+    if story is None:
+        story = models.cql.kept_stories([story_id]).get(story_id)
+    return StoryInsights(story_id, tallies, story.stickers if story else None)
+
+
+def media_keys(clients: CqlClients, story_ids: Iterable[str]) -> dict[str, bytes]:
+    """Keys of the media stories among these (one concurrent CQL round; none for text)."""
+    wanted = list(dict.fromkeys(story_ids))
+    return story_media_keys(clients, wanted) if wanted else {}
+
+
+def may_see_kept(story: Story, viewer_id: str, follows_author: bool) -> bool:
+    """The audience rule for a story a highlight keeps past its expiry: expiry is ignored."""
+    return may_see(story, viewer_id, follows_author, story.expires_at - 1)
+
+
+def highlights_for(
+    models: LiveReadModels, viewer_id: str, owner_id: str, now: int
+) -> list[tuple[Highlight, list[Story]]]:
+    """The owner's highlights with the stories this viewer may see; others see no empty ones."""
+    highlights = models.cql.highlights_of(owner_id)[:MAX_HIGHLIGHTS]
+    if not highlights:
+        return []
+    live, follows = _live_stories_and_follow(models.redis, viewer_id, owner_id, now)
+    wanted = {s for h in highlights for s in h.story_ids[:MAX_HIGHLIGHT_STORIES]}
+    kept = models.cql.kept_stories(sorted(wanted - live.keys()))
+    result = []
+    for highlight in highlights:
+        stories = [
+            story for story_id in highlight.story_ids[:MAX_HIGHLIGHT_STORIES]
+            if (story := _visible_member(story_id, live, kept, viewer_id, follows, now))
+        ]
+        if stories or viewer_id == owner_id:
+            result.append((highlight, stories))
+    return result
+
+
+def _live_stories_and_follow(
+    models: RedisReadModels, viewer_id: str, owner_id: str, now: int
+) -> tuple[dict[str, Story], bool]:
+    pipe = models.client.pipeline(transaction=False)
+    pipe.hvals(models.k("a", owner_id))
+    pipe.sismember(models.k("fg", viewer_id), owner_id)
+    raws, follows = pipe.execute()
+    stories = (Story.from_json(raw) for raw in raws)
+    return {s.story_id: s for s in stories if s.is_live(now)}, bool(follows)
+
+
+def _visible_member(
+    story_id: str, live: dict[str, Story], kept: dict[str, Story], viewer_id: str,
+    follows: bool, now: int,
+) -> Story | None:
+    if story_id in live:
+        story = live[story_id]
+        return story if may_see(story, viewer_id, follows, now) else None
+    story = kept.get(story_id)
+    return story if story is not None and may_see_kept(story, viewer_id, follows) else None

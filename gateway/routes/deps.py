@@ -1,0 +1,69 @@
+"""Dependencies every route shares: the process's gateway, the calling user, path parameters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.responses import Response
+
+from gateway.auth import user_from_token
+from gateway.context import Gateway
+from gateway.models import PATH_ID_PATTERN, UUID_PATTERN
+from gateway.problems import problem_responses, unauthorized
+
+__all__ = [
+    "Gw",
+    "CurrentUser",
+    "StoryIdPath",
+    "HighlightIdPath",
+    "UserIdPath",
+    "StickerIdPath",
+    "Limit",
+    "Cursor",
+    "READ_PROBLEMS",
+    "WRITE_PROBLEMS",
+    "no_content",
+    "no_content_response",
+]
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT from `stories token USER_ID`")
+
+
+async def _gateway(request: Request) -> Gateway:
+    return request.app.state.gateway
+
+
+async def _current_user(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> str:
+    """The token's subject: the only user a request can act as."""
+    if credentials is None:
+        raise unauthorized("A bearer token is required.")
+    return user_from_token(request.app.state.gateway.settings, credentials.credentials)
+
+
+Gw = Annotated[Gateway, Depends(_gateway)]
+CurrentUser = Annotated[str, Depends(_current_user)]
+StoryIdPath = Annotated[str, Path(pattern=UUID_PATTERN, description="A story id (lowercase uuid)")]
+HighlightIdPath = Annotated[str, Path(pattern=UUID_PATTERN, description="A highlight id")]
+UserIdPath = Annotated[str, Path(pattern=PATH_ID_PATTERN, description="A user id")]
+StickerIdPath = Annotated[str, Path(pattern=PATH_ID_PATTERN, description="A sticker id")]
+Cursor = Annotated[
+    str | None, Query(max_length=512, description="`next_cursor` of the previous page")
+]
+Limit = Annotated[int, Query(ge=1, le=100, description="Items per page (1 to 100)")]
+
+
+READ_PROBLEMS = problem_responses(400, 401, 404, 422, 503)
+WRITE_PROBLEMS = problem_responses(400, 401, 404, 413, 422, 429, 503)
+
+
+def no_content() -> Response:
+    """The answer to an author engaging with their own story: nothing to record."""
+    return Response(status_code=204)
+
+
+def no_content_response(why: str) -> dict[int | str, dict[str, str]]:
+    return {204: {"description": why}}

@@ -1,0 +1,44 @@
+"""Liveness, readiness and metrics: open to the platform, no token needed."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
+
+from gateway.models import Health, Readiness
+from gateway.problems import FieldError, Problem, problem_responses
+from gateway.routes.deps import Gw
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
+    """The process is up and serving (says nothing about what is behind it)."""
+    return Health()
+
+
+@router.get("/readyz", response_model=Readiness, responses=problem_responses(503))
+async def readyz(gw: Gw) -> Readiness:
+    """Kafka, Redis and the CQL server all answer; a 503 names the ones that do not."""
+    checks = await gw.readiness()
+    down = sorted(name for name, state in checks.items() if state != "ok")
+    if down:
+        errors = [FieldError(field=name, message=checks[name]) for name in down]
+        raise Problem(503, "not-ready", f"Unreachable: {', '.join(down)}.", errors,
+                      headers={"Retry-After": "5"})
+    return Readiness(status="ready", checks=checks)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"description": "Prometheus text format",
+                     "content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+def metrics() -> Response:
+    """Request counts and latencies by route template and status, dependency errors."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

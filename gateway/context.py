@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import redis
@@ -17,13 +17,16 @@ from cassandra.cluster import Session
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
+from gateway.auth import TokenVerifier
 from gateway.cursors import CursorSigner
 from gateway.idempotency import IdempotencyKeys
+from gateway.keycache import MediaKeyCache
 from gateway.metrics import DEPENDENCY_ERRORS, EVENTS_EMITTED
 from gateway.present import Presenter
 from gateway.presign import Presigner
 from gateway.problems import unavailable
 from gateway.ratelimit import WriteLimiter
+from gateway.reads import fetch_media_keys
 from gateway.versions import LiveReadModels
 from stories.services import cql_session, redis_client, s3_client
 from stories.settings import Settings
@@ -54,12 +57,14 @@ class Gateway:
         secret = settings.pseudonym_secret.get_secret_value().encode()
         self.models = LiveReadModels(settings.cql_keyspace, self.redis, self.session, secret)
         self.prefix = f"{settings.cql_keyspace}:gw:"  # gateway state, outside read-model versions
+        self.tokens = TokenVerifier(settings)
         self.cursors = CursorSigner(settings.jwt_secret.get_secret_value().encode())
         self.presigner = Presigner(
             settings.s3_public_endpoint or settings.s3_endpoint, settings.s3_region,
             settings.s3_bucket, settings.s3_access_key, settings.s3_secret_key.get_secret_value(),
         )
         self.presenter = Presenter(self.presigner, settings.media_url_seconds)
+        self.media_keys = MediaKeyCache(partial(fetch_media_keys, self))
         self.limiter = WriteLimiter(self.redis, self.prefix, settings.gateway_rate_window_seconds, {
             "write": settings.gateway_write_limit,
             "engagement": settings.gateway_engagement_limit,

@@ -15,7 +15,7 @@ import orjson
 from redis.asyncio.client import PubSub
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from gateway.auth import bearer_token, user_from_token
+from gateway.auth import bearer_token
 from gateway.commands import in_thread
 from gateway.context import Gateway
 from gateway.models import UUID_PATTERN
@@ -46,7 +46,7 @@ async def serve_live(websocket: WebSocket, gw: Gateway, story_id: str) -> None:
 async def _authorised(websocket: WebSocket, gw: Gateway, story_id: str) -> str | None:
     """The author's id; anyone else is refused exactly as for a story that does not exist."""
     try:
-        user_id = user_from_token(gw.settings, _token(websocket))
+        user_id = gw.tokens.user(_token(websocket))
         if not _STORY_ID.fullmatch(story_id) or not await in_thread(_is_live_own, gw, user_id, story_id):
             raise not_found()
     except Problem as problem:

@@ -35,6 +35,7 @@ class Presigner:
         self._access_key = access_key
         self._secret = secret_key
         self._signing_key = lru_cache(maxsize=4)(self._derive_key)
+        self._query = lru_cache(maxsize=64)(self._canonical_query)
 
     def _derive_key(self, day: str) -> bytes:
         """The day's signing key: the chain of HMACs SigV4 prescribes."""
@@ -45,22 +46,31 @@ class Presigner:
 
     def url(self, method: str, key: str, expires_in: int, now: datetime | None = None) -> str:
         """A URL that lets its holder `method` the object `key` for `expires_in` seconds."""
-        moment = (now or datetime.now(UTC)).astimezone(UTC)
-        stamp, day = moment.strftime("%Y%m%dT%H%M%SZ"), moment.strftime("%Y%m%d")
-        scope = f"{day}/{self._region}/s3/aws4_request"
+        stamp, day = _stamp((now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0))
         path = quote(f"{self._base_path}/{self._bucket}/{key}", safe="/~")
-        query = "&".join(
+        query = self._query(stamp, day, expires_in)
+        request = f"{method}\n{path}\n{query}\nhost:{self._host}\n\nhost\nUNSIGNED-PAYLOAD"
+        digest = hashlib.sha256(request.encode()).hexdigest()
+        to_sign = f"{ALGORITHM}\n{stamp}\n{day}/{self._region}/s3/aws4_request\n{digest}"
+        signature = hmac.new(self._signing_key(day), to_sign.encode(), hashlib.sha256).hexdigest()
+        return f"{self._origin}{path}?{query}&X-Amz-Signature={signature}"
+
+    def _canonical_query(self, stamp: str, day: str, expires_in: int) -> str:
+        """The canonical query: the same for every object signed in the same second."""
+        credential = f"{self._access_key}/{day}/{self._region}/s3/aws4_request"
+        return "&".join(
             f"{name}={quote(value, safe='~')}"
             for name, value in (
                 ("X-Amz-Algorithm", ALGORITHM),
-                ("X-Amz-Credential", f"{self._access_key}/{scope}"),
+                ("X-Amz-Credential", credential),
                 ("X-Amz-Date", stamp),
                 ("X-Amz-Expires", str(expires_in)),
                 ("X-Amz-SignedHeaders", "host"),
             )
         )
-        request = f"{method}\n{path}\n{query}\nhost:{self._host}\n\nhost\nUNSIGNED-PAYLOAD"
-        digest = hashlib.sha256(request.encode()).hexdigest()
-        to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{digest}"
-        signature = hmac.new(self._signing_key(day), to_sign.encode(), hashlib.sha256).hexdigest()
-        return f"{self._origin}{path}?{query}&X-Amz-Signature={signature}"
+
+
+@lru_cache(maxsize=4)
+def _stamp(moment: datetime) -> tuple[str, str]:
+    """SigV4's timestamp and date of a moment (to the second)."""
+    return moment.strftime("%Y%m%dT%H%M%SZ"), moment.strftime("%Y%m%d")

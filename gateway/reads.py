@@ -30,7 +30,7 @@ __all__ = [
     "viewers_page",
     "StoryInsights",
     "insights_of",
-    "media_keys",
+    "fetch_media_keys",
     "may_see_kept",
     "highlights_for",
     "MAX_HIGHLIGHTS",
@@ -142,8 +142,8 @@ def insights_of(
     return StoryInsights(story_id, tallies, story.stickers if story else None)
 
 
-def media_keys(clients: CqlClients, story_ids: Iterable[str]) -> dict[str, bytes]:
-    """Keys of the media stories among these (one concurrent CQL round; none for text)."""
+def fetch_media_keys(clients: CqlClients, story_ids: Iterable[str]) -> dict[str, bytes]:
+    """Keys of these media stories that have one (one concurrent CQL round)."""
     wanted = list(dict.fromkeys(story_ids))
     return story_media_keys(clients, wanted) if wanted else {}
 

@@ -8,7 +8,6 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response
 
-from gateway.auth import user_from_token
 from gateway.context import Gateway
 from gateway.models import PATH_ID_PATTERN, UUID_PATTERN
 from gateway.problems import problem_responses, unauthorized
@@ -41,7 +40,7 @@ async def _current_user(
     """The token's subject: the only user a request can act as."""
     if credentials is None:
         raise unauthorized("A bearer token is required.")
-    return user_from_token(request.app.state.gateway.settings, credentials.credentials)
+    return request.app.state.gateway.tokens.user(credentials.credentials)
 
 
 Gw = Annotated[Gateway, Depends(_gateway)]

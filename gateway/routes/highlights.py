@@ -14,7 +14,7 @@ from gateway.models import (
     HighlightRequest,
     HighlightStoryRequest,
 )
-from gateway.reads import highlights_for, media_keys, now_ms
+from gateway.reads import highlights_for, now_ms
 from gateway.routes.deps import (
     READ_PROBLEMS,
     WRITE_PROBLEMS,
@@ -78,7 +78,7 @@ async def remove_story(highlight_id: HighlightIdPath, story_id: StoryIdPath, use
 def highlights_of(user_id: UserIdPath, user: CurrentUser, gw: Gw) -> HighlightList:
     """The user's highlights with the stories the caller may see."""
     found = highlights_for(gw.models, user, user_id, now_ms())
-    keys = media_keys(gw, [s.story_id for _, stories in found for s in stories if s.renditions])
+    keys = gw.media_keys.of([s.story_id for _, stories in found for s in stories if s.renditions])
     return HighlightList(highlights=[
         HighlightOut(highlight_id=h.highlight_id, title=h.title,
                      stories=[gw.presenter.story(s, user, keys.get(s.story_id)) for s in stories])

@@ -20,7 +20,7 @@ from gateway.models import (
 from gateway.present import insights as present_insights
 from gateway.present import viewer as present_viewer
 from gateway.problems import invalid, not_found, problem_responses
-from gateway.reads import insights_of, media_keys, now_ms, own_story, tray_page, viewers_page
+from gateway.reads import insights_of, now_ms, own_story, tray_page, viewers_page
 from gateway.routes.deps import (
     READ_PROBLEMS,
     WRITE_PROBLEMS,
@@ -71,7 +71,7 @@ def tray(user: CurrentUser, gw: Gw, limit: Limit = 30, cursor: Cursor = None,
     """Who has stories for the caller: unseen first, newest first, muted authors last."""
     after = gw.cursors.open(cursor, user, "tray") if cursor else None
     items, position = tray_page(gw.models.redis, user, now_ms(), _muted(muted), after, limit)
-    keys = media_keys(gw, [item.latest_story_id for item in items if item.thumbnail_key])
+    keys = gw.media_keys.of([item.latest_story_id for item in items if item.thumbnail_key])
     return TrayPage(
         items=[gw.presenter.tray_item(item, keys.get(item.latest_story_id)) for item in items],
         next_cursor=gw.cursors.seal(user, "tray", position) if position else None,
@@ -89,7 +89,7 @@ def _muted(muted: str | None) -> frozenset[str]:
 def stories_of(user_id: UserIdPath, user: CurrentUser, gw: Gw) -> StoryList:
     """The author's live stories the caller may see, oldest first (viewing order)."""
     stories = visible_stories(gw.models.redis, user, user_id, now_ms())
-    keys = media_keys(gw, [story.story_id for story in stories if story.renditions])
+    keys = gw.media_keys.of([story.story_id for story in stories if story.renditions])
     return StoryList(stories=[gw.presenter.story(s, user, keys.get(s.story_id)) for s in stories])
 
 

@@ -9,7 +9,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from gateway.auth import bearer_token, issue_token, user_from_token
+from gateway.auth import TokenVerifier, bearer_token, issue_token, user_from_token
 from gateway.problems import Problem
 from stories.settings import Settings
 
@@ -71,3 +71,19 @@ def test_only_bearer_headers_carry_a_token(header):
     with pytest.raises(Problem):
         bearer_token(header)
     assert bearer_token("bearer xyz") == "xyz"
+
+
+def test_the_verifier_remembers_good_tokens_but_not_past_their_expiry(monkeypatch):
+    verifier = TokenVerifier(SETTINGS)
+    token = issue_token(SETTINGS, "ada", 60)
+    assert verifier.user(token) == "ada"
+    assert verifier.user(token) == "ada"
+    monkeypatch.setattr("gateway.auth.time.time", lambda: datetime.now(UTC).timestamp() + 61)
+    with pytest.raises(Problem) as expired:
+        verifier.user(token)
+    assert expired.value.document.detail == "The token has expired."
+
+
+def test_the_verifier_refuses_what_the_function_refuses():
+    with pytest.raises(Problem):
+        TokenVerifier(SETTINGS).user(jwt.encode(claims(), None, algorithm="none"))

@@ -187,6 +187,7 @@ class RedisBatch:
         self.pipe = models.client.pipeline(transaction=False)
         self.size = 0
         self.watched: list[tuple[int, dict]] = []  # (command index, what it means if it changed)
+        self.members: dict[str, list[bytes | str]] = {}  # set key -> members of one SADD
 
     def _watch_next(self, note: dict) -> None:
         """The next command's truthy result means `note` happened for the first time."""
@@ -194,6 +195,16 @@ class RedisBatch:
 
     def _count(self, n: int = 1) -> None:
         self.size += n
+
+    def _add_member(self, key: str, member: bytes | str) -> None:
+        """Members of one set go out as a single SADD, sent before any expiry of that set."""
+        self.members.setdefault(key, []).append(member)
+
+    def _drain(self) -> None:
+        for key, members in self.members.items():
+            self.pipe.sadd(key, *members)
+        self._count(len(self.members))
+        self.members = {}
 
     # -- stories -----------------------------------------------------------------------------
     def put_story(self, story: Story, insights_until: int) -> None:
@@ -217,6 +228,7 @@ class RedisBatch:
     def mark_deleted(self, story_id: str, until_ms: int) -> None:
         """Remember a deletion so late engagement cannot resurrect counters."""
         k = self.m.k
+        self._drain()
         self.pipe.set(k("gone", story_id), 1, pxat=until_ms)
         self.pipe.delete(k("o", story_id))
         counters = ("ve", "vv", "rp", "rc", "rx", "sk", "sa")
@@ -263,18 +275,16 @@ class RedisBatch:
     # -- engagement --------------------------------------------------------------------------
     def view(self, story_id: str, viewer_id: str, event_id: str, at_ms: int) -> None:
         k, p = self.m.k, self.m.secret
-        self.pipe.sadd(k("ve", story_id), pseudonym(p, event_id))
+        self._add_member(k("ve", story_id), pseudonym(p, event_id))
         self._watch_next({"type": "view", "story_id": story_id, "user_id": viewer_id, "at": at_ms})
         self.pipe.sadd(k("vv", story_id), pseudonym(p, viewer_id))
-        self._count(2)
+        self._count()
 
     def mark_seen(self, viewer_id: str, story_id: str) -> None:
-        self.pipe.sadd(self.m.k("seen", viewer_id), story_id)
-        self._count()
+        self._add_member(self.m.k("seen", viewer_id), story_id)
 
     def reply(self, story_id: str, event_id: str) -> None:
-        self.pipe.sadd(self.m.k("rp", story_id), pseudonym(self.m.secret, event_id))
-        self._count()
+        self._add_member(self.m.k("rp", story_id), pseudonym(self.m.secret, event_id))
 
     def react(self, story_id: str, user_id: str, at_ms: int, emoji: str, keep_until: int) -> None:
         keys = [self.m.k("rx", story_id), self.m.k("rc", story_id)]
@@ -300,16 +310,19 @@ class RedisBatch:
 
     def keep_counters_until(self, story_id: str, keep_until: int) -> None:
         """Counters outlive the story for the insights window, then vanish."""
+        self._drain()
         for kind in ("ve", "vv", "rp"):
             self.pipe.pexpireat(self.m.k(kind, story_id), keep_until)
         self._count(3)
 
     def keep_seen(self, viewer_id: str) -> None:
+        self._drain()
         self.pipe.pexpire(self.m.k("seen", viewer_id), SEEN_TTL_MS)
         self._count()
 
     def flush(self) -> list[dict]:
         """Send the buffered writes; returns the watched notes whose write changed something."""
+        self._drain()
         results = self.pipe.execute() if self.size else []
         changed = [note for index, note in self.watched if results and results[index]]
         self.pipe = self.m.client.pipeline(transaction=False)

@@ -114,6 +114,66 @@ def _show_dead_letter(runtime: Runtime) -> None:
     console.print("[red]the malformed message did not reach the dead-letter topic[/red]")
 
 
+def _start_gateway(log_path: str) -> subprocess.Popen:
+    log = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+    return subprocess.Popen([sys.executable, "-m", "stories.cli", "gateway"],
+                            stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+
+
+def _gateway_answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _token(user_id: str) -> str:
+    """What `stories token USER_ID` prints."""
+    command = [sys.executable, "-m", "stories.cli", "token", user_id, "--ttl", "600"]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _call(url: str, user_id: str, method: str, path: str) -> object:
+    """One API call as `user_id`, printed with its answer."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {_token(user_id)}"}
+    response = httpx.request(method, f"{url}{path}", headers=headers, timeout=10)
+    console.print(f"[bold]{method} {path}[/bold] as {user_id} → {response.status_code}")
+    return response
+
+
+def _show_gateway(settings, world) -> None:
+    """The HTTP API in front of the same read models: a few real calls and their answers."""
+    url = f"http://{settings.gateway_host}:{settings.gateway_port}"
+    log_path = str(settings.state_dir / "demo-gateway.log")
+    gateway = _start_gateway(log_path)
+    try:
+        _wait_for(lambda: _gateway_answers(url), f"the gateway at {url} (log {log_path})", 60)
+        console.print(f"$ stories token user-2 → {_token('user-2')[:32]}…")
+        tray = _call(url, "user-2", "GET", "/api/v1/stories/tray?limit=5").json()
+        for item in tray["items"]:
+            console.print(f"  {item['author_id']}: {'unseen' if item['has_unseen'] else 'seen'}, "
+                          f"latest {item['latest_at']}, thumbnail "
+                          f"{'yes' if item['thumbnail_url'] else 'none'}")
+        stories = _call(url, "user-5", "GET", "/api/v1/users/user-0/stories").json()["stories"]
+        console.print(f"  user-5 sees {[s['text'] for s in stories]} (not the close-friends story)")
+        public, friends = world.story_ids["public"], world.story_ids["friends"]
+        viewers = _call(url, "user-0", "GET", f"/api/v1/stories/{public}/viewers").json()
+        console.print(f"  {len(viewers['viewers'])} viewers: "
+                      f"{', '.join(v['user_id'] for v in viewers['viewers'])}")
+        denied = _call(url, "user-5", "POST", f"/api/v1/stories/{friends}/views")
+        absent = _call(url, "user-5", "POST", "/api/v1/stories/00000000-0000-4000-8000-000000000000/views")
+        same = "identical" if denied.content == absent.content else "DIFFERENT"
+        console.print(f"  a story outside user-5's audience and one that never existed: {same} "
+                      f"answers, {denied.text}")
+    finally:
+        gateway.terminate()
+        gateway.wait(30)
+
+
 def _folded(models, world) -> bool:
     """Every topic's agent has caught up with the world just emitted."""
     tray = read_tray(models, "user-2", int(time.time() * 1000))
@@ -142,6 +202,7 @@ def main() -> None:
         _show_privacy(models, world, now_ms)
         _show_counters(runtime, models, world)
         _show_dead_letter(runtime)
+        _show_gateway(settings, world)
     finally:
         worker.terminate()
         worker.wait(30)

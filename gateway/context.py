@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
@@ -97,13 +98,16 @@ class Gateway:
         name, record = command.event_name, command.record
         bound = self.settings.gateway_emit_timeout + 1
         try:
-            delivery = await asyncio.wait_for(self.producer.emit_async(name, record), bound)
+            delivery = await _bounded(self.producer.send(name, record), bound)
         except (DeliveryError, TimeoutError, KafkaException, BufferError) as error:
-            DEPENDENCY_ERRORS.labels("kafka").inc()
-            log.warning("%s not acknowledged: %s", name, error)
-            raise unavailable("The event log") from None
-        EVENTS_EMITTED.labels(name).inc()
-        return delivery
+            failure = str(error) or type(error).__name__
+        else:
+            EVENTS_EMITTED.labels(name).inc()
+            return delivery
+        # Raised outside the handler, so the answer holds no traceback of the producer.
+        DEPENDENCY_ERRORS.labels("kafka").inc()
+        log.warning("%s not acknowledged: %s", name, failure)
+        raise unavailable("The event log")
 
     async def follow_live_version(self) -> None:
         """Re-read the live version pointer every few seconds, for as long as the app runs."""
@@ -143,6 +147,19 @@ class Gateway:
         if "async_redis" in self.__dict__:
             await self.async_redis.aclose()
         await to_thread.run_sync(self.close)
+
+
+async def _bounded(outcome: Future[Delivery], seconds: float) -> Delivery:
+    """Wait for a delivery without cancelling it: the producer settles it later either way."""
+    waiting = asyncio.wrap_future(outcome)
+    waiting.add_done_callback(_consume_outcome)
+    return await asyncio.wait_for(asyncio.shield(waiting), seconds)
+
+
+def _consume_outcome(waiting: asyncio.Future[Delivery]) -> None:
+    """A late failure nobody waits for any more is expected, not an unretrieved error."""
+    if not waiting.cancelled():
+        waiting.exception()
 
 
 def _gateway_session(settings: Settings) -> Session:

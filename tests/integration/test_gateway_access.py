@@ -11,9 +11,14 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from starlette.testclient import WebSocketDenialResponse
 
-from tests.integration.gateway_helpers import NO_SUCH_STORY, GatewayWorld, User, wait_until
+from tests.integration.gateway_helpers import (
+    NO_SUCH_STORY,
+    GatewayWorld,
+    User,
+    WebSocketDenialResponse,
+    wait_until,
+)
 
 POLL = [{"sticker_id": "poll", "kind": "POLL", "prompt": "?", "options": ["a", "b"]}]
 CALLERS = ("author", "follower", "friend", "only_member", "excluded", "stranger")
@@ -153,7 +158,7 @@ def bad_tokens(settings) -> dict[str, str | None]:
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return {
         "no token": None,
-        "forged (wrong secret)": jwt.encode(_claims(), "not-the-secret", "HS256"),
+        "forged (wrong secret)": jwt.encode(_claims(), "not-the-secret-" * 4, "HS256"),
         "expired": jwt.encode(_claims(exp=datetime.now(UTC) - timedelta(seconds=5)), secret),
         "alg none": jwt.encode(_claims(), None, algorithm="none"),
         "alg RS256": jwt.encode(_claims(), rsa_key, algorithm="RS256"),
@@ -187,6 +192,7 @@ def every_endpoint(access) -> list[tuple[str, str, dict | None]]:
     ]
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 def test_every_endpoint_refuses_a_missing_or_bad_token(access):
     client = access.world.client
     for label, token in bad_tokens(access.world.settings).items():

@@ -8,7 +8,7 @@ STORIES := $(VENV)/bin/stories
 PYTEST  := $(VENV)/bin/pytest
 STAMP   := $(VENV)/.installed
 
-.PHONY: help install up down status init test test-unit test-integration demo lint clean
+.PHONY: help install up down status init test test-unit test-integration demo reliability lint clean bench wrk
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -41,13 +41,26 @@ test-unit: install ## Unit tests only (no services)
 test-integration: up ## Integration tests against the running stack
 	$(PYTEST) tests/integration -q
 
-test: install ## Install, start the stack, run every test, stop the stack
+test: install wrk ## Install, start the stack, run every test (a small benchmark too), stop the stack
 	@$(STORIES) up || { $(STORIES) down; exit 1; }; \
 	$(PYTEST) -q --timeout=600; rc=$$?; \
 	$(STORIES) down; exit $$rc
 
 demo: up ## Bring the stack up and show the pipeline running on realistic data
 	$(PYTHON) -m stories.demo
+
+bench: install wrk ## Full benchmark on the running stack (ARGS=--record logs it in docs/benchmarks.md)
+	$(STORIES) up
+	$(STORIES) bench --size full $(ARGS)
+
+wrk: ## Install wrk, the HTTP load tool of the benchmark, from Debian when missing
+	@command -v wrk >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo -n" ); \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk || \
+		{ $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk; }; }
+
+reliability: up ## Full-size fault scenarios (kill -9, restarts, outages); prints the table
+	$(PYTHON) -m reliability --size full
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check .

@@ -184,8 +184,18 @@ def _emit_file(path: Path) -> int:
 
 
 @app.command()
-def worker() -> None:
-    """Run the projection worker: fold the topics into the read models, expire stories."""
+def worker(
+    supervise: Annotated[
+        bool, typer.Option(help="Restart the worker with back-off when it dies of an error")
+    ] = True,
+) -> None:
+    """Run the projection worker: fold the topics into the read models, expire stories,
+    process media."""
+    if supervise:
+        from streams.supervisor import supervise as run_supervised
+        from streams.supervisor import worker_child_argv
+
+        raise typer.Exit(run_supervised(worker_child_argv()))
     from stories.runtime import Runtime
     from streams.worker import run_worker
 
@@ -294,6 +304,33 @@ def simulate(
     console.print(f"sent {report.sent} events in {report.seconds:.1f} s ({report.rate:,.0f}/s): "
                   f"{report.delivered} delivered, {report.failed} failed")
     raise typer.Exit(1 if report.failed else 0)
+
+
+@app.command()
+def bench(
+    size: Annotated[str, typer.Option(help="full (make bench) or small (make test)")] = "full",
+    record: Annotated[bool, typer.Option(help="Append a row to docs/benchmarks.md")] = False,
+    section: Annotated[list[str] | None, typer.Option(help="Only this section (repeatable): "
+                                                           "ingest, freshness, gateway, footprint, "
+                                                           "replay, fanout, media")] = None,
+    background_rate: Annotated[float | None, typer.Option(
+        help="Events/s of simulated load under the freshness probes")] = None,
+) -> None:
+    """Measure ingest, freshness, gateway reads, replay, fan-out, footprint and media.
+
+    Runs on a private deployment of the running stack, prints a table, writes
+    reports/bench-<timestamp>.json and marks each target met or missed.
+    """
+    from bench.suite import SECTIONS, SIZES, run_suite
+
+    chosen = tuple(section or SECTIONS)
+    if size not in SIZES or set(chosen) - set(SECTIONS):
+        raise typer.BadParameter(f"sizes: {', '.join(SIZES)}; sections: {', '.join(SECTIONS)}")
+    overrides = {"background_rate": background_rate} if background_rate else {}
+    report, _ = run_suite(get_settings(), size, console, record=record, sections=chosen,
+                          **overrides)
+    failed = [name for name, s in report["sections"].items() if s["status"] == "failed"]
+    raise typer.Exit(1 if failed else 0)
 
 
 def _simulation_start(text: str | None, span_seconds: float):

@@ -63,6 +63,9 @@ def api_schema(fuzz_target):
     config = SchemathesisConfig.from_dict({
         "headers": user.headers,
         "generation": {"max-examples": MAX_EXAMPLES, "mode": "all"},
+        # Invalid requests are refused with a 4xx; a body past the size limit with a 413.
+        "checks": {"negative_data_rejection": {
+            "expected-statuses": ["400", "401", "404", "405", "409", "413", "422", "429"]}},
         "dictionaries": {"stories": {"values": story_ids}, "users": {"values": user_ids}},
         "parameters": {
             "path.story_id": {"dictionary": "stories", "probability": 0.5},

@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -221,9 +221,7 @@ def cql_outage(settings: Settings, size: Size, work: Path, seed: int) -> Row:
         row = _finish(d, traffic, "CQL server stopped", size, "CQL down ~5 s mid-run")
         if retries <= 0 or "backing off" not in d.logs():
             raise RuntimeError("the worker did not report the outage in metrics and logs")
-        return Row(row.scenario, row.load, f"{row.faults}; {retries:.0f} retries reported",
-                   row.events_in, row.reflected, row.lost, row.duplicated, row.leaks,
-                   row.replay_diff)
+        return replace(row, faults=f"{row.faults}; {retries:.0f} retries reported")
     finally:
         start_services(settings, QUIET, ["cassandra"])
         d.close()
@@ -242,8 +240,7 @@ def kafka_restart(settings: Settings, size: Size, work: Path, seed: int) -> Row:
         sender.join()
         dupes, missing = _log_census(d, traffic)
         row = _finish(d, traffic, "Kafka restarted", size, "broker restart mid-emission")
-        return Row(row.scenario, row.load, row.faults, row.events_in, row.reflected,
-                   row.lost + missing, row.duplicated + dupes, row.leaks, row.replay_diff)
+        return replace(row, lost=row.lost + missing, duplicated=row.duplicated + dupes)
     finally:
         start_services(settings, QUIET, ["kafka"])
         d.close()

@@ -13,22 +13,23 @@ from streams.sample import build_scenario, by_topic
 from tests.integration.readmodel_helpers import PrivateReadModels
 
 
-@pytest.fixture(scope="module")
-def stores(local_stack):
-    session = cql_session(local_stack)
-    models = PrivateReadModels(local_stack, session)
+def _private_read_models(settings):
+    session = cql_session(settings)
+    models = PrivateReadModels(settings, session)
     yield models
     models.close()
     session.cluster.shutdown()
+
+
+@pytest.fixture(scope="module")
+def stores(local_stack):
+    yield from _private_read_models(local_stack)
 
 
 @pytest.fixture(scope="module")
 def other_stores(local_stack):
-    session = cql_session(local_stack)
-    models = PrivateReadModels(local_stack, session)
-    yield models
-    models.close()
-    session.cluster.shutdown()
+    """A second, independent keyspace: for comparing two ways of building the same state."""
+    yield from _private_read_models(local_stack)
 
 
 def project(projector, events, batch_size=7):

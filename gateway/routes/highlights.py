@@ -34,7 +34,8 @@ router = APIRouter(prefix="/api/v1", tags=["highlights"])
              responses=WRITE_PROBLEMS)
 async def create(request: HighlightRequest, user: CurrentUser, gw: Gw) -> HighlightAccepted:
     """Gather some of the caller's live stories into a new highlight."""
-    command = await commands.run_command(gw, commands.create_highlight, user, request)
+    command = await commands.in_thread(commands.create_highlight, gw, user, request)
+    await gw.emit(command)
     return HighlightAccepted(highlight_id=command.record["highlight_id"])
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from projections.highlights import fold_highlight
 from projections.model import (
     Story,
+    TrayEntry,
     story_from_posted,
     to_ms,
     tray_entry,
@@ -23,7 +24,12 @@ from projections.model import (
     with_rejection,
 )
 from projections.stores.cql_store import CqlBatch, CqlReadModels
-from projections.stores.redis_store import SEEN_TTL_MS, RedisBatch, RedisReadModels
+from projections.stores.redis_store import (
+    EXPIRY_GRACE_MS,
+    SEEN_TTL_MS,
+    RedisBatch,
+    RedisReadModels,
+)
 
 __all__ = ["Projector", "ProjectionPolicy", "ProjectionRejected", "Event"]
 
@@ -128,24 +134,31 @@ class Projector:
 
     # -- social graph ------------------------------------------------------------------------
     def apply_graph(self, events: Sequence[Event]) -> list[tuple[int, str]]:
-        """Follows, unfollows, close friends; a new follow brings the followee into the tray."""
+        """Follows, unfollows, close friends; a new follow brings the followee into the tray.
+
+        The batch's graph writes go out in order in one pipeline and one CQL flush; then each
+        pair whose last event here is a follow gets its tray backfilled.
+        """
+        rb, cb = self.redis.batch(), self.cql.batch()
+        last: dict[tuple[str, str], str] = {}
         for name, record in events:
-            rb, cb = self.redis.batch(), self.cql.batch()
             at, actor = to_ms(record["occurred_at"]), record["actor_id"]
             if name == "CloseFriendsChanged":
                 rb.set_close_friends(actor, record["close_friend_ids"])
                 cb.close_friends(actor, record["close_friend_ids"], at)
-            elif name == "UserFollowed":
-                rb.follow(actor, record["followee_id"])
-                cb.follow(actor, record["followee_id"], at)
-            else:
-                rb.unfollow(actor, record["followee_id"])
-                rb.drop_tray_entry(actor, record["followee_id"])
-                cb.unfollow(actor, record["followee_id"], at)
-            cb.flush()
-            rb.flush()
+                continue
+            followee = record["followee_id"]
             if name == "UserFollowed":
-                self._after_follow(actor, record["followee_id"])
+                rb.follow(actor, followee)
+                cb.follow(actor, followee, at)
+            else:
+                rb.unfollow(actor, followee)
+                rb.drop_tray_entry(actor, followee)
+                cb.unfollow(actor, followee, at)
+            last[(actor, followee)] = name
+        cb.flush()
+        rb.flush()
+        self._after_follows([pair for pair, name in last.items() if name == "UserFollowed"])
         return []
 
     # -- highlights --------------------------------------------------------------------------
@@ -181,30 +194,43 @@ class Projector:
                 cb.unkeep(story_id)
         cb.flush()
 
-    def _after_follow(self, follower_id: str, followee_id: str) -> None:
-        """Backfill the new follower's tray, then look again in case a post raced the follow."""
-        rb = self.redis.batch()
-        celebrity = self.redis.follower_count(followee_id) > self.policy.fanout_threshold
-        rb.set_celebrity(followee_id, celebrity)
-        rb.flush()
-        if celebrity:
+    def _after_follows(self, pairs: list[tuple[str, str]]) -> None:
+        """Backfill new followers' trays, then look again in case a post raced the follows."""
+        if not pairs:
             return
-        written = None
-        for _ in range(2):  # the second look sees any story change that raced the first
-            stories = self.redis.author_stories(followee_id)
-            entry = tray_entry(stories, follower_id, True, self.now_ms())
-            if written is not None and entry == written:
-                return
-            _set_or_drop(rb, follower_id, followee_id, stories, self.now_ms())
+        pushed = self._mark_celebrities(sorted({followee for _, followee in pairs}))
+        pairs = [(follower, followee) for follower, followee in pairs if followee in pushed]
+        rb, written = self.redis.batch(), {}
+        for look in range(2):  # the second look sees any story change that raced the first
+            stories = self.redis.authors_stories(sorted({followee for _, followee in pairs}))
+            now = self.now_ms()
+            for pair in pairs:
+                entry = tray_entry(stories[pair[1]], pair[0], True, now)
+                if look and entry == written[pair]:
+                    continue
+                _put_entry(rb, pair[0], pair[1], entry)
+                written[pair] = entry
             rb.flush()
-            written = entry
 
-def _set_or_drop(rb: RedisBatch, viewer_id: str, author_id: str, stories, now: int) -> None:
-    entry = tray_entry(stories, viewer_id, True, now)
+    def _mark_celebrities(self, followees: list[str]) -> set[str]:
+        """Flag authors above the fan-out threshold; returns the others (their trays are pushed)."""
+        counts = self.redis.follower_counts(followees)
+        rb = self.redis.batch()
+        for followee in followees:
+            rb.set_celebrity(followee, counts[followee] > self.policy.fanout_threshold)
+        rb.flush()
+        return {f for f in followees if counts[f] <= self.policy.fanout_threshold}
+
+
+def _put_entry(rb: RedisBatch, viewer_id: str, author_id: str, entry: TrayEntry | None) -> None:
     if entry is None:
         rb.drop_tray_entry(viewer_id, author_id)
     else:
         rb.set_tray_entry(viewer_id, entry)
+
+
+def _set_or_drop(rb: RedisBatch, viewer_id: str, author_id: str, stories, now: int) -> None:
+    _put_entry(rb, viewer_id, author_id, tray_entry(stories, viewer_id, True, now))
 
 
 class _LifecycleRun:
@@ -240,7 +266,7 @@ class _LifecycleRun:
         self._author_stories(story.author_id)[story.story_id] = story
         self.authors[story.story_id] = story.author_id
         self.rb.put_story(story, story.expires_at + self.p.policy.insights_ms)
-        self.cb.put_story(story, _ttl_seconds(story.expires_at, self.now))
+        self.cb.put_story(story, _ttl_seconds(story.expires_at + EXPIRY_GRACE_MS, self.now))
         self.changed_authors.add(story.author_id)
 
     def _on_StoryPosted(self, record: dict[str, Any]) -> None:  # noqa: N802
@@ -286,7 +312,7 @@ class _LifecycleRun:
         if story is not None and self.p.cql.highlight_ids_holding(story_id):
             self.cb.keep(story)  # a highlight keeps it past its 24 hours
         self._remove(author_id, story_id)
-        self.cb.drop_identities(story_id)
+        self.cb.expire_story(story_id)
         if self.p.on_expired is not None:
             self.p.on_expired((self.now - to_ms(record["expires_at"])) / 1000)
 

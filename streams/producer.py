@@ -173,6 +173,8 @@ def _resolver(outcome: Future[Delivery], event_name: str, event_id: str):
     """A delivery callback that settles the event's future."""
 
     def on_delivery(error: KafkaError | None, message: Message) -> None:
+        if outcome.done():  # the caller gave up waiting (cancelled); the report is not needed
+            return
         if error is not None:
             retriable = error.retriable() if hasattr(error, "retriable") else False
             outcome.set_exception(DeliveryError(event_name, event_id, error.str(), retriable))

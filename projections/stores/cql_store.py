@@ -58,6 +58,7 @@ STATEMENTS = {
     ),
     "get_story": "SELECT * FROM {ks}.stories WHERE story_id = ?",
     "delete_story": "DELETE FROM {ks}.stories USING TIMESTAMP ? WHERE story_id = ?",
+    "expire_story": "DELETE FROM {ks}.stories WHERE story_id = ?",
     "follow": (
         "INSERT INTO {ks}.followers (user_id, follower_id, since) VALUES (?, ?, ?) USING TIMESTAMP ?"
     ),
@@ -220,6 +221,11 @@ class CqlBatch:
     def delete_story(self, story_id: str) -> None:
         """Remove the story for good: later or replayed writes to it stay shadowed."""
         self._add("delete_story", (DELETE_TS, story_id))
+        self.drop_identities(story_id)
+
+    def expire_story(self, story_id: str) -> None:
+        """At expiry the record and every identity attached to it go (the TTL is a backstop)."""
+        self._add("expire_story", (story_id,))
         self.drop_identities(story_id)
 
     def drop_identities(self, story_id: str) -> None:

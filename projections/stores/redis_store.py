@@ -19,6 +19,9 @@ from projections.model import Story, TrayEntry
 __all__ = ["RedisReadModels", "RedisBatch", "pseudonym", "StoryRef", "Tallies"]
 
 SEEN_TTL_MS = 49 * 3600 * 1000  # longer than the longest story lifetime
+# Stored stories outlive their expiry this long so that the StoryExpired fold still finds
+# them (to keep a highlighted one); reads filter by expiry, and the fold removes them.
+EXPIRY_GRACE_MS = 3600 * 1000
 
 # A user's reaction replaces their previous one; events older than the stored one change nothing.
 REACT_SCRIPT = """
@@ -158,6 +161,13 @@ class RedisReadModels:
         rows = pipe.execute()
         return {u: {m.decode() for m in row} for u, row in zip(user_ids, rows, strict=True)}
 
+    def follower_counts(self, user_ids: Sequence[str]) -> dict[str, int]:
+        """Follower counts of many users in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for user_id in user_ids:
+            pipe.scard(self.k("fr", user_id))
+        return dict(zip(user_ids, map(int, pipe.execute()), strict=True))
+
     def follower_count(self, user_id: str) -> int:
         return int(self.client.scard(self.k("fr", user_id)))
 
@@ -211,8 +221,9 @@ class RedisBatch:
         k = self.m.k
         self.pipe.set(k("o", story.story_id), story.author_id, pxat=insights_until)
         self.pipe.hset(k("a", story.author_id), story.story_id, story.to_json())
-        self.pipe.pexpireat(k("a", story.author_id), story.expires_at, gt=True)
-        self.pipe.pexpireat(k("a", story.author_id), story.expires_at, nx=True)
+        keep_until = story.expires_at + EXPIRY_GRACE_MS
+        self.pipe.pexpireat(k("a", story.author_id), keep_until, gt=True)
+        self.pipe.pexpireat(k("a", story.author_id), keep_until, nx=True)
         ref = f"{story.author_id}|{story.expires_at}"
         self.pipe.set(k("s", story.story_id), ref, pxat=story.expires_at)
         self.pipe.zadd(k("x"), {f"{story.story_id}|{story.author_id}": story.expires_at})

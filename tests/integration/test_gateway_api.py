@@ -410,9 +410,6 @@ def _highlighted(viewer, owner) -> list[str]:
     return [s["story_id"] for h in highlights for s in h["stories"]]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "worker: the author's story hash expires in Redis at the story's expiry, before the timer's "
-    "StoryExpired is folded, so a highlight of the author's last story keeps nothing"))
 def test_a_highlight_keeps_the_authors_only_story_after_expiry(world):
     author, fan = world.user("author"), world.user("fan")
     world.follow(fan, author)

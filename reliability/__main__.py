@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from reliability.scenarios import SCENARIOS, Row, Size
+from reliability.scenarios import SCENARIOS, SECURITY, Row, Size
 from stories.settings import Settings
 
 SIZES = {
@@ -47,17 +47,18 @@ def _record(rows: list[Row], command: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m reliability", description=__doc__)
     parser.add_argument("--size", choices=sorted(SIZES), default="full")
-    parser.add_argument("--only", action="append", choices=sorted(SCENARIOS))
+    parser.add_argument("--only", action="append", choices=sorted({**SCENARIOS, **SECURITY}))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--record", action="store_true", help="append to docs/reliability.md")
     args = parser.parse_args()
     console = Console(width=200)
     settings = Settings()
     rows = []
-    for name in args.only or list(SCENARIOS):
+    every = {**SCENARIOS, **SECURITY}
+    for name in args.only or list(every):
         began = time.monotonic()
         with console.status(f"{name}…"), tempfile.TemporaryDirectory() as work:
-            rows.append(SCENARIOS[name](settings, SIZES[args.size], Path(work), args.seed))
+            rows.append(every[name](settings, SIZES[args.size], Path(work), args.seed))
         console.print(f"{name}: done in {time.monotonic() - began:.0f} s")
     console.print(_table(rows))
     if args.record:

@@ -24,7 +24,7 @@ from stories.settings import Settings
 from tests.integration.readmodel_helpers import redis_dump
 from tests.integration.worker_helpers import PrivateDeployment
 
-__all__ = ["Row", "SCENARIOS", "Size"]
+__all__ = ["Row", "SCENARIOS", "SECURITY", "Size"]
 
 QUIET = Console(quiet=True)
 
@@ -306,4 +306,109 @@ SCENARIOS: dict[str, Callable[[Settings, Size, Path, int], Row]] = {
     "redis-wiped": redis_wiped,
     "cql-outage": cql_outage,
     "kafka-restart": kafka_restart,
+}
+
+
+def gateway_killed(settings: Settings, size: Size, work: Path, seed: int) -> Row:
+    """kill -9 the gateway while clients post with Idempotency-Keys, then let them retry:
+    every post that got a 202 is in the log, and every key appears exactly once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from gateway.cli import issue_token
+    from tests.integration.gateway_helpers import GatewayProcess, events_in_log
+
+    d = PrivateDeployment(settings, work)
+    gateway = GatewayProcess(d, work / "gateway-0.log", gateway_write_limit=100_000)
+    posts = max(20, size.views // 20)
+    users = [f"g{seed}-u{i}" for i in range(5)]
+    tokens = {u: issue_token(d.settings, u, 3600) for u in users}
+    keys = [(users[i % len(users)], f"post-{seed}-{i}") for i in range(posts)]
+    accepted: dict[str, set[str]] = {}
+
+    def post(item: tuple[str, str]) -> bool:
+        user, key = item
+        try:
+            answer = httpx.post(f"{gateway.url}/api/v1/stories", timeout=10,
+                                json={"kind": "TEXT", "text": f"story {key}"},
+                                headers={"Authorization": f"Bearer {tokens[user]}",
+                                         "Idempotency-Key": key})
+        except httpx.HTTPError:
+            return False  # the gateway died under this request: the client retries
+        if answer.status_code == 202:
+            accepted.setdefault(key, set()).add(answer.json()["story_id"])
+            return True
+        if answer.status_code in (409, 429, 503):  # in progress or busy: wait as told
+            time.sleep(float(answer.headers.get("Retry-After", "1")))
+        return False
+
+    def post_until_accepted(item: tuple[str, str]) -> None:
+        deadline = time.monotonic() + 90
+        while not post(item) and time.monotonic() < deadline:
+            pass
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            pending = [pool.submit(post, item) for item in keys]
+            deadline = time.monotonic() + 10
+            while len(accepted) < posts // 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            gateway.process.kill()
+            for future in pending:
+                future.result()
+        killed_with = len(accepted)
+        gateway = GatewayProcess(d, work / "gateway-1.log", gateway_write_limit=100_000)
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(post_until_accepted, keys))  # every client retries with the same key
+        logged = events_in_log(d.settings, "StoryPosted", lambda r: r["actor_id"] in users)
+        # A retry after the gateway died may resend the very same event (same event id): that
+        # is one post delivered twice, which every consumer folds once. Two posts are two ids.
+        posted: dict[str, set[str]] = {}
+        for record in logged:
+            posted.setdefault(record["story_id"], set()).add(record["event_id"])
+        answered = {story for ids in accepted.values() for story in ids}
+        lost = len(answered - posted.keys()) + (posts - len(accepted))
+        duplicated = (sum(len(ids) - 1 for ids in accepted.values())
+                      + sum(len(ids) - 1 for ids in posted.values())
+                      + len(posted.keys() - answered))
+        faults = f"gateway kill -9 after {killed_with} of {posts} posts were answered, retried"
+        return Row("gateway killed while posting", f"{posts} posts, 8 clients", faults, posts,
+                   len(answered & posted.keys()), lost, duplicated, 0)
+    finally:
+        gateway.stop()
+        d.close()
+
+
+def _pytest_checks(module: str, settings: Settings, work: Path) -> tuple[int, int]:
+    """(passed, failed) of one of the project's security test modules, run as it is."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", module],
+        capture_output=True, text=True, timeout=1800,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    passed = re.search(r"(\d+) passed", result.stdout)
+    failed = re.search(r"(\d+) failed", result.stdout)
+    return int(passed[1]) if passed else 0, int(failed[1]) if failed else 0
+
+
+def access_matrix(settings: Settings, size: Size, work: Path, seed: int) -> Row:
+    """Every story-scoped endpoint against every kind of caller; a wrong answer is a leak."""
+    passed, failed = _pytest_checks("tests/integration/test_gateway_access.py", settings, work)
+    return Row("gateway access matrix", f"{passed + failed} endpoint × caller checks",
+               "outsiders, excluded users, no/forged/expired/wrong-algorithm tokens",
+               passed + failed, passed, 0, 0, failed)
+
+
+def api_fuzz(settings: Settings, size: Size, work: Path, seed: int) -> Row:
+    """Every endpoint from /openapi.json with malformed and oversized input: no 5xx, no hang."""
+    passed, failed = _pytest_checks("tests/integration/test_gateway_fuzz.py", settings, work)
+    return Row("API fuzz (schemathesis)", f"{passed + failed} operations",
+               "malformed, oversized and random input", passed + failed, passed, 0, 0, failed)
+
+
+SCENARIOS["gateway-kill"] = gateway_killed
+SECURITY: dict[str, Callable[[Settings, Size, Path, int], Row]] = {
+    "access-matrix": access_matrix,
+    "api-fuzz": api_fuzz,
 }

@@ -40,6 +40,9 @@ def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
         "compression.type": "lz4",
         "message.timeout.ms": 30_000,
         "queue.buffering.max.messages": 500_000,
+        # After a broker restart the cached leaders can be stale; refresh them often instead of
+        # the default five minutes, or sends wait that long for a leader.
+        "topic.metadata.refresh.interval.ms": 5_000,
     }
     config.update(overrides)
     return config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -40,8 +41,13 @@ class Presenter:
         self._presigner = presigner
         self._seconds = url_seconds
 
-    def media_url(self, key: str) -> str:
-        return self._presigner.url("GET", key, self._seconds)
+    def media_url(self, key: str, seconds: int | None = None) -> str:
+        return self._presigner.url("GET", key, seconds or self._seconds)
+
+    def _url_seconds(self, story: Story) -> int:
+        """A live story's URLs stop working when it expires; a kept story's last the usual time."""
+        left = (story.expires_at - int(time.time() * 1000)) // 1000
+        return min(self._seconds, left) if left > 0 else self._seconds
 
     def story(self, story: Story, viewer_id: str, media_key: bytes | None = None) -> StoryOut:
         """A story as this viewer may see it: audience, status detail and answers for the author."""
@@ -55,17 +61,17 @@ class Presenter:
             posted_at=from_ms(story.posted_at),
             expires_at=from_ms(story.expires_at),
             stickers=[_sticker(s, is_author) for s in story.stickers],
-            media=[self._rendition(r) for r in story.renditions],
+            media=[self._rendition(r, self._url_seconds(story)) for r in story.renditions],
             media_key=_b64(media_key),
             status=story.status,
             rejection=story.rejection if is_author else None,
             audience=_audience(story) if is_author else None,
         )
 
-    def _rendition(self, rendition: Mapping[str, Any]) -> Rendition:
+    def _rendition(self, rendition: Mapping[str, Any], seconds: int) -> Rendition:
         return Rendition(
             name=rendition["name"],
-            url=self.media_url(rendition["key"]),
+            url=self.media_url(rendition["key"], seconds),
             key=rendition["key"],
             content_type=rendition["content_type"],
             width=rendition["width"],

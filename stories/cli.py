@@ -276,7 +276,8 @@ def simulate(
     backdate: Annotated[float | None, typer.Option(help="Date posts so each expires this many "
                                                         "seconds after it is sent")] = None,
     media: Annotated[bool, typer.Option(help="Emit MediaProcessed for image and video stories "
-                                             "(no upload exists for the media agent)")] = True,
+                                             "(no upload exists: without it the media worker "
+                                             "refuses them after its upload deadline)")] = True,
     graph: Annotated[bool, typer.Option(help="Emit the world's follows and close friends "
                                              "first (skip when already sent)")] = True,
     out: Annotated[Path | None, typer.Option(help="Write JSON lines for `stories emit --file` "

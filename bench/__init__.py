@@ -1,0 +1,1 @@
+"""`stories bench`: throughput, freshness, read latency, replay, fan-out, footprint and media."""

@@ -1,0 +1,114 @@
+"""Footprint: Redis bytes per active story, per tray entry and per counted view; CQL bytes per
+viewer row.
+
+Redis: `MEMORY USAGE key SAMPLES 0` (every nested value counted) summed over the keys of each
+kind under the deployment's prefixes, divided by how many items those keys hold.
+
+CQL: a table cannot be flushed through the driver, but a schema change flushes it: altering
+`memtable_flush_period_in_ms` of the scratch viewer table (which holds exactly the rows the
+ingest ceiling wrote) makes Cassandra write its memtable to SSTables. The SSTable files on disk
+(compressed, as stored) divided by the rows give bytes per viewer entry. Where the data folder
+is not local, `system_views.disk_usage` (whole mebibytes) is the fallback.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from stories.runtime import Runtime
+
+__all__ = ["redis_footprint", "cql_viewer_footprint"]
+
+SCAN_BATCH = 2000
+
+
+def _keys_by_kind(runtime: Runtime, kinds: set[str]) -> dict[str, list[bytes]]:
+    """Every key of these kinds under the live prefixes."""
+    found: dict[str, list[bytes]] = defaultdict(list)
+    for prefix in set(runtime.version.redis_prefixes().values()):
+        for key in runtime.redis.scan_iter(match=f"{prefix}*", count=SCAN_BATCH):
+            kind = key.decode()[len(prefix):].split(":", 1)[0]
+            if kind in kinds:
+                found[kind].append(key)
+    return found
+
+
+def _pipelined(runtime: Runtime, keys: list[bytes], command: str, *args: Any) -> list[Any]:
+    results: list[Any] = []
+    for start in range(0, len(keys), SCAN_BATCH):
+        pipe = runtime.redis.pipeline(transaction=False)
+        for key in keys[start:start + SCAN_BATCH]:
+            pipe.execute_command(*command.split(), key, *args)
+        results.extend(pipe.execute())
+    return results
+
+
+def _usage(runtime: Runtime, keys: list[bytes]) -> int:
+    return sum(n or 0 for n in _pipelined(runtime, keys, "MEMORY USAGE", "SAMPLES", "0"))
+
+
+def _per(total: int, items: int) -> float | None:
+    return round(total / items, 1) if items else None
+
+
+def redis_footprint(runtime: Runtime) -> dict[str, Any]:
+    """Bytes per active story (a, s, o keys and the expiry zset), tray entry, counted view."""
+    keys = _keys_by_kind(runtime, {"a", "s", "o", "x", "t", "ti", "ve", "vv", "seen"})
+    stories = sum(_pipelined(runtime, keys["a"], "HLEN"))
+    story_bytes = sum(_usage(runtime, keys[k]) for k in ("a", "s", "o", "x"))
+    entries = sum(_pipelined(runtime, keys["t"], "ZCARD"))
+    tray_bytes = _usage(runtime, keys["t"]) + _usage(runtime, keys["ti"])
+    views = sum(_pipelined(runtime, keys["ve"], "SCARD"))
+    view_bytes = _usage(runtime, keys["ve"]) + _usage(runtime, keys["vv"])
+    return {
+        "active_stories": stories, "bytes_per_active_story": _per(story_bytes, stories),
+        "tray_entries": entries, "bytes_per_tray_entry": _per(tray_bytes, entries),
+        "counted_views": views, "counter_bytes_per_view": _per(view_bytes, views),
+        "seen_sets": len(keys["seen"]),
+        "method": "MEMORY USAGE SAMPLES 0 per key, summed by kind",
+    }
+
+
+def _sstable_bytes(folder: Path) -> tuple[int, int]:
+    """(all SSTable component bytes, Data.db bytes) of a table's folder."""
+    files = [f for f in folder.glob("*") if f.is_file() and not f.name.endswith(".log")]
+    return sum(f.stat().st_size for f in files), sum(
+        f.stat().st_size for f in files if f.name.endswith("Data.db"))
+
+
+def _flushed(folder: Path) -> bool:
+    """SSTables exist and no flush transaction is still open."""
+    return any(folder.glob("*Data.db")) and not any(folder.glob("*_txn_*.log"))
+
+
+def cql_viewer_footprint(runtime: Runtime, keyspace: str, rows: int) -> dict[str, Any]:
+    """Bytes per viewer row of a table holding exactly `rows` rows, after a forced flush."""
+    session = runtime.session
+    session.execute(f"ALTER TABLE {keyspace}.story_viewers WITH memtable_flush_period_in_ms = 60000",
+                    timeout=60)
+    data = runtime.settings.state_dir / "cassandra" / "data" / "data" / keyspace
+    folders = list(data.glob("story_viewers-*"))
+    if folders:
+        folder = folders[0]
+        deadline = time.monotonic() + 60
+        while not _flushed(folder) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        total, data_bytes = _sstable_bytes(folder)
+        return {"rows": rows, "sstable_bytes": total, "data_db_bytes": data_bytes,
+                "bytes_per_viewer_row": _per(total, rows),
+                "data_bytes_per_viewer_row": _per(data_bytes, rows),
+                "method": "SSTable files on disk after a flush forced by ALTER TABLE (LZ4)"}
+    return _disk_usage_fallback(runtime, keyspace, rows)
+
+
+def _disk_usage_fallback(runtime: Runtime, keyspace: str, rows: int) -> dict[str, Any]:
+    time.sleep(2)
+    row = runtime.session.execute(
+        "SELECT mebibytes FROM system_views.disk_usage WHERE keyspace_name = %s"
+        " AND table_name = 'story_viewers'", (keyspace,)).one()
+    total = (row.mebibytes if row else 0) * 1024 * 1024
+    return {"rows": rows, "sstable_bytes": total, "bytes_per_viewer_row": _per(total, rows),
+            "method": "system_views.disk_usage (whole MiB) after a flush forced by ALTER TABLE"}

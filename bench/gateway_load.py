@@ -1,0 +1,155 @@
+"""Gateway reads under load: tray and story-list reads at fixed concurrency, beside a bare endpoint.
+
+Both servers run as their own processes (uvicorn, the same number of worker processes) on the
+same read models, and the same wrk load is pointed at each in turn.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.deployment import BenchDeployment, wait_until
+from bench.http_load import LoadRequest, free_port, run_wrk, wrk_path
+from projections.queries import read_tray
+
+__all__ = ["GatewayPlan", "measure_gateway", "readers", "tree_rss"]
+
+
+@dataclass(frozen=True)
+class GatewayPlan:
+    """How long each load runs and how it is shaped."""
+
+    seconds: float
+    connections: int = 64
+    processes: int = 2
+    threads: int = 2
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of a process and its children (uvicorn's worker processes)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            this = int(stat.parent.name)
+        except (OSError, IndexError, ValueError):
+            continue
+        if this == pid or int(fields[1]) == pid:
+            total += int(fields[21]) * 4096
+    return total
+
+
+def readers(deployment: BenchDeployment, candidates: Sequence[str], wanted: int
+            ) -> list[tuple[str, str]]:
+    """(viewer, author) pairs where the viewer's tray is not empty; the author is its first."""
+    models = deployment.runtime.redis_models()
+    now = int(time.time() * 1000)
+    pairs = []
+    for viewer in candidates:
+        tray = read_tray(models, viewer, now)
+        if tray:
+            pairs.append((viewer, tray[0].author_id))
+        if len(pairs) >= wanted:
+            break
+    return pairs
+
+
+def _gateway_requests(deployment: BenchDeployment, pairs: list[tuple[str, str]]
+                      ) -> tuple[list[LoadRequest], list[LoadRequest]]:
+    from gateway.auth import issue_token
+
+    trays, stories = [], []
+    for viewer, author in pairs:
+        headers = {"Authorization": f"Bearer {issue_token(deployment.settings, viewer, 7200)}"}
+        trays.append(("/api/v1/stories/tray", headers))
+        stories.append((f"/api/v1/users/{author}/stories", headers))
+    return trays, stories
+
+
+def _bare_requests(pairs: list[tuple[str, str]]) -> tuple[list[LoadRequest], list[LoadRequest]]:
+    return ([(f"/tray/{v}", {}) for v, _ in pairs],
+            [(f"/stories/{v}/{a}", {}) for v, a in pairs])
+
+
+def _serve(deployment: BenchDeployment, label: str, argv: list[str], port: int,
+           **env: str) -> Any:
+    """Start a server and wait until it answers its health path."""
+    process = deployment.spawn(label, argv, **env)
+
+    def up() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"{label} exited: {deployment.log_tail(label)}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(up, f"{label} to answer", 90, 0.2)
+    return process
+
+
+def _load(port: int, trays: list[LoadRequest], stories: list[LoadRequest], plan: GatewayPlan,
+          ) -> dict[str, Any]:
+    base = f"http://127.0.0.1:{port}"
+    return {
+        "tray": run_wrk(base, trays, plan.seconds, plan.connections, plan.threads),
+        "story_list": run_wrk(base, stories, plan.seconds, plan.connections, plan.threads),
+    }
+
+
+def _gateway_run(deployment: BenchDeployment, pairs: list[tuple[str, str]], plan: GatewayPlan,
+                 ) -> dict[str, Any]:
+    port = free_port()
+    process = _serve(deployment, "gateway", [sys.executable, "-m", "stories.cli", "gateway"],
+                     port, STORIES_GATEWAY_PORT=str(port),
+                     STORIES_GATEWAY_WORKERS=str(plan.processes))
+    try:
+        result = _load(port, *_gateway_requests(deployment, pairs), plan)
+        result["rss_bytes"] = tree_rss(process.pid)
+        return result
+    finally:
+        deployment.stop(process)
+
+
+def _bare_run(deployment: BenchDeployment, pairs: list[tuple[str, str]], plan: GatewayPlan,
+              ) -> dict[str, Any]:
+    port = free_port()
+    argv = [sys.executable, "-m", "uvicorn", "bench.bare_app:create_bare_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(plan.processes),
+            "--no-access-log", "--log-level", "warning"]
+    process = _serve(deployment, "bare", argv, port)
+    try:
+        return _load(port, *_bare_requests(pairs), plan)
+    finally:
+        deployment.stop(process)
+
+
+def measure_gateway(deployment: BenchDeployment, candidates: Sequence[str],
+                    plan: GatewayPlan) -> dict[str, Any]:
+    """Gateway and bare endpoint under the same load; waiting if either piece is missing."""
+    if wrk_path() is None:
+        return {"status": "waiting", "reason": "wrk is not installed (make bench installs it)"}
+    try:
+        import gateway.app  # noqa: F401 - the gateway must at least import
+    except Exception as error:  # noqa: BLE001 - reported, the rest of the suite goes on
+        return {"status": "waiting", "reason": f"gateway not ready: {error}"}
+    pairs = readers(deployment, candidates, 500)
+    if not pairs:
+        return {"status": "waiting", "reason": "no viewer has a tray to read"}
+    gateway = _gateway_run(deployment, pairs, plan)
+    bare = _bare_run(deployment, pairs, plan)
+    return {
+        "status": "measured", "readers": len(pairs), "processes": plan.processes,
+        "connections": plan.connections, "gateway": gateway, "bare": bare,
+        "tray_ratio_to_bare": round(gateway["tray"]["rate"] / max(bare["tray"]["rate"], 1), 3),
+        "story_list_ratio_to_bare": round(
+            gateway["story_list"]["rate"] / max(bare["story_list"]["rate"], 1), 3),
+        "gateway_rss_bytes": gateway["rss_bytes"],
+    }

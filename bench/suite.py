@@ -1,0 +1,208 @@
+"""The whole benchmark in one run, on one private deployment: every section, then the report.
+
+Sections run one after another on the same machine: setup (the simulated world's graph through
+the worker), ingest with its ceilings, freshness under background load, gateway reads, Redis
+footprint, replay, fan-out, CQL footprint and media. A section that fails is reported as such
+and the others still run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from bench.deployment import BenchDeployment, service_pids
+from bench.fanout import measure_fanout
+from bench.footprint import cql_viewer_footprint, redis_footprint
+from bench.freshness import FreshnessPlan, measure_freshness
+from bench.gateway_load import GatewayPlan, measure_gateway
+from bench.ingest import IngestPlan, measure_ingest, post_stories
+from bench.replay_timing import timed_folds
+from bench.report import evaluate, now_iso, print_report, record_row, write_json
+from stories.settings import REPO_ROOT, Settings
+from streams.emitter import send_paced
+from streams.simulate import Simulation, SimulationConfig
+
+__all__ = ["BenchSize", "SIZES", "run_suite", "SECTIONS"]
+
+SECTIONS = ("ingest", "freshness", "gateway", "footprint", "replay", "fanout", "media")
+
+
+@dataclass(frozen=True)
+class BenchSize:
+    """How big each section runs."""
+
+    name: str
+    users: int
+    ingest_views: int
+    ingest_stories: int
+    background_rate: float
+    background_seconds: float
+    probes: int
+    gateway_seconds: float
+    gateway_processes: int
+    media_seconds: float
+    fanout_threshold: int | None  # None: the configured one
+
+
+SIZES = {
+    "full": BenchSize("full", users=2000, ingest_views=200_000, ingest_stories=500,
+                      background_rate=5000, background_seconds=60, probes=150,
+                      gateway_seconds=15, gateway_processes=2, media_seconds=5,
+                      fanout_threshold=None),
+    "small": BenchSize("small", users=120, ingest_views=3000, ingest_stories=30,
+                       background_rate=300, background_seconds=6, probes=5,
+                       gateway_seconds=1, gateway_processes=1, media_seconds=0,
+                       fanout_threshold=200),
+}
+
+
+class _Run:
+    """One benchmark run: the deployment, the world and the report being filled in."""
+
+    def __init__(self, settings: Settings, size: BenchSize, workdir: Path, console: Console):
+        self.size, self.console = size, console
+        self.deployment = BenchDeployment(settings, workdir)
+        self.world = Simulation(SimulationConfig(users=size.users, seed=7, events=0)).world
+        self.worker = self.deployment.start_worker()
+        self.sections: dict[str, Any] = {}
+        self.setup: dict[str, Any] = {}
+
+    def section(self, name: str, measure: Callable[[], dict[str, Any]]) -> None:
+        """Run one section; its failure is recorded, not raised."""
+        self.console.print(f"[bold]{name}[/] ...")
+        began = time.perf_counter()
+        try:
+            result = measure()
+        except Exception as error:  # noqa: BLE001 - a failed section is a result too
+            result = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+        result.setdefault("status", "measured")
+        result["section_seconds"] = round(time.perf_counter() - began, 1)
+        self.sections[name] = result
+        self.console.print(f"  {name}: {result['status']} in {result['section_seconds']} s")
+
+    def send_graph(self) -> None:
+        """The simulated world's follows and close friends, through the worker, before timing."""
+        simulation = Simulation(SimulationConfig(users=self.size.users, seed=7, events=0))
+        began = time.perf_counter()
+        report = send_paced(simulation.graph_events(), self.deployment.runtime.events, None)
+        self.deployment.wait_idle(1800)
+        seconds = time.perf_counter() - began
+        self.setup["graph_events"] = report.delivered
+        self.setup["graph_seconds"] = round(seconds, 1)
+        self.setup["graph_rate"] = round(report.delivered / seconds)
+
+    def ingest(self) -> dict[str, Any]:
+        size = self.size
+        authors = self.world.user_ids[: max(1, size.users // 10)]
+        stories = post_stories(self.deployment, authors, size.ingest_stories, 1)
+        pids = {"worker": self.worker.pid, **service_pids(self.deployment.settings)}
+        plan = IngestPlan(size.ingest_views, size.ingest_stories)
+        return measure_ingest(self.deployment, stories, plan, pids)
+
+    def freshness(self) -> dict[str, Any]:
+        size = self.size
+        plan = FreshnessPlan(size.users, 7, size.background_rate, size.background_seconds,
+                             size.probes)
+        result = measure_freshness(self.deployment, plan, self.worker.pid)
+        self.deployment.wait_idle(1800)
+        return result
+
+    def gateway(self) -> dict[str, Any]:
+        readers = sorted(range(self.size.users), key=lambda u: -len(self.world.following[u]))
+        plan = GatewayPlan(self.size.gateway_seconds, processes=self.size.gateway_processes)
+        return measure_gateway(self.deployment, [self.world.user_ids[u] for u in readers], plan)
+
+    def replay(self) -> dict[str, Any]:
+        from streams.replay import ReplayPlan, replay
+
+        self.deployment.stop(self.worker)
+        with timed_folds() as by_topic:
+            report = replay(self.deployment.runtime, ReplayPlan(grace_seconds=0),
+                            Console(quiet=True))
+        self.deployment.runtime.__dict__.pop("version", None)  # the new version is live now
+        return {"events": report.events, "seconds": round(report.seconds, 2),
+                "rate": round(report.rate), "version": report.version, "folds": by_topic}
+
+    def fanout(self) -> dict[str, Any]:
+        counts = sorted(self.world.follower_counts())
+        threshold = self.size.fanout_threshold or self.deployment.settings.fanout_threshold
+        big = min(counts[-1], threshold)
+        scratch = self.deployment.scratch_runtime("f")
+        return measure_fanout(scratch, counts[len(counts) // 2], big, threshold)
+
+    def footprint(self) -> dict[str, Any]:
+        ingest = self.sections.get("ingest", {})
+        result: dict[str, Any] = {
+            "worker_rss_bytes": self.sections.get("freshness", {}).get("worker_rss_bytes"),
+            "gateway_rss_bytes": self.sections.get("gateway", {}).get("gateway_rss_bytes"),
+            "redis": redis_footprint(self.deployment.runtime),
+        }
+        if "scratch_keyspace" in ingest:
+            scratch = self.deployment.scratch[0]
+            result["cql"] = cql_viewer_footprint(scratch, ingest["scratch_keyspace"],
+                                                 ingest["views"])
+        return result
+
+    def media(self) -> dict[str, Any]:
+        from media.bench import measure
+
+        return dict(measure(self.size.media_seconds))
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=REPO_ROOT, timeout=10).stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def _machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0],
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def _command(size: str, record: bool, sections: tuple[str, ...]) -> str:
+    words = ["stories", "bench", "--size", size]
+    if sections != SECTIONS:
+        words += [f"--section {s}" for s in sections]
+    return " ".join(words + (["--record"] if record else []))
+
+
+def run_suite(settings: Settings, size_name: str, console: Console,
+              reports: Path = REPO_ROOT / "reports", record: bool = False,
+              sections: tuple[str, ...] = SECTIONS, **overrides: Any) -> tuple[dict, Path]:
+    """Run the sections, write the JSON report (and the results-log row); returns both."""
+    size = replace(SIZES[size_name], **overrides)
+    report: dict[str, Any] = {"started_at": now_iso(), "size": size.name, "commit": _commit(),
+                              "command": _command(size_name, record, sections),
+                              "machine": _machine(), "plan": size.__dict__}
+    stamp = report["started_at"][:19].replace(":", "").replace("-", "")
+    run = _Run(settings, size, reports / f"work-{stamp}", console)
+    try:
+        console.print("[bold]setup[/]: the world's graph through the worker")
+        run.send_graph()
+        for name in SECTIONS:
+            if name in sections:
+                run.section(name, getattr(run, name))
+    finally:
+        run.deployment.close()
+    report.update(setup=run.setup, sections=run.sections)
+    report["machine"]["load_after"] = os.getloadavg()[0]
+    report["targets"] = evaluate(report)
+    path = write_json(report, reports)
+    print_report(report, console)
+    if record:
+        record_row(report, REPO_ROOT / "docs" / "benchmarks.md")
+    console.print(f"report: {path}")
+    return report, path
+

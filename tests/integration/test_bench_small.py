@@ -1,0 +1,96 @@
+"""`stories bench` at tiny size: every section runs and reports sane values (no timing targets)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rich.console import Console
+
+from bench.http_load import wrk_path
+from bench.report import TARGETS
+from bench.suite import SECTIONS, run_suite
+
+
+@pytest.fixture(scope="module")
+def report(local_stack, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reports")
+    found, path = run_suite(local_stack, "small", Console(stderr=True, width=120), reports=folder)
+    assert path.exists()
+    assert json.loads(path.read_text())["sections"].keys() == found["sections"].keys()
+    return found
+
+
+def test_every_section_is_measured(report):
+    assert set(report["sections"]) == set(SECTIONS)
+    failed = {n: s.get("error") for n, s in report["sections"].items() if s["status"] == "failed"}
+    assert failed == {}
+    assert report["setup"]["graph_events"] > 0
+    assert report["machine"]["cpus"] >= 1 and report["commit"]
+
+
+def test_ingest_end_to_end_and_ceilings(report):
+    ingest = report["sections"]["ingest"]
+    assert ingest["end_to_end"]["events"] == ingest["views"] == 3000
+    for ceiling in ("kafka_decode", "cql_write", "redis_write"):
+        assert ingest["ceilings"][ceiling]["rate"] > 0
+        assert ingest["ceilings"][ceiling]["events"] == 3000
+    assert ingest["slowest_ceiling"] in ingest["ceilings"]
+    assert ingest["ratio_to_slowest"] > 0
+    assert ingest["cpu_us_per_view"]["worker"] > 0
+
+
+def test_freshness_probes_saw_their_events(report):
+    freshness = report["sections"]["freshness"]
+    for path in ("post_to_tray", "view_to_viewer_list"):
+        latencies = freshness[path]
+        assert latencies["count"] >= 1
+        assert 0 < latencies["p50_ms"] <= latencies["p95_ms"] <= latencies["p99_ms"] < 30_000
+    assert freshness["background_rate"] > 0
+    assert freshness["simulate_exit_code"] == 0
+
+
+def test_gateway_and_bare_endpoint_served_reads(report):
+    gateway = report["sections"]["gateway"]
+    if wrk_path() is None:
+        assert gateway["status"] == "waiting" and "wrk" in gateway["reason"]
+        pytest.skip("wrk is not installed")
+    assert gateway["status"] == "measured", gateway
+    for server in ("gateway", "bare"):
+        for path in ("tray", "story_list"):
+            run = gateway[server][path]
+            assert run["requests"] > 0 and run["errors"] == 0, (server, path, run)
+            assert 0 < run["p50_ms"] <= run["p99_ms"]
+    assert gateway["tray_ratio_to_bare"] > 0
+    assert gateway["gateway_rss_bytes"] > 10 * 2**20
+
+
+def test_replay_rebuilt_every_topic(report):
+    replay = report["sections"]["replay"]
+    assert replay["events"] > 3000 and replay["rate"] > 0
+    assert {"social-graph", "story-lifecycle", "engagement"} <= set(replay["folds"])
+
+
+def test_fanout_counts_push_and_pull(report):
+    posts = report["sections"]["fanout"]["posts"]
+    big, celebrity = posts["big_pushed"], posts["celebrity_pulled"]
+    assert big["redis_writes"] >= 2 * big["followers"]  # a tray entry per follower
+    assert celebrity["redis_writes"] < 20  # merged at read time instead
+    assert all(p["cql_requests"] >= 1 for p in posts.values())
+
+
+def test_footprint_figures_are_plausible(report):
+    footprint = report["sections"]["footprint"]
+    assert 50 * 2**20 < footprint["worker_rss_bytes"] < 4 * 2**30
+    redis = footprint["redis"]
+    assert redis["active_stories"] > 0 and 100 < redis["bytes_per_active_story"] < 20_000
+    assert redis["tray_entries"] > 0 and 20 < redis["bytes_per_tray_entry"] < 5_000
+    cql = footprint["cql"]
+    assert cql["rows"] == 3000 and 5 < cql["bytes_per_viewer_row"] < 2_000
+
+
+def test_media_rates_and_targets_listed(report):
+    media = report["sections"]["media"]
+    assert media["images_per_second"] > 0 and media["video_seconds_per_second"] > 0
+    assert [t["name"] for t in report["targets"]] == [t.name for t in TARGETS]
+    assert all(t["met"] in (True, False, None) for t in report["targets"])

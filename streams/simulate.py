@@ -254,8 +254,9 @@ class Simulation:
         self.config = config
         self.world = world or build_world(config)
         self.rng = random.Random(f"activity-{config.seed}")
-        self.ids = random.Random(f"ids-{config.seed}")
         self.start_ms = _ms(config.start)
+        # Ids depend on the start too: a second run of the same world gets fresh ids.
+        self.ids = random.Random(f"ids-{config.seed}-{self.start_ms}")
         self.post_cum = list(itertools.accumulate(self.world.posts_per_day))
         self.popularity = _popularity(config.users, config.zipf)
         self.kinds, self.kind_cum = config.mix.kinds()

@@ -133,3 +133,10 @@ def test_mix_parsing_names_its_errors():
         Mix.parse("gifs=0.1")
     with pytest.raises(ValueError, match="between 0 and 1"):
         Mix.parse("react=2")
+
+
+def test_another_start_gives_the_same_world_with_fresh_ids():
+    first = list(Simulation(config(seed=4)).events())
+    later = list(Simulation(config(seed=4, start=START + timedelta(hours=1))).events())
+    assert [(n, r["actor_id"]) for n, r in first] == [(n, r["actor_id"]) for n, r in later]
+    assert not {r["event_id"] for _, r in first} & {r["event_id"] for _, r in later}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -235,6 +235,18 @@ def _set_or_drop(rb: RedisBatch, viewer_id: str, author_id: str, stories, now: i
     _put_entry(rb, viewer_id, author_id, tray_entry(stories, viewer_id, True, now))
 
 
+def _tray_entries(stories: list[Story], followers: set[str], now: int
+                  ) -> Iterator[tuple[str, TrayEntry | None]]:
+    """Each follower's entry; those no audience list names all get the same one, computed once."""
+    named = set().union(*(s.audience_ids for s in stories), (s.author_id for s in stories))
+    shared = tray_entry(stories, "", True, now)  # "" is no user: named by no audience
+    for follower_id in followers:
+        if follower_id in named:
+            yield follower_id, tray_entry(stories, follower_id, True, now)
+        else:
+            yield follower_id, shared
+
+
 _LOOKED_UP = frozenset({"MediaProcessed", "MediaRejected", "StoryDeleted"})
 _AUTHORED = frozenset({"StoryPosted", "StoryDeleted", "StoryExpired"})
 
@@ -360,8 +372,8 @@ class _LifecycleRun:
         if celebrity:
             return
         stories = list(self._author_stories(author_id).values())
-        for follower_id in followers:
-            _set_or_drop(self.rb, follower_id, author_id, stories, self.now)
+        for follower_id, entry in _tray_entries(stories, followers, self.now):
+            _put_entry(self.rb, follower_id, author_id, entry)
 
     def flush(self) -> None:
         """Stories first, then trays, then a second look at the followers.

@@ -28,9 +28,11 @@ __all__ = [
 ]
 
 VIEWER_BUCKETS = 8  # a hot story's viewers spread over this many partitions
-# Engagement rows carry their own USING TIMESTAMP, so sending them in unlogged batches changes
-# nothing but the number of requests. Bounds below Cassandra's warnings (10 partitions, 5 KiB).
-GROUPED = frozenset({"view", "react", "answer"})
+# Engagement and follow-graph rows carry their own USING TIMESTAMP, so sending them in unlogged
+# batches changes nothing but the number of requests. Bounds below Cassandra's warnings
+# (10 partitions, 5 KiB).
+GROUPED = frozenset({"view", "react", "answer", "follow", "follow_rev", "unfollow", "unfollow_rev",
+                     "close_friends"})
 BATCH_PARTITIONS = 10
 BATCH_ROWS = 30
 FIRST_WINS_BASE = 1 << 60  # above any real microsecond timestamp

@@ -26,7 +26,7 @@ from streams.admin import all_topics, ensure_topics
 from streams.topics import TOPICS, topic_name
 
 __all__ = ["BenchDeployment", "wait_until", "resident_bytes", "settings_env", "cpu_seconds",
-           "service_pids"]
+           "service_pids", "process_tree"]
 
 
 def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 120,
@@ -50,23 +50,45 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def resident_bytes(pid: int) -> int:
-    """Resident memory of a process (VmRSS), 0 once it is gone."""
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (None once the process is gone)."""
     try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    line = next((x for x in status.splitlines() if x.startswith("VmRSS:")), "VmRSS: 0 kB")
-    return int(line.split()[1]) * 1024
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and all its descendants (a supervised worker runs in a child)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        fields = _stat(int(entry.name))
+        if fields is not None:
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(parents.get(current, []))
+    return tree
+
+
+def resident_bytes(pid: int) -> int:
+    """Resident memory of a process and its descendants (RSS pages)."""
+    pages = 0
+    for member in process_tree(pid):
+        fields = _stat(member)
+        pages += int(fields[21]) if fields else 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU a process has used so far (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User plus system CPU used so far by a process and its descendants."""
+    ticks = 0
+    for member in process_tree(pid):
+        fields = _stat(member)
+        ticks += int(fields[11]) + int(fields[12]) if fields else 0
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def service_pids(settings: Settings) -> dict[str, int]:

@@ -150,10 +150,12 @@ def measure_freshness(deployment: BenchDeployment, plan: FreshnessPlan,
                 samples.append(latency)
         time.sleep(0.05)
     rss = resident_bytes(worker_pid)
-    lag_at_end = deployment.lag()
+    lag_at_end, produced_at_end = deployment.lag(), deployment.produced()
+    probing = time.perf_counter() - began
     background.wait(plan.seconds * 3 + 120)
     seconds = time.perf_counter() - began
     sent = deployment.produced() - produced_before
+    consumed = (produced_at_end - lag_at_end) - (produced_before - lag_before)
     return {
         "background_target_rate": plan.rate,
         "background_rate": _reported_rate(deployment) or round(sent / seconds),
@@ -161,6 +163,8 @@ def measure_freshness(deployment: BenchDeployment, plan: FreshnessPlan,
         "users": plan.users,
         "lag_before": lag_before,
         "lag_at_last_probe": lag_at_end,
+        "consumed_rate": round(consumed / probing),
+        "kept_up": lag_at_end <= 2 * plan.rate,
         "post_to_tray": percentiles(posts),
         "view_to_viewer_list": percentiles(views),
         "probes_timed_out": missed,

@@ -10,16 +10,15 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.deployment import BenchDeployment, wait_until
+from bench.deployment import BenchDeployment, resident_bytes, wait_until
 from bench.http_load import LoadRequest, free_port, run_wrk, wrk_path
 from projections.queries import read_tray
 
-__all__ = ["GatewayPlan", "measure_gateway", "readers", "tree_rss"]
+__all__ = ["GatewayPlan", "measure_gateway", "readers"]
 
 
 @dataclass(frozen=True)
@@ -30,20 +29,6 @@ class GatewayPlan:
     connections: int = 64
     processes: int = 2
     threads: int = 2
-
-
-def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and its children (uvicorn's worker processes)."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            this = int(stat.parent.name)
-        except (OSError, IndexError, ValueError):
-            continue
-        if this == pid or int(fields[1]) == pid:
-            total += int(fields[21]) * 4096
-    return total
 
 
 def readers(deployment: BenchDeployment, candidates: Sequence[str], wanted: int
@@ -112,7 +97,7 @@ def _gateway_run(deployment: BenchDeployment, pairs: list[tuple[str, str]], plan
                      STORIES_GATEWAY_WORKERS=str(plan.processes))
     try:
         result = _load(port, *_gateway_requests(deployment, pairs), plan)
-        result["rss_bytes"] = tree_rss(process.pid)
+        result["rss_bytes"] = resident_bytes(process.pid)
         return result
     finally:
         deployment.stop(process)

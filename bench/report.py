@@ -69,11 +69,20 @@ TARGETS: tuple[Target, ...] = (
 
 def _note(target: Target, report: Report) -> str:
     """Conditions that qualify a result, so a met target is never read out of context."""
-    if target.name.endswith("_p99") and target.name.startswith(("post", "view")):
-        load = _get(report, "freshness", "background_rate") or 0
-        if load < 0.95 * FRESHNESS_LOAD:
-            return f"background reached {load:,} events/s, not {FRESHNESS_LOAD:,}"
-    return ""
+    if not (target.name.endswith("_p99") and target.name.startswith(("post", "view"))):
+        return ""
+    notes = []
+    load = _get(report, "freshness", "background_rate") or 0
+    if load < 0.95 * FRESHNESS_LOAD:
+        notes.append(f"background reached {load:,} events/s, not {FRESHNESS_LOAD:,}")
+    if _get(report, "freshness", "kept_up") is False:
+        notes.append(f"the worker fell behind (lag {_get(report, 'freshness', 'lag_at_last_probe'):,}"
+                     f" at the last probe)")
+    lighter = _get(report, "freshness", "sustainable")
+    if lighter:
+        path = "post_to_tray" if target.name.startswith("post") else "view_to_viewer_list"
+        notes.append(f"at {lighter['background_rate']:,}/s: p99 {lighter[path].get('p99_ms')} ms")
+    return "; ".join(notes)
 
 
 def evaluate(report: Report) -> list[dict[str, Any]]:
@@ -124,6 +133,12 @@ def _headline(report: Report) -> list[tuple[str, str, Any]]:
         ("freshness", "background events/s (target)", g("freshness", "background_rate")),
         ("freshness", "post -> tray p50 / p95 / p99 ms", _triple(report, "post_to_tray")),
         ("freshness", "view -> viewer list p50 / p95 / p99 ms", _triple(report, "view_to_viewer_list")),
+        ("freshness", "sustainable: background events/s", g("freshness", "sustainable",
+                                                            "background_rate")),
+        ("freshness", "sustainable: post -> tray p50 / p95 / p99 ms",
+         _triple(report, "post_to_tray", "sustainable")),
+        ("freshness", "sustainable: view -> viewer list p50 / p95 / p99 ms",
+         _triple(report, "view_to_viewer_list", "sustainable")),
         ("gateway", "tray reads/s (p50 / p99 ms)", _rate(report, "gateway", "tray")),
         ("gateway", "bare tray reads/s (p50 / p99 ms)", _rate(report, "bare", "tray")),
         ("gateway", "story list reads/s (p50 / p99 ms)", _rate(report, "gateway", "story_list")),
@@ -140,8 +155,8 @@ def _headline(report: Report) -> list[tuple[str, str, Any]]:
     ]
 
 
-def _triple(report: Report, name: str) -> str | None:
-    found = _get(report, "freshness", name)
+def _triple(report: Report, name: str, *within: str) -> str | None:
+    found = _get(report, "freshness", *within, name)
     if not found or not found.get("count"):
         return None
     return f"{found['p50_ms']} / {found['p95_ms']} / {found['p99_ms']} (n={found['count']})"

@@ -116,7 +116,7 @@ class _Run:
         result = measure_freshness(self.deployment, plan, self.worker.pid)
         self.deployment.wait_idle(1800)
         if not result["kept_up"] and result["consumed_rate"] > 0:
-            lighter = replace(plan, rate=round(0.8 * result["consumed_rate"]))
+            lighter = replace(plan, rate=round(0.6 * result["consumed_rate"]))
             result["sustainable"] = measure_freshness(self.deployment, lighter, self.worker.pid)
             self.deployment.wait_idle(1800)
         return result

@@ -8,7 +8,7 @@ STORIES := $(VENV)/bin/stories
 PYTEST  := $(VENV)/bin/pytest
 STAMP   := $(VENV)/.installed
 
-.PHONY: help install up down status init test test-unit test-integration demo reliability lint clean bench wrk
+.PHONY: help install up down status init test test-unit test-integration demo reliability lint clean bench wrk simulate
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -48,6 +48,9 @@ test: install wrk ## Install, start the stack, run every test (a small benchmark
 
 demo: up ## Bring the stack up and show the pipeline running on realistic data
 	$(PYTHON) -m stories.demo
+
+simulate: up ## Send a simulated world and its activity to the stack (ARGS='--rate 2000 --duration 60')
+	$(STORIES) simulate $(ARGS)
 
 bench: install wrk ## Full benchmark on the running stack (ARGS=--record logs it in docs/benchmarks.md)
 	$(STORIES) up

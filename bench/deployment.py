@@ -199,13 +199,13 @@ class BenchDeployment:
 
 
 def _drop_read_models(runtime: Runtime) -> None:
-    """Every version's keys and keyspace (a replay may have made more), then the pointer."""
+    """Every key and keyspace of the deployment: versions, media keyspace and schedule, pointer."""
     redis, session, base = runtime.redis, runtime.session, runtime.settings.cql_keyspace
     keys = list(redis.scan_iter(match=f"{base}:*", count=5000))
     for start in range(0, len(keys), 5000):
         redis.unlink(*keys[start:start + 5000])
     rows = session.execute("SELECT keyspace_name FROM system_schema.keyspaces")
     for name in sorted(r.keyspace_name for r in rows):
-        if name == base or name.startswith(f"{base}_v"):
+        if name in (base, f"{base}_media") or name.startswith(f"{base}_v"):
             session.execute(f"DROP KEYSPACE IF EXISTS {name}", timeout=120)
     runtime.close()

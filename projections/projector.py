@@ -130,9 +130,20 @@ class Projector:
             rb.keep_seen(viewer_id)
         cb.flush()
         first_time = rb.flush()
+        self._undo_if_deleted_meanwhile(list(keep))
         if self.live_notifications and first_time:
             rb.publish(first_time)
         return []
+
+    def _undo_if_deleted_meanwhile(self, story_ids: list[str]) -> None:
+        """A deletion folded concurrently (another agent or worker) may have cleared the
+        counters just before this batch wrote them: look again and clear them after it."""
+        deleted = self.redis.deleted(story_ids)
+        if deleted:
+            rb = self.redis.batch()
+            for story_id in deleted:
+                rb.clear_counters(story_id)
+            rb.flush()
 
     # -- social graph ------------------------------------------------------------------------
     def apply_graph(self, events: Sequence[Event]) -> list[tuple[int, str]]:

@@ -242,9 +242,14 @@ class RedisBatch:
         self._drain()
         self.pipe.set(k("gone", story_id), 1, pxat=until_ms)
         self.pipe.delete(k("o", story_id))
-        counters = ("ve", "vv", "rp", "rc", "rx", "sk", "sa")
-        self.pipe.delete(*(k(kind, story_id) for kind in counters))
+        self.clear_counters(story_id)
         self._count(2)
+
+    def clear_counters(self, story_id: str) -> None:
+        """Every counter of a story, identities' hashes included."""
+        counters = ("ve", "vv", "rp", "rc", "rx", "sk", "sa")
+        self.pipe.delete(*(self.m.k(kind, story_id) for kind in counters))
+        self._count()
 
     # -- trays -------------------------------------------------------------------------------
     def set_tray_entry(self, viewer_id: str, entry: TrayEntry) -> None:

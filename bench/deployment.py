@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from stories.runtime import Runtime
 from stories.settings import Settings
-from streams.admin import all_topics, ensure_topics
+from streams.admin import all_topics, ensure_topics, group_lag
 from streams.topics import TOPICS, topic_name
 
 __all__ = ["BenchDeployment", "wait_until", "resident_bytes", "settings_env", "cpu_seconds",
@@ -157,18 +157,7 @@ class BenchDeployment:
 
     def lag(self) -> int:
         """Events the worker group has not committed yet, over every input topic."""
-        consumer = Consumer({"bootstrap.servers": self.settings.kafka_bootstrap,
-                             "group.id": f"{self.name}-worker", "enable.auto.commit": False})
-        try:
-            partitions = [TopicPartition(topic_name(t, self.name), p)
-                          for t in TOPICS for p in range(t.partitions)]
-            total = 0
-            for tp in consumer.committed(partitions, timeout=10):
-                high = consumer.get_watermark_offsets(tp, timeout=10)[1]
-                total += high - max(tp.offset, 0)
-            return total
-        finally:
-            consumer.close()
+        return group_lag(self.settings.kafka_bootstrap, f"{self.name}-worker", TOPICS, self.name)
 
     def produced(self) -> int:
         """Events in the deployment's input topics so far."""

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import time
 
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
 from streams.topics import DEAD_LETTER, TOPICS, Topic, topic_name
 
-__all__ = ["ensure_topics", "all_topics"]
+__all__ = ["ensure_topics", "all_topics", "group_lag"]
 
 log = logging.getLogger(__name__)
 
@@ -56,3 +58,40 @@ def _has_leaders(metadata) -> bool:
     return metadata is not None and bool(metadata.partitions) and all(
         p.leader >= 0 for p in metadata.partitions.values()
     )
+
+
+_TRANSIENT_CODES = frozenset({
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.NOT_COORDINATOR, KafkaError._TIMED_OUT, KafkaError._TRANSPORT,
+})
+
+
+def _retriable(error: BaseException) -> bool:
+    """A coordinator moving or still loading is transient."""
+    if not isinstance(error, KafkaException):
+        return False
+    cause = error.args[0]
+    return cause.retriable() or cause.code() in _TRANSIENT_CODES
+
+
+@retry(retry=retry_if_exception(_retriable), stop=stop_after_delay(60),
+       wait=wait_exponential(multiplier=0.2, max=5), reraise=True)
+def group_lag(bootstrap: str, group: str, topics: list[str] | tuple[Topic, ...],
+              prefix: str = "") -> int:
+    """Events the consumer group has not committed yet, summed over every partition of the topics.
+
+    Right after a group forms, the broker may answer NOT_COORDINATOR or
+    COORDINATOR_LOAD_IN_PROGRESS; those are retried for up to a minute.
+    """
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                         "enable.auto.commit": False})
+    try:
+        partitions = [TopicPartition(topic_name(t, prefix), p)
+                      for t in topics for p in range(t.partitions)]
+        total = 0
+        for tp in consumer.committed(partitions, timeout=10):
+            high = consumer.get_watermark_offsets(tp, timeout=10)[1]
+            total += high - max(tp.offset, 0)
+        return total
+    finally:
+        consumer.close()

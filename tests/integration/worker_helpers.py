@@ -70,24 +70,11 @@ class PrivateDeployment:
 
     def lag(self) -> int:
         """Events the worker group has not yet committed, over every input topic."""
-        from confluent_kafka import Consumer, TopicPartition
-
-        from streams.topics import TOPICS, topic_name
+        from streams.admin import group_lag
+        from streams.topics import TOPICS
 
         prefix = self.settings.topic_prefix
-        consumer = Consumer({"bootstrap.servers": self.settings.kafka_bootstrap,
-                             "group.id": f"{prefix}-worker", "enable.auto.commit": False})
-        try:
-            partitions = [TopicPartition(topic_name(t, prefix), p)
-                          for t in TOPICS for p in range(t.partitions)]
-            committed = consumer.committed(partitions, timeout=10)
-            total = 0
-            for tp in committed:
-                high = consumer.get_watermark_offsets(tp, timeout=10)[1]
-                total += high - max(tp.offset, 0)
-            return total
-        finally:
-            consumer.close()
+        return group_lag(self.settings.kafka_bootstrap, f"{prefix}-worker", TOPICS, prefix)
 
     def wait_idle(self, timeout: float = 60) -> None:
         """Until the workers have committed everything produced so far."""

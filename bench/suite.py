@@ -51,6 +51,7 @@ class BenchSize:
     gateway_processes: int
     media_seconds: float
     fanout_threshold: int | None  # None: the configured one
+    worker_processes: int = 1
 
 
 SIZES = {
@@ -72,7 +73,8 @@ class _Run:
         self.size, self.console = size, console
         self.deployment = BenchDeployment(settings, workdir)
         self.world = Simulation(SimulationConfig(users=size.users, seed=7, events=0)).world
-        self.worker = self.deployment.start_worker()
+        self.worker = self.deployment.start_worker(
+            STORIES_WORKER_PROCESSES=str(size.worker_processes))
         self.sections: dict[str, Any] = {}
         self.setup: dict[str, Any] = {}
 

@@ -188,18 +188,29 @@ def worker(
     supervise: Annotated[
         bool, typer.Option(help="Restart the worker with back-off when it dies of an error")
     ] = True,
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes sharing the partitions (default: "
+                                 "STORIES_WORKER_PROCESSES); each serves metrics on its own "
+                                 "port, counting up from STORIES_WORKER_METRICS_PORT"),
+    ] = None,
 ) -> None:
     """Run the projection worker: fold the topics into the read models, expire stories,
     process media."""
+    settings = get_settings()
     if supervise:
+        from streams.supervisor import child_environments, worker_child_argv
         from streams.supervisor import supervise as run_supervised
-        from streams.supervisor import worker_child_argv
 
-        raise typer.Exit(run_supervised(worker_child_argv()))
+        count = processes or settings.worker_processes
+        environments = child_environments(count, settings.worker_metrics_port)
+        raise typer.Exit(run_supervised(worker_child_argv(), environments))
+    if processes not in (None, 1):
+        raise typer.BadParameter("--no-supervise runs exactly one process", param_hint="--processes")
     from stories.runtime import Runtime
     from streams.worker import run_worker
 
-    run_worker(Runtime(get_settings()))
+    run_worker(Runtime(settings))
 
 
 @app.command()
@@ -316,6 +327,8 @@ def bench(
                                                            "replay, fanout, media")] = None,
     background_rate: Annotated[float | None, typer.Option(
         help="Events/s of simulated load under the freshness probes")] = None,
+    worker_processes: Annotated[int | None, typer.Option(
+        min=1, help="Processes of the measured worker (default 1)")] = None,
 ) -> None:
     """Measure ingest, freshness, gateway reads, replay, fan-out, footprint and media.
 
@@ -327,7 +340,9 @@ def bench(
     chosen = tuple(section or SECTIONS)
     if size not in SIZES or set(chosen) - set(SECTIONS):
         raise typer.BadParameter(f"sizes: {', '.join(SIZES)}; sections: {', '.join(SECTIONS)}")
-    overrides = {"background_rate": background_rate} if background_rate else {}
+    overrides: dict[str, float | int] = {"background_rate": background_rate} if background_rate else {}
+    if worker_processes:
+        overrides["worker_processes"] = worker_processes
     report, _ = run_suite(get_settings(), size, console, record=record, sections=chosen,
                           **overrides)
     failed = [name for name, s in report["sections"].items() if s["status"] == "failed"]

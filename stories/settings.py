@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     insights_days: int = Field(30, description="Days an author can read insights after expiry")
     worker_batch_size: int = Field(2000, description="Events the worker folds per batch")
     worker_metrics_port: int = Field(9108, description="Worker's Prometheus port (0: none)")
+    worker_processes: int = Field(
+        1, ge=1, description="Processes `stories worker` runs in one consumer group (one per core)"
+    )
     expiry_interval: float = Field(0.5, description="Seconds between expiry timer runs")
     pseudonym_secret: SecretStr = Field(
         SecretStr("development-only-pseudonym-key"),

@@ -3,24 +3,28 @@
 The faust worker stops for good when it cannot reach the broker (a Kafka restart, a network
 blip). `stories worker` therefore runs it as a child and starts a new one after such an exit;
 the child dies with its parent, so killing `stories worker` never leaves a worker behind.
+`--processes N` runs N such children in one consumer group, to use N cores.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-__all__ = ["supervise", "worker_child_argv"]
+__all__ = ["supervise", "worker_child_argv", "child_environments"]
 
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
 HEALTHY_RUN_SECONDS = 60  # a child that lived this long resets the back-off
+POLL_SECONDS = 0.5
 
 
 def _die_with_parent() -> None:
@@ -28,31 +32,94 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def supervise(argv: Sequence[str], max_backoff: float = 30.0) -> int:
-    """Run `argv` until it exits cleanly or we are asked to stop; returns its exit code."""
-    stopping = False
-    child: subprocess.Popen | None = None
+def child_environments(processes: int, metrics_port: int) -> list[dict[str, str]]:
+    """Each child's environment: the same, but a metrics port of its own (port + index)."""
+    environments = []
+    for index in range(processes):
+        env = dict(os.environ)
+        if metrics_port:
+            env["STORIES_WORKER_METRICS_PORT"] = str(metrics_port + index)
+        environments.append(env)
+    return environments
+
+
+@dataclass
+class _Child:
+    """One supervised process slot: restarted with its own back-off when it dies."""
+
+    argv: Sequence[str]
+    env: dict[str, str]
+    max_backoff: float
+    process: subprocess.Popen | None = None
+    started: float = 0.0
+    backoff: float = 1.0
+    restart_at: float = 0.0
+    signalled: int = 0  # the pid last asked to stop
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(list(self.argv), env=self.env,  # noqa: PLW1509
+                                        preexec_fn=_die_with_parent)
+
+    def check(self) -> int | None:
+        """Restart the child when its back-off is over; the exit code when it ended cleanly."""
+        now = time.monotonic()
+        if self.process is None:
+            if now >= self.restart_at:
+                self.start()
+            return None
+        code = self.process.poll()
+        if code is None:
+            return None
+        if code == 0:
+            return 0
+        if now - self.started > HEALTHY_RUN_SECONDS:
+            self.backoff = 1.0
+        log.warning("worker %d exited with code %d; starting a new one in %.0f s",
+                    self.process.pid, code, self.backoff)
+        self.process, self.restart_at = None, now + self.backoff
+        self.backoff = min(self.backoff * 2, self.max_backoff)
+        return None
+
+    def signal(self, signum: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+            self.signalled = self.process.pid
+
+    def wait(self) -> int:
+        return self.process.wait() if self.process is not None else 0
+
+
+def supervise(argv: Sequence[str], environments: Sequence[dict[str, str]] | None = None,
+              max_backoff: float = 30.0) -> int:
+    """Run one `argv` child per environment until they exit cleanly or we are asked to stop.
+
+    Returns the worst exit code. Children run in the same consumer group, so they share the
+    partitions; one that dies of an error is started again while the others go on.
+    """
+    children = [_Child(argv, env, max_backoff) for env in environments or [dict(os.environ)]]
+    stopping = 0
 
     def forward(signum: int, _frame: object) -> None:
         nonlocal stopping
-        stopping = True
-        if child is not None and child.poll() is None:
-            child.send_signal(signum)
+        stopping = signum
+        for child in children:
+            child.signal(signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    backoff = 1.0
-    while True:
-        started = time.monotonic()
-        child = subprocess.Popen(list(argv), preexec_fn=_die_with_parent)  # noqa: PLW1509
-        code = child.wait()
-        if stopping or code == 0:
-            return code
-        if time.monotonic() - started > HEALTHY_RUN_SECONDS:
-            backoff = 1.0
-        log.warning("worker exited with code %d; starting a new one in %.0f s", code, backoff)
-        time.sleep(backoff)
-        backoff = min(backoff * 2, max_backoff)
+    for child in children:
+        child.start()
+    finished: dict[int, int] = {}
+    while not stopping and len(finished) < len(children):
+        for index, child in enumerate(children):
+            if index not in finished and (code := child.check()) is not None:
+                finished[index] = code
+        time.sleep(POLL_SECONDS)
+    for child in children:  # one started while the signal was being forwarded
+        if stopping and child.process is not None and child.signalled != child.process.pid:
+            child.signal(stopping)
+    return max(child.wait() for child in children)
 
 
 def worker_child_argv() -> list[str]:

@@ -1,8 +1,9 @@
 """The bare endpoint the gateway is measured against: the same Redis reads, a raw ASGI app.
 
-No framework, no authentication, no presentation: `/tray/{viewer}` runs `read_tray` and
-`/stories/{viewer}/{author}` runs `visible_stories`, in the threadpool as the gateway's sync
-routes do, and answers JSON. Served by uvicorn (`create_bare_app` is a factory).
+No framework, no authentication, no presentation: `/tray/{viewer}` runs `read_tray_async` and
+`/stories/{viewer}/{author}` runs `visible_stories_async` on the event loop with
+`redis.asyncio`, as the gateway's read routes do, and answers JSON. Served by uvicorn
+(`create_bare_app` is a factory).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from dataclasses import asdict
 from typing import Any
 
 import orjson
-from anyio import to_thread
+import redis.asyncio
 
-from projections.queries import read_tray, visible_stories
+from projections.queries import read_tray_async, visible_stories_async
 from projections.stores.redis_store import RedisReadModels
 from stories.runtime import Runtime
 from stories.settings import get_settings
@@ -27,22 +28,25 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-def _tray(models: RedisReadModels, viewer: str) -> bytes:
-    items = read_tray(models, viewer, int(time.time() * 1000))[:TRAY_LIMIT]
-    return orjson.dumps({"items": [asdict(item) for item in items]})
+async def _tray(models: RedisReadModels, client: redis.asyncio.Redis, viewer: str) -> bytes:
+    items = await read_tray_async(models, client, viewer, int(time.time() * 1000))
+    return orjson.dumps({"items": [asdict(item) for item in items[:TRAY_LIMIT]]})
 
 
-def _stories(models: RedisReadModels, viewer: str, author: str) -> bytes:
-    stories = visible_stories(models, viewer, author, int(time.time() * 1000))
+async def _stories(models: RedisReadModels, client: redis.asyncio.Redis, viewer: str,
+                   author: str) -> bytes:
+    stories = await visible_stories_async(models, client, viewer, author,
+                                          int(time.time() * 1000))
     return b'{"stories":[' + b",".join(s.to_json() for s in stories) + b"]}"
 
 
-def _route(models: RedisReadModels, path: str) -> tuple[int, bytes]:
+async def _route(models: RedisReadModels, client: redis.asyncio.Redis, path: str
+                 ) -> tuple[int, bytes]:
     parts = path.strip("/").split("/")
     if parts[0] == "tray" and len(parts) == 2:
-        return 200, _tray(models, parts[1])
+        return 200, await _tray(models, client, parts[1])
     if parts[0] == "stories" and len(parts) == 3:
-        return 200, _stories(models, parts[1], parts[2])
+        return 200, await _stories(models, client, parts[1], parts[2])
     if parts == ["healthz"]:
         return 200, b'{"status":"ok"}'
     return 404, b'{"status":"not found"}'
@@ -60,13 +64,15 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 def create_bare_app() -> Callable[[dict[str, Any], Receive, Send], Awaitable[None]]:
     """The ASGI callable, reading the live read models of the configured deployment."""
-    models = Runtime(get_settings()).redis_models()
+    settings = get_settings()
+    models = Runtime(settings).redis_models()
+    client = redis.asyncio.Redis.from_url(settings.redis_url)
 
     async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
-        status, body = await to_thread.run_sync(_route, models, scope["path"])
+        status, body = await _route(models, client, scope["path"])
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})

@@ -87,7 +87,8 @@ class Gateway:
 
     @cached_property
     def async_redis(self) -> redis.asyncio.Redis:
-        return redis.asyncio.Redis.from_url(self.settings.redis_url)
+        return redis.asyncio.Redis.from_url(self.settings.redis_url, socket_timeout=5,
+                                            socket_connect_timeout=2)
 
     @cached_property
     def kafka_admin(self) -> AdminClient:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
+from anyio import to_thread
+
 __all__ = ["MediaKeyCache"]
 
 KEY_SECONDS = 60.0
@@ -29,21 +31,36 @@ class MediaKeyCache:
 
     def of(self, story_ids: Iterable[str]) -> dict[str, bytes]:
         """The keys of these stories that exist, fetching only the ones not remembered."""
+        found, missing, now = self._lookup(story_ids)
+        if missing:
+            self._add(found, missing, self._fetch(missing), now)
+        return {s: key for s, key in found.items() if key is not None}
+
+    async def of_async(self, story_ids: Iterable[str]) -> dict[str, bytes]:
+        """`of` for the event loop: remembered keys at once, the rest fetched in a thread."""
+        found, missing, now = self._lookup(story_ids)
+        if missing:
+            self._add(found, missing, await to_thread.run_sync(self._fetch, missing), now)
+        return {s: key for s, key in found.items() if key is not None}
+
+    def _lookup(self, story_ids: Iterable[str]
+                ) -> tuple[dict[str, bytes | None], list[str], float]:
+        """What is remembered and still fresh, and which stories need fetching."""
         now = self._clock()
-        wanted = list(dict.fromkeys(story_ids))
         found: dict[str, bytes | None] = {}
         missing = []
-        for story_id in wanted:
+        for story_id in dict.fromkeys(story_ids):
             entry = self._entries.get(story_id)
             if entry is not None and entry[0] > now:
                 found[story_id] = entry[1]
             else:
                 missing.append(story_id)
-        if missing:
-            fetched = self._fetch(missing)
-            self._remember(missing, fetched, now)
-            found.update((s, fetched.get(s)) for s in missing)
-        return {s: key for s, key in found.items() if key is not None}
+        return found, missing, now
+
+    def _add(self, found: dict[str, bytes | None], missing: list[str],
+             fetched: dict[str, bytes], now: float) -> None:
+        self._remember(missing, fetched, now)
+        found.update((s, fetched.get(s)) for s in missing)
 
     def _remember(self, story_ids: list[str], fetched: dict[str, bytes], now: float) -> None:
         if len(self._entries) + len(story_ids) > MAX_ENTRIES:

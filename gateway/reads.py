@@ -15,7 +15,7 @@ from gateway.versions import LiveReadModels
 from media.keys import CqlClients, story_media_keys
 from projections.highlights import Highlight
 from projections.model import REJECTED, Story, may_see
-from projections.queries import TrayItem, read_tray
+from projections.queries import TrayItem, read_tray_async
 from projections.stores.cql_store import VIEWER_BUCKETS
 from projections.stores.redis_store import RedisReadModels, Tallies
 
@@ -85,12 +85,13 @@ def tray_key(item: TrayItem) -> list[Any]:
     return [item.muted, not item.has_unseen, -item.latest_at, item.author_id]
 
 
-def tray_page(
-    models: RedisReadModels, viewer_id: str, now: int, muted: frozenset[str],
+async def tray_page(
+    models: RedisReadModels, client: Any, viewer_id: str, now: int, muted: frozenset[str],
     after: list[Any] | None, limit: int,
 ) -> tuple[list[TrayItem], list[Any] | None]:
-    """One page of the tray after a position; the next position when more remain."""
-    items = read_tray(models, viewer_id, now, muted)
+    """One page of the tray after a position (read with `redis.asyncio` `client`); the next
+    position when more remain."""
+    items = await read_tray_async(models, client, viewer_id, now, muted)
     if after is not None:
         start = tuple(after)
         items = [item for item in items if tuple(tray_key(item)) > start]

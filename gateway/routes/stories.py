@@ -31,7 +31,7 @@ from gateway.routes.deps import (
     StoryIdPath,
     UserIdPath,
 )
-from projections.queries import visible_stories
+from projections.queries import visible_stories_async
 
 __all__ = ["router"]
 
@@ -66,12 +66,14 @@ async def delete_story(story_id: StoryIdPath, user: CurrentUser, gw: Gw) -> Acce
 
 
 @router.get("/stories/tray", response_model=TrayPage, responses=READ_PROBLEMS)
-def tray(user: CurrentUser, gw: Gw, limit: Limit = 30, cursor: Cursor = None,
+async def tray(user: CurrentUser, gw: Gw, limit: Limit = 30, cursor: Cursor = None,
          muted: Muted = None) -> TrayPage:
     """Who has stories for the caller: unseen first, newest first, muted authors last."""
     after = gw.cursors.open(cursor, user, "tray") if cursor else None
-    items, position = tray_page(gw.models.redis, user, now_ms(), _muted(muted), after, limit)
-    keys = gw.media_keys.of([item.latest_story_id for item in items if item.thumbnail_key])
+    items, position = await tray_page(gw.models.redis, gw.async_redis, user, now_ms(),
+                                      _muted(muted), after, limit)
+    keys = await gw.media_keys.of_async(
+        [item.latest_story_id for item in items if item.thumbnail_key])
     return TrayPage(
         items=[gw.presenter.tray_item(item, keys.get(item.latest_story_id)) for item in items],
         next_cursor=gw.cursors.seal(user, "tray", position) if position else None,
@@ -86,10 +88,12 @@ def _muted(muted: str | None) -> frozenset[str]:
 
 
 @router.get("/users/{user_id}/stories", response_model=StoryList, responses=READ_PROBLEMS)
-def stories_of(user_id: UserIdPath, user: CurrentUser, gw: Gw) -> StoryList:
+async def stories_of(user_id: UserIdPath, user: CurrentUser, gw: Gw) -> StoryList:
     """The author's live stories the caller may see, oldest first (viewing order)."""
-    stories = visible_stories(gw.models.redis, user, user_id, now_ms())
-    keys = gw.media_keys.of([story.story_id for story in stories if story.renditions])
+    stories = await visible_stories_async(gw.models.redis, gw.async_redis, user, user_id,
+                                          now_ms())
+    keys = await gw.media_keys.of_async(
+        [story.story_id for story in stories if story.renditions])
     return StoryList(stories=[gw.presenter.story(s, user, keys.get(s.story_id)) for s in stories])
 
 

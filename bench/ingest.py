@@ -22,7 +22,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 import schemas
 from bench.deployment import BenchDeployment, cpu_seconds, wait_until
 from projections.stores.cql_store import first_wins_ts, unlogged_batches, viewer_bucket
-from projections.stores.redis_store import SEEN_TTL_MS, pseudonym
+from projections.stores.redis_store import SEEN_SCRIPT, SEEN_TTL_MS, VIEWS_SCRIPT, pseudonym
 from schemas.rules import to_millis
 from stories.runtime import Runtime
 from streams.producer import CONTENT_TYPE, producer_config
@@ -213,22 +213,31 @@ def _cql_ceiling(scratch: Runtime, views: list[View], batch: int, grouped: bool
 
 
 def _redis_ceiling(scratch: Runtime, views: list[View], batch: int) -> dict[str, Any]:
-    """The projector's Redis updates for views, one pipeline per batch."""
+    """The projector's Redis updates for views, one pipeline per batch: a views script per
+    story, one seen script for the batch's viewers."""
     models = scratch.redis_models()
     k, secret = models.k, models.secret
     keep = int(time.time() * 1000) + 86_400_000 + INSIGHTS_MS
+    views_script = scratch.redis.register_script(VIEWS_SCRIPT)
+    seen_script = scratch.redis.register_script(SEEN_SCRIPT)
     began = time.perf_counter()
     for chunk in _chunks(views, batch):
         pipe = scratch.redis.pipeline(transaction=False)
+        by_story: dict[str, list[View]] = {}
+        seen: dict[str, list[str]] = {}
         for v in chunk:
-            pipe.sadd(k("seen", v.viewer_id), v.story_id)
-            pipe.sadd(k("ve", v.story_id), pseudonym(secret, v.event_id))
-            pipe.sadd(k("vv", v.story_id), pseudonym(secret, v.viewer_id))
-        for story_id in {v.story_id for v in chunk}:
-            for kind in ("ve", "vv", "rp"):
-                pipe.pexpireat(k(kind, story_id), keep)
-        for viewer_id in {v.viewer_id for v in chunk}:
-            pipe.pexpire(k("seen", viewer_id), SEEN_TTL_MS)
+            by_story.setdefault(v.story_id, []).append(v)
+            seen.setdefault(v.viewer_id, []).append(v.story_id)
+        for story_id, story_views in by_story.items():
+            views_script(keys=[k("ve", story_id), k("vv", story_id)],
+                         args=[keep, len(story_views),
+                               *(pseudonym(secret, v.event_id) for v in story_views),
+                               *(pseudonym(secret, v.viewer_id) for v in story_views)],
+                         client=pipe)
+        args: list[object] = [SEEN_TTL_MS]
+        for story_ids in seen.values():
+            args += [len(story_ids), *story_ids]
+        seen_script(keys=[k("seen", viewer) for viewer in seen], args=args, client=pipe)
         pipe.execute()
     seconds = time.perf_counter() - began
     return {"events": len(views), "seconds": round(seconds, 3), "rate": round(len(views) / seconds)}

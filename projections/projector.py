@@ -106,14 +106,13 @@ class Projector:
         now = self.now_ms()
         rb, cb = self.redis.batch(), self.cql.batch()
         keep: dict[str, int] = {}
-        viewers: set[str] = set()
+        replied: set[str] = set()
         for name, record in events:
             story_id = record["story_id"]
             at = to_ms(record["occurred_at"])
             if name == "StoryViewed" and at + SEEN_TTL_MS > now:
                 # Seen-ness does not depend on the story's fate, so order cannot change it.
                 rb.mark_seen(record["actor_id"], story_id)
-                viewers.add(record["actor_id"])
             if story_id in gone:
                 continue
             ref = refs.get(story_id)
@@ -122,12 +121,12 @@ class Projector:
             if keep_until <= now:
                 continue
             keep[story_id] = max(keep.get(story_id, 0), keep_until)
+            if name == "StoryReplied":
+                replied.add(story_id)
             identity_ttl = _ttl_seconds(expires, now)
             _ENGAGEMENT[name](rb, cb, record, at, identity_ttl, keep_until)
-        for story_id, keep_until in keep.items():
-            rb.keep_counters_until(story_id, keep_until)
-        for viewer_id in viewers:
-            rb.keep_seen(viewer_id)
+        for story_id in replied:
+            rb.keep_replies_until(story_id, keep[story_id])
         cb.flush()
         first_time = rb.flush()
         self._undo_if_deleted_meanwhile(list(keep))
@@ -407,7 +406,7 @@ class _LifecycleRun:
 
 
 def _on_view(rb: RedisBatch, cb: CqlBatch, r: dict[str, Any], at: int, ttl: int, keep: int):
-    rb.view(r["story_id"], r["actor_id"], r["event_id"], at)
+    rb.view(r["story_id"], r["actor_id"], r["event_id"], at, keep)
     if ttl:
         cb.view(r["story_id"], r["actor_id"], at, ttl)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 import redis
@@ -45,6 +45,31 @@ for i = 3, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[2], ARGV[i], ARGV[i + 1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 redis.call('PEXPIREAT', KEYS[2], ARGV[2])
 return 1
+"""
+
+# A story's views in one batch: each event counted once, each viewer once, both sets kept until
+# ARGV[1]. Returns 1 for each viewer seen here for the first time (for the author's live view).
+VIEWS_SCRIPT = """
+local events = tonumber(ARGV[2])
+for i = 3, 2 + events do redis.call('SADD', KEYS[1], ARGV[i]) end
+local first = {}
+for i = 3 + events, #ARGV do first[#first + 1] = redis.call('SADD', KEYS[2], ARGV[i]) end
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+redis.call('PEXPIREAT', KEYS[2], ARGV[1])
+return first
+"""
+
+# The stories each viewer watched in one batch: KEYS are the viewers' seen sets, ARGV the TTL
+# and then, per key, a count followed by that many story ids.
+SEEN_SCRIPT = """
+local at = 2
+for k = 1, #KEYS do
+  local count = tonumber(ARGV[at])
+  for i = at + 1, at + count do redis.call('SADD', KEYS[k], ARGV[i]) end
+  redis.call('PEXPIRE', KEYS[k], ARGV[1])
+  at = at + count + 1
+end
+return #KEYS
 """
 
 
@@ -84,6 +109,8 @@ class RedisReadModels:
         self.secret = secret
         self._react = client.register_script(REACT_SCRIPT)
         self._answer = client.register_script(ANSWER_SCRIPT)
+        self._views = client.register_script(VIEWS_SCRIPT)
+        self._seen = client.register_script(SEEN_SCRIPT)
 
     # -- keys --------------------------------------------------------------------------------
     @property
@@ -198,6 +225,9 @@ class RedisBatch:
         self.size = 0
         self.watched: list[tuple[int, dict]] = []  # (command index, what it means if it changed)
         self.members: dict[str, list[bytes | str]] = {}  # set key -> members of one SADD
+        self.view_watched: list[tuple[int, list[dict]]] = []  # (command index, one per viewer)
+        self.views: dict[str, _StoryViews] = {}  # story id -> its views in this batch
+        self.seen: dict[str, list[str]] = {}  # viewer id -> stories watched in this batch
 
     def _watch_next(self, note: dict) -> None:
         """The next command's truthy result means `note` happened for the first time."""
@@ -211,10 +241,33 @@ class RedisBatch:
         self.members.setdefault(key, []).append(member)
 
     def _drain(self) -> None:
+        """Send what is buffered per key, so that later commands in the pipeline see it."""
         for key, members in self.members.items():
             self.pipe.sadd(key, *members)
         self._count(len(self.members))
         self.members = {}
+        self._drain_views()
+        self._drain_seen()
+
+    def _drain_views(self) -> None:
+        k = self.m.k
+        for story_id, views in self.views.items():
+            self.view_watched.append((len(self.pipe.command_stack), views.notes))
+            self.m._views(keys=[k("ve", story_id), k("vv", story_id)],
+                          args=[views.keep_until, len(views.events), *views.events,
+                                *views.viewers], client=self.pipe)
+        self._count(len(self.views))
+        self.views = {}
+
+    def _drain_seen(self) -> None:
+        if not self.seen:
+            return
+        args: list[object] = [SEEN_TTL_MS]
+        for story_ids in self.seen.values():
+            args += [len(story_ids), *story_ids]
+        self.m._seen(keys=[self.m.k("seen", v) for v in self.seen], args=args, client=self.pipe)
+        self._count()
+        self.seen = {}
 
     # -- stories -----------------------------------------------------------------------------
     def put_story(self, story: Story, insights_until: int) -> None:
@@ -289,15 +342,22 @@ class RedisBatch:
         self._count(2)
 
     # -- engagement --------------------------------------------------------------------------
-    def view(self, story_id: str, viewer_id: str, event_id: str, at_ms: int) -> None:
-        k, p = self.m.k, self.m.secret
-        self._add_member(k("ve", story_id), pseudonym(p, event_id))
-        self._watch_next({"type": "view", "story_id": story_id, "user_id": viewer_id, "at": at_ms})
-        self.pipe.sadd(k("vv", story_id), pseudonym(p, viewer_id))
-        self._count()
+    def view(self, story_id: str, viewer_id: str, event_id: str, at_ms: int,
+             keep_until: int) -> None:
+        """A view counts once per event and once per viewer; sent per story at the flush."""
+        views = self.views.get(story_id)
+        if views is None:
+            views = self.views[story_id] = _StoryViews()
+        secret = self.m.secret
+        views.events.append(pseudonym(secret, event_id))
+        views.viewers.append(pseudonym(secret, viewer_id))
+        views.notes.append({"type": "view", "story_id": story_id, "user_id": viewer_id,
+                            "at": at_ms})
+        views.keep_until = max(views.keep_until, keep_until)
 
     def mark_seen(self, viewer_id: str, story_id: str) -> None:
-        self._add_member(self.m.k("seen", viewer_id), story_id)
+        """The viewer watched the story: their tray stops showing it as unseen (49 h)."""
+        self.seen.setdefault(viewer_id, []).append(story_id)
 
     def reply(self, story_id: str, event_id: str) -> None:
         self._add_member(self.m.k("rp", story_id), pseudonym(self.m.secret, event_id))
@@ -317,23 +377,18 @@ class RedisBatch:
         keys = [self.m.k("sa", story_id), self.m.k("sk", story_id)]
         who = pseudonym(self.m.secret, f"{sticker_id}:{user_id}")
         args: list[object] = [who, keep_until]
-        for field, amount in increments.items():
-            args += [f"{sticker_id}:{field}", amount]
+        for name, amount in increments.items():
+            args += [f"{sticker_id}:{name}", amount]
         self._watch_next({"type": "answer", "story_id": story_id, "sticker_id": sticker_id,
                           "user_id": user_id})
         self.m._answer(keys=keys, args=args, client=self.pipe)
         self._count()
 
-    def keep_counters_until(self, story_id: str, keep_until: int) -> None:
-        """Counters outlive the story for the insights window, then vanish."""
+    def keep_replies_until(self, story_id: str, keep_until: int) -> None:
+        """Reply counters outlive the story for the insights window, then vanish (views set
+        their own expiry)."""
         self._drain()
-        for kind in ("ve", "vv", "rp"):
-            self.pipe.pexpireat(self.m.k(kind, story_id), keep_until)
-        self._count(3)
-
-    def keep_seen(self, viewer_id: str) -> None:
-        self._drain()
-        self.pipe.pexpire(self.m.k("seen", viewer_id), SEEN_TTL_MS)
+        self.pipe.pexpireat(self.m.k("rp", story_id), keep_until)
         self._count()
 
     def flush(self) -> list[dict]:
@@ -341,9 +396,11 @@ class RedisBatch:
         self._drain()
         results = self.pipe.execute() if self.size else []
         changed = [note for index, note in self.watched if results and results[index]]
+        for index, notes in self.view_watched:
+            changed += [note for note, first in zip(notes, results[index], strict=True) if first]
         self.pipe = self.m.client.pipeline(transaction=False)
         self.size = 0
-        self.watched = []
+        self.watched, self.view_watched = [], []
         return changed
 
     def publish(self, notes: list[dict]) -> None:
@@ -355,6 +412,16 @@ class RedisBatch:
         for story_id, events in by_story.items():
             pipe.publish(self.m.live_channel(story_id), orjson.dumps(events))
         pipe.execute()
+
+
+@dataclass(slots=True)
+class _StoryViews:
+    """One story's views buffered in a batch: event and viewer pseudonyms, live notes."""
+
+    events: list[bytes] = field(default_factory=list)
+    viewers: list[bytes] = field(default_factory=list)
+    notes: list[dict] = field(default_factory=list)
+    keep_until: int = 0
 
 
 def _parse_ref(value: bytes | None) -> StoryRef | None:

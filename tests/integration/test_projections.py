@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
 from projections.queries import read_tray, visible_stories
@@ -208,3 +210,79 @@ def test_deleting_a_story_takes_it_out_of_its_highlights(stores):
     projector.apply_lifecycle([_highlight_event("StoryDeleted", 0, story_id=public)])
     assert stores.cql.highlight("user-0", h1).story_ids == ()
     assert stores.cql.highlight_ids_holding(public) == set()
+
+
+def test_views_in_one_batch_count_once_expire_with_the_story_and_notify_new_viewers(stores):
+    """A batch's views of a story go out together: re-views and a redelivered batch add
+    nothing, the counters and seen sets expire, and only first views reach the live feed."""
+    import schemas
+    from projections.stores.redis_store import SEEN_TTL_MS
+
+    projector = stores.fresh()
+    projector.live_notifications = True
+    models = projector.redis
+    posted = datetime.now(UTC) - timedelta(minutes=5)
+    story_id = str(uuid.uuid4())
+    post = schemas.new_event("StoryPosted", "author", occurred_at=posted, story_id=story_id,
+                             kind="TEXT", text="hi")
+    assert projector.apply_lifecycle([("StoryPosted", post)]) == []
+
+    def view(viewer: str, minute: int):
+        return ("StoryViewed", schemas.new_event(
+            "StoryViewed", viewer, occurred_at=posted + timedelta(minutes=minute),
+            story_id=story_id, author_id="author"))
+
+    live = models.client.pubsub()
+    live.subscribe(models.live_channel(story_id))
+    live.get_message(timeout=1)  # the subscription itself
+    batch = [view("ann", 1), view("bob", 1), view("ann", 2), view("cat", 3)]
+    assert projector.apply_engagement(batch) == []
+    assert projector.apply_engagement(batch) == []  # redelivered after a crash
+    later = [view("bob", 4), view("dan", 4)]
+    assert projector.apply_engagement(later) == []
+
+    tallies = models.tallies(story_id)
+    assert (tallies.views, tallies.unique_viewers) == (6, 4)
+    story_end = int((posted + timedelta(hours=24)).timestamp() * 1000)
+    for kind in ("ve", "vv"):
+        left = models.client.pexpiretime(models.k(kind, story_id))
+        assert left == story_end + projector.policy.insights_ms
+    assert 0 < models.client.pttl(models.k("seen", "ann")) <= SEEN_TTL_MS
+    assert models.client.smembers(models.k("seen", "dan")) == {story_id.encode()}
+
+    notified = []
+    while (message := live.get_message(timeout=1)) is not None:
+        notified += [note["user_id"] for note in orjson.loads(message["data"])]
+    live.close()
+    assert notified == ["ann", "bob", "cat", "dan"]
+
+
+def test_the_event_loop_reads_the_same_trays_and_story_lists(stores, local_stack):
+    """The gateway reads with redis.asyncio; it must see exactly what the sync reads see."""
+    import asyncio
+
+    import redis.asyncio
+
+    from projections.queries import read_tray_async, visible_stories_async
+
+    world = build_scenario()
+    projector = stores.fresh()
+    project(projector, world.events)
+    models, now = projector.redis, now_ms()
+    users = [f"user-{i}" for i in range(10)]
+
+    async def read_all():
+        client = redis.asyncio.Redis.from_url(local_stack.redis_url)
+        try:
+            trays = [await read_tray_async(models, client, u, now, frozenset({"user-1"}))
+                     for u in users]
+            lists = [await visible_stories_async(models, client, u, "user-0", now) for u in users]
+            return trays, lists
+        finally:
+            await client.aclose()
+
+    trays, lists = asyncio.run(read_all())
+    assert trays == [read_tray(models, u, now, frozenset({"user-1"})) for u in users]
+    assert lists == [visible_stories(models, u, "user-0", now) for u in users]
+    assert any(trays) and any(lists)
+    assert trays[2][-1].author_id == "user-1" and trays[2][-1].muted  # muted authors come last

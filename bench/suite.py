@@ -51,14 +51,14 @@ class BenchSize:
     gateway_processes: int
     media_seconds: float
     fanout_threshold: int | None  # None: the configured one
-    worker_processes: int = 1
+    worker_processes: int = 1  # full size: one per core, as `stories worker --processes`
 
 
 SIZES = {
     "full": BenchSize("full", users=2000, ingest_views=200_000, ingest_stories=500,
                       background_rate=5000, background_seconds=60, probes=150,
                       gateway_seconds=15, gateway_processes=2, media_seconds=5,
-                      fanout_threshold=None),
+                      fanout_threshold=None, worker_processes=os.cpu_count() or 1),
     "small": BenchSize("small", users=120, ingest_views=3000, ingest_stories=30,
                        background_rate=300, background_seconds=6, probes=5,
                        gateway_seconds=1, gateway_processes=1, media_seconds=0,

@@ -511,6 +511,21 @@ def test_writes_are_rate_limited_per_user(world):
             world.client = saved
 
 
+def test_redis_away_makes_reads_answer_503_problems_not_tracebacks(world):
+    settings = world.settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    with gateway_client(settings) as client:
+        world.client, saved = client, world.client
+        try:
+            reader, author = world.user("reader"), world.user("author")
+            for path in ("/api/v1/stories/tray", f"/api/v1/users/{author.id}/stories"):
+                response = reader.get(path)
+                body = problem(response, 503)
+                assert response.headers["Retry-After"]
+                assert "Traceback" not in response.text and "redis" in body["detail"].lower()
+        finally:
+            world.client = saved
+
+
 def test_kafka_away_answers_503_quickly_and_a_retry_reuses_the_story_id(world):
     settings = world.settings.model_copy(
         update={"kafka_bootstrap": "127.0.0.1:1", "gateway_emit_timeout": 1.0})

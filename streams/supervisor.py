@@ -94,7 +94,7 @@ def supervise(argv: Sequence[str], environments: Sequence[dict[str, str]] | None
               max_backoff: float = 30.0) -> int:
     """Run one `argv` child per environment until they exit cleanly or we are asked to stop.
 
-    Returns the worst exit code. Children run in the same consumer group, so they share the
+    Returns the first non-zero exit code, else 0. Children run in the same consumer group, so they share the
     partitions; one that dies of an error is started again while the others go on.
     """
     children = [_Child(argv, env, max_backoff) for env in environments or [dict(os.environ)]]
@@ -119,7 +119,8 @@ def supervise(argv: Sequence[str], environments: Sequence[dict[str, str]] | None
     for child in children:  # one started while the signal was being forwarded
         if stopping and child.process is not None and child.signalled != child.process.pid:
             child.signal(stopping)
-    return max(child.wait() for child in children)
+    codes = [child.wait() for child in children]
+    return next((code for code in codes if code != 0), 0)
 
 
 def worker_child_argv() -> list[str]:

@@ -81,7 +81,8 @@ def test_stopping_the_supervisor_stops_every_child(tmp_path):
     pids = [int(p.name) for p in tmp_path.glob("[0-9]*")]
     assert len(pids) == 2
     supervisor.send_signal(signal.SIGTERM)
-    supervisor.wait(30)  # it returns once every child has stopped
+    # It returns once every child has stopped, passing on how they ended (killed by the signal).
+    assert supervisor.wait(30) == -signal.SIGTERM % 256
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

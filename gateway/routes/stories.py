@@ -67,7 +67,7 @@ async def delete_story(story_id: StoryIdPath, user: CurrentUser, gw: Gw) -> Acce
 
 @router.get("/stories/tray", response_model=TrayPage, responses=READ_PROBLEMS)
 async def tray(user: CurrentUser, gw: Gw, limit: Limit = 30, cursor: Cursor = None,
-         muted: Muted = None) -> TrayPage:
+               muted: Muted = None) -> TrayPage:
     """Who has stories for the caller: unseen first, newest first, muted authors last."""
     after = gw.cursors.open(cursor, user, "tray") if cursor else None
     items, position = await tray_page(gw.models.redis, gw.async_redis, user, now_ms(),

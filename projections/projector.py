@@ -207,11 +207,19 @@ class Projector:
         cb.flush()
 
     def _after_follows(self, pairs: list[tuple[str, str]]) -> None:
-        """Backfill new followers' trays, then look again in case a post raced the follows."""
+        """Backfill new followers' trays, then look again in case a post raced the follows.
+
+        An author who drops to the threshold stops being pulled at read time, so every one of
+        their followers gets the entry pushed now, not only the new ones.
+        """
         if not pairs:
             return
-        pushed = self._mark_celebrities(sorted({followee for _, followee in pairs}))
+        pushed, demoted = self._mark_celebrities(sorted({followee for _, followee in pairs}))
         pairs = [(follower, followee) for follower, followee in pairs if followee in pushed]
+        if demoted:
+            followers = self.redis.followers_of(sorted(demoted))
+            pairs = list(dict.fromkeys(pairs + [(follower, author) for author in sorted(demoted)
+                                                for follower in sorted(followers[author])]))
         rb, written = self.redis.batch(), {}
         for look in range(2):  # the second look sees any story change that raced the first
             stories = self.redis.authors_stories(sorted({followee for _, followee in pairs}))
@@ -224,14 +232,17 @@ class Projector:
                 written[pair] = entry
             rb.flush()
 
-    def _mark_celebrities(self, followees: list[str]) -> set[str]:
-        """Flag authors above the fan-out threshold; returns the others (their trays are pushed)."""
+    def _mark_celebrities(self, followees: list[str]) -> tuple[set[str], set[str]]:
+        """Flag authors above the fan-out threshold. Returns the others (their trays are pushed)
+        and, among them, those who were flagged until now."""
         counts = self.redis.follower_counts(followees)
+        flagged = self.redis.celebrities_among(followees)
         rb = self.redis.batch()
         for followee in followees:
             rb.set_celebrity(followee, counts[followee] > self.policy.fanout_threshold)
         rb.flush()
-        return {f for f in followees if counts[f] <= self.policy.fanout_threshold}
+        pushed = {f for f in followees if counts[f] <= self.policy.fanout_threshold}
+        return pushed, pushed & flagged
 
 
 def _put_entry(rb: RedisBatch, viewer_id: str, author_id: str, entry: TrayEntry | None) -> None:

@@ -195,6 +195,13 @@ class RedisReadModels:
             pipe.scard(self.k("fr", user_id))
         return dict(zip(user_ids, map(int, pipe.execute()), strict=True))
 
+    def celebrities_among(self, user_ids: Sequence[str]) -> set[str]:
+        """Which of these users are flagged as pulled at read time (one round trip)."""
+        if not user_ids:
+            return set()
+        flags = self.client.smismember(self.k("celebs"), list(user_ids))
+        return {u for u, flag in zip(user_ids, flags, strict=True) if flag}
+
     def follower_count(self, user_id: str) -> int:
         return int(self.client.scard(self.k("fr", user_id)))
 

@@ -286,3 +286,32 @@ def test_the_event_loop_reads_the_same_trays_and_story_lists(stores, local_stack
     assert lists == [visible_stories(models, u, "user-0", now) for u in users]
     assert any(trays) and any(lists)
     assert trays[2][-1].author_id == "user-1" and trays[2][-1].muted  # muted authors come last
+
+
+def test_an_author_who_drops_to_the_threshold_stays_in_every_followers_tray(stores):
+    """Above the threshold an author is pulled at read time; back at it, every follower
+    (old ones included) must have the entry pushed, or their stories vanish from trays."""
+    import schemas
+
+    projector = stores.fresh(fanout_threshold=3)
+    models = projector.redis
+    fans = [f"fan-{i}" for i in range(6)]
+
+    def graph(name: str, follower: str):
+        return (name, schemas.new_event(name, follower, followee_id="star"))
+
+    assert projector.apply_graph([graph("UserFollowed", f) for f in fans[:4]]) == []
+    post = schemas.new_event("StoryPosted", "star", story_id=str(uuid.uuid4()), kind="TEXT",
+                             text="hello")
+    assert projector.apply_lifecycle([("StoryPosted", post)]) == []
+    assert models.client.sismember(models.k("celebs"), "star")  # 4 followers > 3: pulled
+
+    assert projector.apply_graph([graph("UserUnfollowed", f) for f in fans[2:4]]) == []
+    assert projector.apply_graph([graph("UserFollowed", fans[4])]) == []  # 3 followers now
+    assert not models.client.sismember(models.k("celebs"), "star")
+
+    for fan in (fans[0], fans[1], fans[4]):
+        assert [i.latest_story_id for i in read_tray(models, fan, now_ms())] == [
+            post["story_id"]], fan
+    for fan in (fans[2], fans[3], fans[5]):
+        assert read_tray(models, fan, now_ms()) == [], fan

@@ -328,7 +328,8 @@ def bench(
     background_rate: Annotated[float | None, typer.Option(
         help="Events/s of simulated load under the freshness probes")] = None,
     worker_processes: Annotated[int | None, typer.Option(
-        min=1, help="Processes of the measured worker (default: one per core at full size, 1 at small)")] = None,
+        min=1, help="Processes of the measured worker "
+                    "(default: one per core at full size, 1 at small)")] = None,
 ) -> None:
     """Measure ingest, freshness, gateway reads, replay, fan-out, footprint and media.
 

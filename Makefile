@@ -65,8 +65,10 @@ wrk: ## Install wrk, the HTTP load tool of the benchmark, from Debian when missi
 reliability: up ## Full-size fault scenarios (kill -9, restarts, outages); prints the table
 	$(PYTHON) -m reliability --size full
 
-lint: install ## ruff
+lint: install ## ruff, the layer contract (import-linter) and mypy
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 clean: down ## Stop the stack and delete its data and logs
 	rm -rf .state

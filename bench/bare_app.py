@@ -16,10 +16,10 @@ from typing import Any
 import orjson
 import redis.asyncio
 
+from core.settings import get_settings
 from projections.queries import read_tray_async, visible_stories_async
+from projections.runtime import Runtime
 from projections.stores.redis_store import RedisReadModels
-from stories.runtime import Runtime
-from stories.settings import get_settings
 
 __all__ = ["create_bare_app", "TRAY_LIMIT"]
 

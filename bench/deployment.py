@@ -20,8 +20,8 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
-from stories.runtime import Runtime
-from stories.settings import Settings
+from core.settings import Settings
+from projections.runtime import Runtime
 from streams.admin import all_topics, ensure_topics, group_lag
 from streams.topics import TOPICS, topic_name
 

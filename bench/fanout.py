@@ -16,9 +16,9 @@ import redis
 
 import schemas
 from projections.projector import ProjectionPolicy, Projector
+from projections.runtime import Runtime
 from projections.stores.cql_store import CqlReadModels
 from projections.stores.redis_store import RedisReadModels
-from stories.runtime import Runtime
 
 __all__ = ["measure_fanout", "CountingRedis", "CountingSession"]
 

@@ -18,7 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from stories.runtime import Runtime
+from projections.runtime import Runtime
 
 __all__ = ["redis_footprint", "cql_viewer_footprint"]
 

@@ -19,8 +19,8 @@ from typing import Any
 import schemas
 from bench.deployment import BenchDeployment, resident_bytes, wait_until
 from projections.queries import read_tray
+from projections.runtime import Runtime
 from projections.stores.cql_store import viewer_bucket
-from stories.runtime import Runtime
 
 __all__ = ["FreshnessPlan", "measure_freshness", "percentiles", "PROBE_AUTHOR", "PROBE_FOLLOWER"]
 

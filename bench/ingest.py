@@ -21,10 +21,10 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 import schemas
 from bench.deployment import BenchDeployment, cpu_seconds, wait_until
+from projections.runtime import Runtime
 from projections.stores.cql_store import first_wins_ts, unlogged_batches, viewer_bucket
 from projections.stores.redis_store import SEEN_SCRIPT, SEEN_TTL_MS, VIEWS_SCRIPT, pseudonym
 from schemas.rules import to_millis
-from stories.runtime import Runtime
 from streams.producer import CONTENT_TYPE, producer_config
 from streams.topics import topic_for, topic_name
 

@@ -27,9 +27,9 @@ from bench.gateway_load import GatewayPlan, measure_gateway
 from bench.ingest import IngestPlan, measure_ingest, post_stories
 from bench.replay_timing import timed_folds
 from bench.report import evaluate, now_iso, print_report, record_row, write_json
-from stories.settings import REPO_ROOT, Settings
-from streams.emitter import send_paced
-from streams.simulate import Simulation, SimulationConfig
+from core.settings import REPO_ROOT, Settings
+from simulation.emitter import send_paced
+from simulation.simulate import Simulation, SimulationConfig
 
 __all__ = ["BenchSize", "SIZES", "run_suite", "SECTIONS"]
 
@@ -129,7 +129,7 @@ class _Run:
         return measure_gateway(self.deployment, [self.world.user_ids[u] for u in readers], plan)
 
     def replay(self) -> dict[str, Any]:
-        from streams.replay import ReplayPlan, replay
+        from projections.replay import ReplayPlan, replay
 
         self.deployment.stop(self.worker)
         with timed_folds() as by_topic:

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 import schemas
+from core.settings import Settings, get_settings
 from gateway.context import Gateway
 from gateway.limits import BodyLimitMiddleware
 from gateway.metrics import DEPENDENCY_ERRORS, MetricsMiddleware
@@ -32,7 +33,6 @@ from gateway.problems import (
     unavailable,
 )
 from gateway.routes import ROUTERS
-from stories.settings import Settings, get_settings
 
 __all__ = ["create_app", "app_from_environment"]
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
+from core.settings import Settings
 from gateway.problems import unauthorized
-from stories.settings import Settings
 
 __all__ = ["issue_token", "user_from_token", "bearer_token", "TokenVerifier", "USER_ID_PATTERN"]
 

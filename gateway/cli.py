@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uvicorn
 
+from core.settings import Settings
 from gateway.auth import issue_token as _issue_token
-from stories.settings import Settings
 
 __all__ = ["serve", "issue_token"]
 

@@ -17,6 +17,7 @@ from anyio import to_thread
 from botocore.exceptions import BotoCoreError, ClientError
 
 import schemas
+from core.clock import now_ms
 from gateway.context import Command, Gateway
 from gateway.idempotency import ClaimState
 from gateway.metrics import DEPENDENCY_ERRORS
@@ -33,7 +34,7 @@ from gateway.models import (
     UploadRequest,
 )
 from gateway.problems import conflict, invalid, not_found, unavailable
-from gateway.reads import now_ms, own_live_story_ids, own_story, story_for
+from gateway.reads import own_live_story_ids, own_story, story_for
 from media.layout import is_safe_id, upload_key
 from projections.highlights import Highlight
 from projections.model import Story

@@ -18,6 +18,8 @@ from cassandra.cluster import Session
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
+from core.clients import cql_session, redis_client, s3_client
+from core.settings import Settings
 from gateway.auth import TokenVerifier
 from gateway.cursors import CursorSigner
 from gateway.idempotency import IdempotencyKeys
@@ -29,8 +31,6 @@ from gateway.problems import unavailable
 from gateway.ratelimit import WriteLimiter
 from gateway.reads import fetch_media_keys
 from gateway.versions import LiveReadModels
-from stories.services import cql_session, redis_client, s3_client
-from stories.settings import Settings
 from streams.producer import Delivery, DeliveryError, EventProducer
 
 __all__ = ["Command", "Gateway"]

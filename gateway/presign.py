@@ -2,7 +2,7 @@
 
 boto3's presigner costs about 250 µs a URL; a tray page holds up to 100 thumbnails. The
 signature is the same (tested against boto3), with path-style addressing as in
-`stories.services.s3_client`.
+`core.clients.s3_client`.
 """
 
 from __future__ import annotations

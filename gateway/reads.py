@@ -6,7 +6,6 @@ that does not exist, so routes cannot answer the two differently.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,6 @@ from projections.stores.cql_store import VIEWER_BUCKETS
 from projections.stores.redis_store import RedisReadModels, Tallies
 
 __all__ = [
-    "now_ms",
     "story_for",
     "own_story",
     "own_live_story_ids",
@@ -39,10 +37,6 @@ __all__ = [
 
 MAX_HIGHLIGHTS = 100
 MAX_HIGHLIGHT_STORIES = 100
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def story_for(models: RedisReadModels, viewer_id: str, story_id: str, now: int) -> Story | None:

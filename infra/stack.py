@@ -37,7 +37,7 @@ from rich.console import Console
 from rich.markup import escape
 from tenacity import Retrying, stop_after_delay, stop_any, wait_fixed
 
-from stories.settings import Settings
+from core.settings import Settings
 
 __all__ = ["ServiceStatus", "StackError", "SERVICE_NAMES", "up", "down", "status"]
 

@@ -20,11 +20,12 @@ import faust
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 import schemas
+from core.errors import STORE_ERRORS
 from media.clients import MediaClients, media_clients
 from media.isolation import IsolatedProcessor
 from media.pipeline import Event, MediaPipeline
 from media.reconcile import reconcile_media
-from stories.runtime import STORE_ERRORS, Runtime
+from projections.runtime import Runtime
 from streams.topics import TOPICS, topic_name
 
 __all__ = ["add_media_agents", "JobRunner"]

@@ -6,12 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core.clients import s3_client
+from core.settings import Settings
 from media.schedule import MediaSchedule
 from media.state import MediaStateStore, ensure_media_schema
 from media.storage import MediaObjects
-from stories.runtime import Runtime
-from stories.services import s3_client
-from stories.settings import Settings
+from projections.runtime import Runtime
 
 __all__ = ["MediaClients", "media_clients", "media_redis_prefix"]
 

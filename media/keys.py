@@ -14,9 +14,9 @@ from typing import Protocol
 
 from cassandra.cluster import Session
 
+from core.settings import Settings
 from media.crypto import MediaDecryptError, decrypt_blob, object_key_aad
 from media.state import MediaStateStore, media_keyspace
-from stories.settings import Settings
 
 __all__ = [
     "CqlClients",

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import schemas
+from core.errors import STORE_ERRORS
+from core.metrics import MEDIA_DESTROYED, MEDIA_OUTCOMES, MEDIA_SECONDS
 from media.clients import MediaClients
 from media.crypto import encrypt_blob, new_media_key, object_key_aad
 from media.isolation import IsolatedProcessor, Outcome, ProcessingInterrupted, Refused
@@ -43,8 +45,6 @@ from media.state import (
     MediaRecord,
 )
 from media.storage import STORAGE_ERRORS, UploadTooLarge
-from stories.metrics import MEDIA_DESTROYED, MEDIA_OUTCOMES, MEDIA_SECONDS
-from stories.runtime import STORE_ERRORS
 from streams.producer import EventProducer
 
 __all__ = ["MediaPipeline", "outcome_event_id", "EVENT_NAMESPACE", "Event"]

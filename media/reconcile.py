@@ -21,12 +21,12 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from core.metrics import MEDIA_DESTROYED
+from core.settings import Settings
 from media.clients import MediaClients, media_clients
 from media.layout import MEDIA, UPLOADS, story_of_object, upload_key
 from media.state import PENDING, PROCESSING, MediaRecord
-from stories.metrics import MEDIA_DESTROYED
-from stories.runtime import Runtime
-from stories.settings import Settings
+from projections.runtime import Runtime
 
 __all__ = ["ReconcileReport", "reconcile_media", "reconcile_with_settings"]
 

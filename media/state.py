@@ -20,8 +20,8 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import PreparedStatement
 
+from core.clock import to_ms
 from projections.migrate import migrate
-from projections.model import to_ms
 
 __all__ = [
     "PENDING",

@@ -3,7 +3,7 @@
 The URLs carry their own expiry (SigV4 query signing), so a leaked URL stops working within
 its lifetime; renditions are ciphertext in any case. The gateway passes
 `settings.upload_url_seconds` and `settings.media_url_seconds`; a client built with the
-public endpoint (`stories.services.s3_client(settings, settings.s3_public_endpoint)`) signs
+public endpoint (`core.clients.s3_client(settings, settings.s3_public_endpoint)`) signs
 URLs clients can reach.
 """
 

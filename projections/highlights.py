@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from projections.model import to_ms
+from core.clock import to_ms
 
 __all__ = ["Highlight", "fold_highlight", "reorder"]
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 import orjson
+
+from core.clock import to_ms
 
 __all__ = [
     "Story",
@@ -17,17 +18,9 @@ __all__ = [
     "with_rejection",
     "may_see",
     "tray_entry",
-    "to_ms",
 ]
 
 PROCESSING, READY, REJECTED = "processing", "ready", "rejected"
-
-
-def to_ms(moment: datetime | int) -> int:
-    """Epoch milliseconds of an aware datetime (ints pass through)."""
-    if isinstance(moment, int):
-        return moment
-    return int(moment.timestamp() * 1000)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from core.clock import to_ms
 from projections.highlights import fold_highlight
 from projections.model import (
     Story,
     TrayEntry,
     story_from_posted,
-    to_ms,
     tray_entry,
     with_media,
     with_rejection,

@@ -12,8 +12,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from core.settings import Settings
 from reliability.scenarios import SCENARIOS, SECURITY, Row, Size
-from stories.settings import Settings
 
 SIZES = {
     "small": Size(users=20, stories=10, views=600, kills=2),

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import schemas
-from stories.settings import Settings
+from core.settings import Settings
 from tests.integration.worker_helpers import PrivateDeployment
 
 __all__ = ["measure"]

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from rich.console import Console
 
+from core.settings import Settings
 from infra.stack import down as stop_services
 from infra.stack import up as start_services
-from reliability.traffic import Traffic, make_traffic
-from stories.settings import Settings
+from simulation.traffic import Traffic, make_traffic
 from tests.integration.readmodel_helpers import redis_dump
 from tests.integration.worker_helpers import PrivateDeployment
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.clients import cql_session, ensure_bucket, s3_client
+from core.settings import Settings
 from media.state import ensure_media_schema
 from projections.versions import live_version
-from stories.services import cql_session, ensure_bucket, s3_client
-from stories.settings import Settings
 from streams.admin import ensure_topics
 
 __all__ = ["InitReport", "init_all"]

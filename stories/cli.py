@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stories.settings import get_settings
+from core.settings import get_settings
 
 __all__ = ["app"]
 
@@ -135,7 +135,7 @@ def emit(
 
 def _emit_one(event_name: str, payload: str) -> None:
     import schemas
-    from streams.jsonl import JsonEventError, record_from_json
+    from simulation.jsonl import JsonEventError, record_from_json
     from streams.producer import DeliveryError, EventProducer
 
     try:
@@ -162,7 +162,7 @@ def _emit_one(event_name: str, payload: str) -> None:
 
 
 def _emit_file(path: Path) -> int:
-    from streams.jsonl import read_jsonl
+    from simulation.jsonl import read_jsonl
     from streams.producer import EventProducer
 
     bad_lines: list[tuple[int, str]] = []
@@ -207,8 +207,8 @@ def worker(
         raise typer.Exit(run_supervised(worker_child_argv(), environments))
     if processes not in (None, 1):
         raise typer.BadParameter("--no-supervise runs exactly one process", param_hint="--processes")
-    from stories.runtime import Runtime
-    from streams.worker import run_worker
+    from projections.runtime import Runtime
+    from stories.worker import run_worker
 
     run_worker(Runtime(settings))
 
@@ -241,9 +241,9 @@ def replay(
     from datetime import datetime
 
     from projections.catalogue import PROJECTIONS
-    from stories.runtime import Runtime
-    from streams.replay import ReplayPlan
-    from streams.replay import replay as run_replay
+    from projections.replay import ReplayPlan
+    from projections.replay import replay as run_replay
+    from projections.runtime import Runtime
 
     if since and from_beginning:
         raise typer.BadParameter("give --since or --from-beginning, not both")
@@ -299,8 +299,8 @@ def simulate(
     Heavy-tailed follower counts, close friends, posting habits, views that decay after a post,
     tap-through in order, reactions, replies, sticker answers, deletions and highlights.
     """
-    from streams.emitter import run_simulation
-    from streams.simulate import Mix, SimulationConfig
+    from simulation.emitter import run_simulation
+    from simulation.simulate import Mix, SimulationConfig
 
     count = round(rate * duration) if duration is not None else events
     try:

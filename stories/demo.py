@@ -12,10 +12,10 @@ from confluent_kafka import Consumer, Producer
 from rich.console import Console
 from rich.table import Table
 
+from core.settings import get_settings
 from projections.queries import read_tray, visible_stories
-from stories.runtime import Runtime
-from stories.settings import get_settings
-from streams.sample import build_scenario
+from projections.runtime import Runtime
+from simulation.sample import build_scenario
 from streams.topics import DEAD_LETTER, topic_name
 
 console = Console()

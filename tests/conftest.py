@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from rich.console import Console
 
-from stories.settings import Settings
+from core.settings import Settings
 
 
 @pytest.fixture(scope="session")

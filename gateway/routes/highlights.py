@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from core.clock import now_ms
 from gateway import commands
 from gateway.models import (
     Accepted,
@@ -14,7 +15,7 @@ from gateway.models import (
     HighlightRequest,
     HighlightStoryRequest,
 )
-from gateway.reads import highlights_for, now_ms
+from gateway.reads import highlights_for
 from gateway.routes.deps import (
     READ_PROBLEMS,
     WRITE_PROBLEMS,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, WebSocket
 
+from core.clock import now_ms
 from gateway import commands
 from gateway.live import serve_live
 from gateway.models import (
@@ -20,7 +21,7 @@ from gateway.models import (
 from gateway.present import insights as present_insights
 from gateway.present import viewer as present_viewer
 from gateway.problems import invalid, not_found, problem_responses
-from gateway.reads import insights_of, now_ms, own_story, tray_page, viewers_page
+from gateway.reads import insights_of, own_story, tray_page, viewers_page
 from gateway.routes.deps import (
     READ_PROBLEMS,
     WRITE_PROBLEMS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stories.settings import Settings
+from core.settings import Settings
 
 
 @pytest.fixture(autouse=True)

@@ -19,9 +19,9 @@ import httpx
 from confluent_kafka import Consumer, TopicPartition
 
 import schemas
+from core.settings import Settings
 from gateway.app import create_app
 from gateway.auth import issue_token
-from stories.settings import Settings
 from streams.topics import topic_for, topic_name
 from tests.integration.worker_helpers import PrivateDeployment, wait_until
 

@@ -11,11 +11,11 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 import schemas
+from core.clients import ensure_bucket, s3_client
+from core.settings import Settings
 from media.clients import MediaClients, media_clients, media_redis_prefix
 from media.layout import upload_key
 from media.state import media_keyspace
-from stories.services import ensure_bucket, s3_client
-from stories.settings import Settings
 from streams.topics import TOPICS, topic_name
 from tests.integration.worker_helpers import PrivateDeployment, wait_until
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from core.clients import redis_client
 from projections.projector import ProjectionPolicy, Projector
 from projections.stores.cql_store import CqlReadModels
 from projections.stores.redis_store import RedisReadModels
 from projections.versions import create_version
-from stories.services import redis_client
 
 __all__ = ["PrivateReadModels", "TABLES", "redis_dump", "viewer_rows"]
 

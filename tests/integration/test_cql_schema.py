@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+from core.clients import cql_session
 from projections.migrate import migrate, migrations
 from projections.versions import live_version
-from stories.services import cql_session
 
 
 def test_migrations_create_every_table_once(settings):

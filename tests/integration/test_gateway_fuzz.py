@@ -20,8 +20,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from core.settings import Settings
 from gateway.app import create_app
-from stories.settings import Settings
 from tests.integration.gateway_helpers import GatewayProcess, GatewayWorld, gateway_client
 
 CHECKS = [

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from core.clients import cql_session
 from media.crypto import new_media_key
 from media.state import (
     DESTROYED,
@@ -18,7 +19,6 @@ from media.state import (
     MediaStateStore,
     ensure_media_schema,
 )
-from stories.services import cql_session
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
+from core.clients import cql_session
 from projections.queries import read_tray, visible_stories
-from stories.services import cql_session
-from streams.sample import build_scenario, by_topic
+from simulation.sample import build_scenario, by_topic
 from tests.integration.readmodel_helpers import PrivateReadModels
 
 

@@ -12,7 +12,7 @@ from projections.catalogue import PROJECTIONS, kinds_of
 from projections.queries import read_tray
 from projections.stores.cql_store import CqlReadModels
 from projections.versions import read_live_versions
-from streams.sample import build_scenario
+from simulation.sample import build_scenario
 from tests.integration.readmodel_helpers import redis_dump, viewer_rows
 from tests.integration.test_worker import caught_up, emit_all
 from tests.integration.worker_helpers import PrivateDeployment

@@ -15,8 +15,8 @@ import redis
 from botocore.config import Config
 from rich.console import Console
 
+from core.settings import Settings
 from infra.stack import SERVICE_NAMES, status, up
-from stories.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from confluent_kafka import Consumer, Producer
 
 import schemas
 from projections.queries import read_tray, visible_stories
-from streams.sample import build_scenario
+from simulation.sample import build_scenario
 from streams.topics import DEAD_LETTER, topic_name
 from tests.integration.worker_helpers import PrivateDeployment, wait_until
 

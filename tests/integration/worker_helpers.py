@@ -11,8 +11,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from stories.runtime import Runtime
-from stories.settings import Settings
+from core.settings import Settings
+from projections.runtime import Runtime
 from streams.admin import ensure_topics
 
 __all__ = ["PrivateDeployment", "wait_until"]

@@ -9,9 +9,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from core.settings import Settings
 from gateway.auth import TokenVerifier, bearer_token, issue_token, user_from_token
 from gateway.problems import Problem
-from stories.settings import Settings
 
 SETTINGS = Settings(environment="test", jwt_secret="a-test-secret-that-is-long-enough-for-hs512-"
                                                    "signatures-0123456789abcdef")

@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from core.settings import Settings
 from gateway.app import create_app
 from gateway.limits import BodyLimitMiddleware
-from stories.settings import Settings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

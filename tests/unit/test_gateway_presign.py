@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from core.clients import s3_client
+from core.settings import Settings
 from gateway.presign import Presigner
-from stories.services import s3_client
-from stories.settings import Settings
 
 SETTINGS = Settings(environment="test", s3_endpoint="http://127.0.0.1:9000")
 

@@ -6,10 +6,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from core.clients import s3_client
+from core.settings import Settings
 from media.layout import rendition_key, story_of_object, story_prefix, upload_key
 from media.urls import MAX_TTL_SECONDS, presigned_get, presigned_put
-from stories.services import s3_client
-from stories.settings import Settings
 
 STORY = "3f1c2b9e-7d1a-4c55-9a0e-2f6b8d4e1a77"
 

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import schemas
+from core.clock import to_ms
 from projections.model import (
     READY,
     REJECTED,
     Story,
     may_see,
     story_from_posted,
-    to_ms,
     tray_entry,
     with_media,
     with_rejection,

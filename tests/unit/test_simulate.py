@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import schemas
-from streams.emitter import write_file
-from streams.simulate import (
+from simulation.emitter import write_file
+from simulation.simulate import (
     Mix,
     Simulation,
     SimulationConfig,

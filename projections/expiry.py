@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import faust
 
 import schemas
-from stories.metrics import STORIES_EXPIRED
-from stories.runtime import Runtime
+from core.metrics import STORIES_EXPIRED
+from projections.runtime import Runtime
 
 __all__ = ["add_expiry_timer", "emit_due_expiries"]
 

@@ -32,6 +32,7 @@ from rich.text import Text
 import schemas
 from projections.catalogue import PROJECTIONS, kinds_of
 from projections.projector import Event, ProjectionPolicy, Projector
+from projections.runtime import Runtime
 from projections.stores.cql_store import CqlReadModels
 from projections.stores.redis_store import RedisReadModels
 from projections.versions import (
@@ -42,7 +43,6 @@ from projections.versions import (
     drop_version,
     switch_live,
 )
-from stories.runtime import Runtime
 from streams.topics import TOPICS, Topic, topic_name
 
 __all__ = ["ReplayPlan", "ReplayReport", "replay", "drop_redis_prefix", "REPLAY_ORDER"]

@@ -10,7 +10,7 @@ from botocore.config import Config
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.policies import RoundRobinPolicy
 
-from stories.settings import Settings
+from core.settings import Settings
 
 __all__ = ["cql_cluster", "cql_session", "redis_client", "s3_client", "ensure_bucket"]
 

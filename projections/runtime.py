@@ -8,29 +8,18 @@ from collections.abc import Callable
 from functools import cached_property
 
 import redis
-from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
-from cassandra.cluster import NoHostAvailable, Session
+from cassandra.cluster import Session
 from confluent_kafka import Producer
 
+from core.clients import cql_session, redis_client
+from core.settings import Settings
 from projections.projector import ProjectionPolicy, Projector
 from projections.stores.cql_store import CqlReadModels
 from projections.stores.redis_store import RedisReadModels
 from projections.versions import LiveVersions, live_version, read_live_versions
-from stories.services import cql_session, redis_client
-from stories.settings import Settings
 from streams.producer import EventProducer, producer_config
 
-__all__ = ["Runtime", "STORE_ERRORS"]
-
-STORE_ERRORS: tuple[type[BaseException], ...] = (
-    redis.ConnectionError,
-    redis.TimeoutError,
-    NoHostAvailable,
-    OperationTimedOut,
-    Unavailable,
-    WriteTimeout,
-    ReadTimeout,
-)
+__all__ = ["Runtime", "LiveProjector"]
 
 
 class Runtime:

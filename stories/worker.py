@@ -17,15 +17,16 @@ import faust
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 import schemas
-from projections.projector import Event, Projector
-from stories.metrics import (
+from core.errors import STORE_ERRORS
+from core.metrics import (
     BATCH_SECONDS,
     DEAD_LETTERS,
     EVENTS_PROJECTED,
     EXPIRY_LAG,
     STORE_RETRIES,
 )
-from stories.runtime import STORE_ERRORS, LiveProjector, Runtime
+from projections.projector import Event, Projector
+from projections.runtime import LiveProjector, Runtime
 from streams.producer import dead_letter_headers
 from streams.topics import DEAD_LETTER, TOPICS, Topic, topic_name
 
@@ -179,7 +180,7 @@ def build_app(runtime: Runtime) -> faust.App:
     for topic in TOPICS:
         _make_agent(app, runtime, topic, live)
     from media.agent import add_media_agents
-    from streams.expiry import add_expiry_timer
+    from projections.expiry import add_expiry_timer
 
     add_expiry_timer(app, runtime)
     add_media_agents(app, runtime)

@@ -26,9 +26,9 @@ from rich.progress import (
 from rich.text import Text
 
 import schemas
-from streams.jsonl import write_jsonl_line
+from simulation.jsonl import write_jsonl_line
+from simulation.simulate import Event, Simulation, SimulationConfig
 from streams.producer import Delivery, EventProducer
-from streams.simulate import Event, Simulation, SimulationConfig
 
 __all__ = ["EmitReport", "send_paced", "write_file", "emit_progress", "run_simulation"]
 

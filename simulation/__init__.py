@@ -1,0 +1,1 @@
+"""The simulated world: users, follows, posting and viewing habits, and the traffic they make."""

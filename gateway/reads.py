@@ -16,6 +16,7 @@ from projections.highlights import Highlight
 from projections.model import REJECTED, Story, may_see
 from projections.queries import TrayItem, read_tray_async
 from projections.stores.cql_store import VIEWER_BUCKETS
+from projections.stores.keys import Kind
 from projections.stores.redis_store import RedisReadModels, Tallies
 
 __all__ = [
@@ -45,8 +46,8 @@ def story_for(models: RedisReadModels, viewer_id: str, story_id: str, now: int) 
     if ref is None or ref.expires_at <= now:
         return None
     pipe = models.client.pipeline(transaction=False)
-    pipe.hget(models.k("a", ref.author_id), story_id)
-    pipe.sismember(models.k("fg", viewer_id), ref.author_id)
+    pipe.hget(models.k(Kind.AUTHOR_STORIES, ref.author_id), story_id)
+    pipe.sismember(models.k(Kind.FOLLOWING, viewer_id), ref.author_id)
     raw, follows = pipe.execute()
     if raw is None:
         return None
@@ -56,7 +57,7 @@ def story_for(models: RedisReadModels, viewer_id: str, story_id: str, now: int) 
 
 def own_story(models: RedisReadModels, author_id: str, story_id: str, now: int) -> Story | None:
     """The caller's own live story, in any status (one round trip); None for anyone else's."""
-    raw = models.client.hget(models.k("a", author_id), story_id)
+    raw = models.client.hget(models.k(Kind.AUTHOR_STORIES, author_id), story_id)
     if raw is None:
         return None
     story = Story.from_json(raw)
@@ -69,7 +70,7 @@ def own_live_story_ids(
     """Which of these are the caller's own live, not rejected stories (one round trip)."""
     if not story_ids:
         return set()
-    raws = models.client.hmget(models.k("a", author_id), story_ids)
+    raws = models.client.hmget(models.k(Kind.AUTHOR_STORIES, author_id), story_ids)
     stories = [Story.from_json(raw) for raw in raws if raw is not None]
     return {s.story_id for s in stories if s.is_live(now) and s.status != REJECTED}
 
@@ -173,8 +174,8 @@ def _live_stories_and_follow(
     models: RedisReadModels, viewer_id: str, owner_id: str, now: int
 ) -> tuple[dict[str, Story], bool]:
     pipe = models.client.pipeline(transaction=False)
-    pipe.hvals(models.k("a", owner_id))
-    pipe.sismember(models.k("fg", viewer_id), owner_id)
+    pipe.hvals(models.k(Kind.AUTHOR_STORIES, owner_id))
+    pipe.sismember(models.k(Kind.FOLLOWING, viewer_id), owner_id)
     raws, follows = pipe.execute()
     stories = (Story.from_json(raw) for raw in raws)
     return {s.story_id: s for s in stories if s.is_live(now)}, bool(follows)

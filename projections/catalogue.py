@@ -6,21 +6,24 @@ those; every key kind and table belongs to exactly one projection for that reaso
 
 from __future__ import annotations
 
+from projections.stores.keys import Kind
+
 __all__ = ["PROJECTIONS", "REDIS_KINDS", "CQL_TABLES", "kinds_of", "tables_of"]
 
 PROJECTIONS: tuple[str, ...] = ("stories", "trays", "graph", "engagement", "highlights")
 
-REDIS_KINDS: dict[str, str] = {
-    # active stories, lookups, expiry schedule and claims, deletion tombstones, insight owners
-    "a": "stories", "s": "stories", "x": "stories", "xc": "stories", "gone": "stories",
-    "o": "stories",
-    # trays, what each viewer has seen, the authors merged at read time
-    "t": "trays", "ti": "trays", "seen": "trays", "celebs": "trays",
-    # follow graph
-    "fr": "graph", "fg": "graph", "cf": "graph",
-    # counters, reactions, sticker tallies, live channels
-    "ve": "engagement", "vv": "engagement", "rp": "engagement", "rx": "engagement",
-    "rc": "engagement", "sa": "engagement", "sk": "engagement", "live": "engagement",
+REDIS_KINDS: dict[Kind, str] = {
+    kind: projection
+    for projection, kinds in {
+        "stories": (Kind.AUTHOR_STORIES, Kind.STORY_REF, Kind.EXPIRY_INDEX, Kind.EXPIRY_CLAIM,
+                    Kind.DELETED, Kind.INSIGHTS_OWNER),
+        "trays": (Kind.TRAY_ORDER, Kind.TRAY_ENTRIES, Kind.SEEN, Kind.CELEBRITIES),
+        "graph": (Kind.FOLLOWERS, Kind.FOLLOWING, Kind.CLOSE_FRIENDS),
+        "engagement": (Kind.VIEW_EVENTS, Kind.VIEWERS, Kind.REPLIES, Kind.REACTORS,
+                       Kind.REACTION_COUNTS, Kind.ANSWERERS, Kind.STICKER_TALLIES,
+                       Kind.LIVE_CHANNEL),
+    }.items()
+    for kind in kinds
 }
 
 CQL_TABLES: dict[str, str] = {
@@ -31,7 +34,7 @@ CQL_TABLES: dict[str, str] = {
 }
 
 
-def kinds_of(projection: str) -> list[str]:
+def kinds_of(projection: str) -> list[Kind]:
     return [kind for kind, owner in REDIS_KINDS.items() if owner == projection]
 
 

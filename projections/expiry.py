@@ -17,6 +17,7 @@ import faust
 import schemas
 from core.metrics import STORIES_EXPIRED
 from projections.runtime import Runtime
+from projections.stores.keys import Kind
 
 __all__ = ["add_expiry_timer", "emit_due_expiries"]
 
@@ -31,12 +32,12 @@ def emit_due_expiries(runtime: Runtime, now_ms: int | None = None) -> int:
     """Emit StoryExpired for due stories this worker claims; returns how many it emitted."""
     models = runtime.redis_models()  # of the live version the worker follows
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
-    due = models.client.zrangebyscore(models.k("x"), "-inf", now_ms, 0, DUE_PER_RUN,
+    due = models.client.zrangebyscore(models.k(Kind.EXPIRY_INDEX), "-inf", now_ms, 0, DUE_PER_RUN,
                                       withscores=True)
     pending = []
     for member, expires_at in due:
         story_id, author_id = member.decode().split("|", 1)
-        claim = models.k("xc", story_id)
+        claim = models.k(Kind.EXPIRY_CLAIM, story_id)
         if not models.client.set(claim, "1", nx=True, px=CLAIM_MS):
             continue
         record = schemas.new_event(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from projections.model import Story, TrayEntry, may_see, tray_entry
+from projections.stores.keys import Kind
 from projections.stores.redis_store import RedisReadModels
 
 __all__ = [
@@ -81,9 +82,9 @@ def tray_plan(
     k = models.k
     # Round trip 1: the pushed tray entries and the followed celebrities.
     authors, raw_entries, celebrity_ids = yield [
-        ("zrevrange", (k("t", viewer_id), 0, MAX_TRAY_AUTHORS - 1)),
-        ("hgetall", (k("ti", viewer_id),)),
-        ("sinter", (k("fg", viewer_id), k("celebs"))),
+        ("zrevrange", (k(Kind.TRAY_ORDER, viewer_id), 0, MAX_TRAY_AUTHORS - 1)),
+        ("hgetall", (k(Kind.TRAY_ENTRIES, viewer_id),)),
+        ("sinter", (k(Kind.FOLLOWING, viewer_id), k(Kind.CELEBRITIES))),
     ]
     pushed = (TrayEntry.from_json(a.decode(), raw_entries[a]) for a in authors
               if a in raw_entries)
@@ -91,7 +92,7 @@ def tray_plan(
     # Round trip 2: big authors are merged at read time instead of pushed at posting.
     celebrities = sorted(c.decode() for c in celebrity_ids)[:MAX_TRAY_AUTHORS]
     if celebrities:
-        rows = yield [("hvals", (k("a", author),)) for author in celebrities]
+        rows = yield [("hvals", (k(Kind.AUTHOR_STORIES, author),)) for author in celebrities]
         for row in rows:
             entry = tray_entry((Story.from_json(v) for v in row), viewer_id, True, now_ms)
             if entry is not None:
@@ -100,7 +101,7 @@ def tray_plan(
     if not ordered:
         return []
     # Round trip 3: which latest stories the viewer has already watched.
-    (flags,) = yield [("smismember", (k("seen", viewer_id), [e.latest_story_id for e in ordered]))]
+    (flags,) = yield [("smismember", (k(Kind.SEEN, viewer_id), [e.latest_story_id for e in ordered]))]
     items = [
         TrayItem(e.author_id, e.latest_story_id, e.latest_at, not seen, e.thumbnail_key,
                  e.author_id in muted)
@@ -129,8 +130,8 @@ def visible_stories_plan(
     models: RedisReadModels, viewer_id: str, author_id: str, now_ms: int
 ) -> Plan[list[Story]]:
     """The author's stories this viewer may see, oldest first (viewing order): one round trip."""
-    raw, follows = yield [("hvals", (models.k("a", author_id),)),
-                          ("sismember", (models.k("fg", viewer_id), author_id))]
+    raw, follows = yield [("hvals", (models.k(Kind.AUTHOR_STORIES, author_id),)),
+                          ("sismember", (models.k(Kind.FOLLOWING, viewer_id), author_id))]
     stories = [Story.from_json(v) for v in raw]
     visible = [s for s in stories if may_see(s, viewer_id, bool(follows), now_ms)]
     return sorted(visible, key=lambda s: (s.posted_at, s.story_id))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import schemas
 from core.settings import Settings
+from projections.stores.keys import Kind
 from tests.integration.worker_helpers import PrivateDeployment
 
 __all__ = ["measure"]
@@ -48,7 +49,7 @@ def measure(settings: Settings, count: int = 60) -> dict[str, float]:
             while len(lags) < count and time.time() < deadline:
                 pipe = models.client.pipeline(transaction=False)
                 for story_id, (author, _) in expiry.items():
-                    pipe.hexists(models.k("a", author), story_id)
+                    pipe.hexists(models.k(Kind.AUTHOR_STORIES, author), story_id)
                 now = time.time()
                 for (story_id, (_, expires)), present in zip(expiry.items(), pipe.execute(),
                                                             strict=True):

@@ -15,6 +15,7 @@ import redis
 
 from projections.catalogue import PROJECTIONS, REDIS_KINDS
 from projections.model import Story, TrayEntry
+from projections.stores.keys import Kind
 
 __all__ = ["RedisReadModels", "RedisBatch", "pseudonym", "StoryRef", "Tallies"]
 
@@ -119,24 +120,24 @@ class RedisReadModels:
         (prefix,) = set(self.prefixes.values())
         return prefix
 
-    def k(self, kind: str, ident: str = "") -> str:
+    def k(self, kind: Kind, ident: str = "") -> str:
         prefix = self.prefixes[REDIS_KINDS[kind]]
         return f"{prefix}{kind}:{ident}" if ident else f"{prefix}{kind}"
 
     def live_channel(self, story_id: str) -> str:
         """Pub/sub channel of a story's live engagement, for its author."""
-        return self.k("live", story_id)
+        return self.k(Kind.LIVE_CHANNEL, story_id)
 
     # -- reads -------------------------------------------------------------------------------
     def author_stories(self, author_id: str) -> list[Story]:
         """Every story the author has in the read model (any status), unordered."""
-        return [Story.from_json(v) for v in self.client.hvals(self.k("a", author_id))]
+        return [Story.from_json(v) for v in self.client.hvals(self.k(Kind.AUTHOR_STORIES, author_id))]
 
     def authors_stories(self, author_ids: Sequence[str]) -> dict[str, list[Story]]:
         """author_stories for many authors in one round trip."""
         pipe = self.client.pipeline(transaction=False)
         for author_id in author_ids:
-            pipe.hvals(self.k("a", author_id))
+            pipe.hvals(self.k(Kind.AUTHOR_STORIES, author_id))
         rows = pipe.execute()
         return {
             a: [Story.from_json(v) for v in row] for a, row in zip(author_ids, rows, strict=True)
@@ -146,14 +147,14 @@ class RedisReadModels:
         """Author and expiry of many stories in one round trip; None for unknown or gone."""
         if not story_ids:
             return {}
-        values = self.client.mget([self.k("s", s) for s in story_ids])
+        values = self.client.mget([self.k(Kind.STORY_REF, s) for s in story_ids])
         return {s: _parse_ref(v) for s, v in zip(story_ids, values, strict=True)}
 
     def deleted(self, story_ids: Sequence[str]) -> set[str]:
         """Which of these stories were deleted (their engagement must not come back)."""
         if not story_ids:
             return set()
-        flags = self.client.mget([self.k("gone", s) for s in story_ids])
+        flags = self.client.mget([self.k(Kind.DELETED, s) for s in story_ids])
         return {s for s, flag in zip(story_ids, flags, strict=True) if flag}
 
     def story(self, story_id: str) -> Story | None:
@@ -161,22 +162,22 @@ class RedisReadModels:
         ref = self.story_refs([story_id]).get(story_id)
         if ref is None:
             return None
-        raw = self.client.hget(self.k("a", ref.author_id), story_id)
+        raw = self.client.hget(self.k(Kind.AUTHOR_STORIES, ref.author_id), story_id)
         return Story.from_json(raw) if raw else None
 
     def insights_owner(self, story_id: str) -> str | None:
         """The author of a story whose insights are still readable (live or expired < window)."""
-        owner = self.client.get(self.k("o", story_id))
+        owner = self.client.get(self.k(Kind.INSIGHTS_OWNER, story_id))
         return owner.decode() if owner else None
 
     def close_friends(self, user_id: str) -> set[str]:
-        return {m.decode() for m in self.client.smembers(self.k("cf", user_id))}
+        return {m.decode() for m in self.client.smembers(self.k(Kind.CLOSE_FRIENDS, user_id))}
 
     def following(self, user_id: str) -> set[str]:
-        return {m.decode() for m in self.client.smembers(self.k("fg", user_id))}
+        return {m.decode() for m in self.client.smembers(self.k(Kind.FOLLOWING, user_id))}
 
     def followers(self, user_id: str) -> set[str]:
-        return {m.decode() for m in self.client.smembers(self.k("fr", user_id))}
+        return {m.decode() for m in self.client.smembers(self.k(Kind.FOLLOWERS, user_id))}
 
     def followers_of(self, user_ids: Sequence[str]) -> dict[str, set[str]]:
         """Followers of many users in one round trip."""
@@ -184,7 +185,7 @@ class RedisReadModels:
             return {}
         pipe = self.client.pipeline(transaction=False)
         for user_id in user_ids:
-            pipe.smembers(self.k("fr", user_id))
+            pipe.smembers(self.k(Kind.FOLLOWERS, user_id))
         rows = pipe.execute()
         return {u: {m.decode() for m in row} for u, row in zip(user_ids, rows, strict=True)}
 
@@ -192,30 +193,30 @@ class RedisReadModels:
         """Follower counts of many users in one round trip."""
         pipe = self.client.pipeline(transaction=False)
         for user_id in user_ids:
-            pipe.scard(self.k("fr", user_id))
+            pipe.scard(self.k(Kind.FOLLOWERS, user_id))
         return dict(zip(user_ids, map(int, pipe.execute()), strict=True))
 
     def celebrities_among(self, user_ids: Sequence[str]) -> set[str]:
         """Which of these users are flagged as pulled at read time (one round trip)."""
         if not user_ids:
             return set()
-        flags = self.client.smismember(self.k("celebs"), list(user_ids))
+        flags = self.client.smismember(self.k(Kind.CELEBRITIES), list(user_ids))
         return {u for u, flag in zip(user_ids, flags, strict=True) if flag}
 
     def follower_count(self, user_id: str) -> int:
-        return int(self.client.scard(self.k("fr", user_id)))
+        return int(self.client.scard(self.k(Kind.FOLLOWERS, user_id)))
 
     def follows(self, follower_id: str, author_id: str) -> bool:
-        return bool(self.client.sismember(self.k("fg", follower_id), author_id))
+        return bool(self.client.sismember(self.k(Kind.FOLLOWING, follower_id), author_id))
 
     def tallies(self, story_id: str) -> Tallies:
         """Counts and sticker results, readable for the insights window."""
         pipe = self.client.pipeline(transaction=False)
-        pipe.scard(self.k("ve", story_id))
-        pipe.scard(self.k("vv", story_id))
-        pipe.scard(self.k("rp", story_id))
-        pipe.hgetall(self.k("rc", story_id))
-        pipe.hgetall(self.k("sk", story_id))
+        pipe.scard(self.k(Kind.VIEW_EVENTS, story_id))
+        pipe.scard(self.k(Kind.VIEWERS, story_id))
+        pipe.scard(self.k(Kind.REPLIES, story_id))
+        pipe.hgetall(self.k(Kind.REACTION_COUNTS, story_id))
+        pipe.hgetall(self.k(Kind.STICKER_TALLIES, story_id))
         views, viewers, replies, reactions, stickers = pipe.execute()
         return Tallies(views, viewers, replies, _int_map(reactions), _sticker_map(stickers))
 
@@ -260,7 +261,7 @@ class RedisBatch:
         k = self.m.k
         for story_id, views in self.views.items():
             self.view_watched.append((len(self.pipe.command_stack), views.notes))
-            self.m._views(keys=[k("ve", story_id), k("vv", story_id)],
+            self.m._views(keys=[k(Kind.VIEW_EVENTS, story_id), k(Kind.VIEWERS, story_id)],
                           args=[views.keep_until, len(views.events), *views.events,
                                 *views.viewers], client=self.pipe)
         self._count(len(self.views))
@@ -272,76 +273,77 @@ class RedisBatch:
         args: list[object] = [SEEN_TTL_MS]
         for story_ids in self.seen.values():
             args += [len(story_ids), *story_ids]
-        self.m._seen(keys=[self.m.k("seen", v) for v in self.seen], args=args, client=self.pipe)
+        self.m._seen(keys=[self.m.k(Kind.SEEN, v) for v in self.seen], args=args, client=self.pipe)
         self._count()
         self.seen = {}
 
     # -- stories -----------------------------------------------------------------------------
     def put_story(self, story: Story, insights_until: int) -> None:
         k = self.m.k
-        self.pipe.set(k("o", story.story_id), story.author_id, pxat=insights_until)
-        self.pipe.hset(k("a", story.author_id), story.story_id, story.to_json())
+        self.pipe.set(k(Kind.INSIGHTS_OWNER, story.story_id), story.author_id, pxat=insights_until)
+        self.pipe.hset(k(Kind.AUTHOR_STORIES, story.author_id), story.story_id, story.to_json())
         keep_until = story.expires_at + EXPIRY_GRACE_MS
-        self.pipe.pexpireat(k("a", story.author_id), keep_until, gt=True)
-        self.pipe.pexpireat(k("a", story.author_id), keep_until, nx=True)
+        self.pipe.pexpireat(k(Kind.AUTHOR_STORIES, story.author_id), keep_until, gt=True)
+        self.pipe.pexpireat(k(Kind.AUTHOR_STORIES, story.author_id), keep_until, nx=True)
         ref = f"{story.author_id}|{story.expires_at}"
-        self.pipe.set(k("s", story.story_id), ref, pxat=story.expires_at)
-        self.pipe.zadd(k("x"), {f"{story.story_id}|{story.author_id}": story.expires_at})
+        self.pipe.set(k(Kind.STORY_REF, story.story_id), ref, pxat=story.expires_at)
+        self.pipe.zadd(k(Kind.EXPIRY_INDEX), {f"{story.story_id}|{story.author_id}": story.expires_at})
         self._count(5)
 
     def drop_story(self, author_id: str, story_id: str) -> None:
         k = self.m.k
-        self.pipe.hdel(k("a", author_id), story_id)
-        self.pipe.delete(k("s", story_id))
-        self.pipe.zrem(k("x"), f"{story_id}|{author_id}")
+        self.pipe.hdel(k(Kind.AUTHOR_STORIES, author_id), story_id)
+        self.pipe.delete(k(Kind.STORY_REF, story_id))
+        self.pipe.zrem(k(Kind.EXPIRY_INDEX), f"{story_id}|{author_id}")
         self._count(3)
 
     def mark_deleted(self, story_id: str, until_ms: int) -> None:
         """Remember a deletion so late engagement cannot resurrect counters."""
         k = self.m.k
         self._drain()
-        self.pipe.set(k("gone", story_id), 1, pxat=until_ms)
-        self.pipe.delete(k("o", story_id))
+        self.pipe.set(k(Kind.DELETED, story_id), 1, pxat=until_ms)
+        self.pipe.delete(k(Kind.INSIGHTS_OWNER, story_id))
         self.clear_counters(story_id)
         self._count(2)
 
     def clear_counters(self, story_id: str) -> None:
         """Every counter of a story, identities' hashes included."""
-        counters = ("ve", "vv", "rp", "rc", "rx", "sk", "sa")
+        counters = (Kind.VIEW_EVENTS, Kind.VIEWERS, Kind.REPLIES, Kind.REACTION_COUNTS,
+                    Kind.REACTORS, Kind.STICKER_TALLIES, Kind.ANSWERERS)
         self.pipe.delete(*(self.m.k(kind, story_id) for kind in counters))
         self._count()
 
     # -- trays -------------------------------------------------------------------------------
     def set_tray_entry(self, viewer_id: str, entry: TrayEntry) -> None:
         k = self.m.k
-        self.pipe.zadd(k("t", viewer_id), {entry.author_id: entry.latest_at})
-        self.pipe.hset(k("ti", viewer_id), entry.author_id, entry.to_json())
+        self.pipe.zadd(k(Kind.TRAY_ORDER, viewer_id), {entry.author_id: entry.latest_at})
+        self.pipe.hset(k(Kind.TRAY_ENTRIES, viewer_id), entry.author_id, entry.to_json())
         self._count(2)
 
     def drop_tray_entry(self, viewer_id: str, author_id: str) -> None:
         k = self.m.k
-        self.pipe.zrem(k("t", viewer_id), author_id)
-        self.pipe.hdel(k("ti", viewer_id), author_id)
+        self.pipe.zrem(k(Kind.TRAY_ORDER, viewer_id), author_id)
+        self.pipe.hdel(k(Kind.TRAY_ENTRIES, viewer_id), author_id)
         self._count(2)
 
     # -- follow graph ------------------------------------------------------------------------
     def follow(self, follower_id: str, followee_id: str) -> None:
-        self.pipe.sadd(self.m.k("fr", followee_id), follower_id)
-        self.pipe.sadd(self.m.k("fg", follower_id), followee_id)
+        self.pipe.sadd(self.m.k(Kind.FOLLOWERS, followee_id), follower_id)
+        self.pipe.sadd(self.m.k(Kind.FOLLOWING, follower_id), followee_id)
         self._count(2)
 
     def unfollow(self, follower_id: str, followee_id: str) -> None:
-        self.pipe.srem(self.m.k("fr", followee_id), follower_id)
-        self.pipe.srem(self.m.k("fg", follower_id), followee_id)
+        self.pipe.srem(self.m.k(Kind.FOLLOWERS, followee_id), follower_id)
+        self.pipe.srem(self.m.k(Kind.FOLLOWING, follower_id), followee_id)
         self._count(2)
 
     def set_celebrity(self, user_id: str, is_celebrity: bool) -> None:
         op = self.pipe.sadd if is_celebrity else self.pipe.srem
-        op(self.m.k("celebs"), user_id)
+        op(self.m.k(Kind.CELEBRITIES), user_id)
         self._count()
 
     def set_close_friends(self, user_id: str, friend_ids: Iterable[str]) -> None:
-        key = self.m.k("cf", user_id)
+        key = self.m.k(Kind.CLOSE_FRIENDS, user_id)
         self.pipe.delete(key)
         friends = list(friend_ids)
         if friends:
@@ -367,10 +369,10 @@ class RedisBatch:
         self.seen.setdefault(viewer_id, []).append(story_id)
 
     def reply(self, story_id: str, event_id: str) -> None:
-        self._add_member(self.m.k("rp", story_id), pseudonym(self.m.secret, event_id))
+        self._add_member(self.m.k(Kind.REPLIES, story_id), pseudonym(self.m.secret, event_id))
 
     def react(self, story_id: str, user_id: str, at_ms: int, emoji: str, keep_until: int) -> None:
-        keys = [self.m.k("rx", story_id), self.m.k("rc", story_id)]
+        keys = [self.m.k(Kind.REACTORS, story_id), self.m.k(Kind.REACTION_COUNTS, story_id)]
         who = pseudonym(self.m.secret, user_id)
         self._watch_next({"type": "reaction", "story_id": story_id, "user_id": user_id,
                           "emoji": emoji, "at": at_ms})
@@ -381,7 +383,7 @@ class RedisBatch:
         self, story_id: str, sticker_id: str, user_id: str, increments: dict[str, float],
         keep_until: int,
     ) -> None:
-        keys = [self.m.k("sa", story_id), self.m.k("sk", story_id)]
+        keys = [self.m.k(Kind.ANSWERERS, story_id), self.m.k(Kind.STICKER_TALLIES, story_id)]
         who = pseudonym(self.m.secret, f"{sticker_id}:{user_id}")
         args: list[object] = [who, keep_until]
         for name, amount in increments.items():
@@ -395,7 +397,7 @@ class RedisBatch:
         """Reply counters outlive the story for the insights window, then vanish (views set
         their own expiry)."""
         self._drain()
-        self.pipe.pexpireat(self.m.k("rp", story_id), keep_until)
+        self.pipe.pexpireat(self.m.k(Kind.REPLIES, story_id), keep_until)
         self._count()
 
     def flush(self) -> list[dict]:

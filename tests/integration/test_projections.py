@@ -11,6 +11,7 @@ import pytest
 
 from core.clients import cql_session
 from projections.queries import read_tray, visible_stories
+from projections.stores.keys import Kind
 from simulation.sample import build_scenario, by_topic
 from tests.integration.readmodel_helpers import PrivateReadModels
 
@@ -244,11 +245,11 @@ def test_views_in_one_batch_count_once_expire_with_the_story_and_notify_new_view
     tallies = models.tallies(story_id)
     assert (tallies.views, tallies.unique_viewers) == (6, 4)
     story_end = int((posted + timedelta(hours=24)).timestamp() * 1000)
-    for kind in ("ve", "vv"):
+    for kind in (Kind.VIEW_EVENTS, Kind.VIEWERS):
         left = models.client.pexpiretime(models.k(kind, story_id))
         assert left == story_end + projector.policy.insights_ms
-    assert 0 < models.client.pttl(models.k("seen", "ann")) <= SEEN_TTL_MS
-    assert models.client.smembers(models.k("seen", "dan")) == {story_id.encode()}
+    assert 0 < models.client.pttl(models.k(Kind.SEEN, "ann")) <= SEEN_TTL_MS
+    assert models.client.smembers(models.k(Kind.SEEN, "dan")) == {story_id.encode()}
 
     notified = []
     while (message := live.get_message(timeout=1)) is not None:
@@ -304,11 +305,11 @@ def test_an_author_who_drops_to_the_threshold_stays_in_every_followers_tray(stor
     post = schemas.new_event("StoryPosted", "star", story_id=str(uuid.uuid4()), kind="TEXT",
                              text="hello")
     assert projector.apply_lifecycle([("StoryPosted", post)]) == []
-    assert models.client.sismember(models.k("celebs"), "star")  # 4 followers > 3: pulled
+    assert models.client.sismember(models.k(Kind.CELEBRITIES), "star")  # 4 followers > 3: pulled
 
     assert projector.apply_graph([graph("UserUnfollowed", f) for f in fans[2:4]]) == []
     assert projector.apply_graph([graph("UserFollowed", fans[4])]) == []  # 3 followers now
-    assert not models.client.sismember(models.k("celebs"), "star")
+    assert not models.client.sismember(models.k(Kind.CELEBRITIES), "star")
 
     for fan in (fans[0], fans[1], fans[4]):
         assert [i.latest_story_id for i in read_tray(models, fan, now_ms())] == [

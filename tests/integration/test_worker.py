@@ -11,6 +11,7 @@ from confluent_kafka import Consumer, Producer
 
 import schemas
 from projections.queries import read_tray, visible_stories
+from projections.stores.keys import Kind
 from simulation.sample import build_scenario
 from streams.topics import DEAD_LETTER, topic_name
 from tests.integration.worker_helpers import PrivateDeployment, wait_until
@@ -126,7 +127,7 @@ def test_expiry_timer_removes_a_story_within_seconds(deployment):
     models = deployment.runtime.redis_models()
     in_tray = lambda: [i.author_id for i in read_tray(models, "fan", int(time.time() * 1000))]  # noqa: E731
     wait_until(lambda: in_tray() == ["star"], "the story in the fan's tray", timeout=20)
-    wait_until(lambda: models.client.hlen(models.k("a", "star")) == 0,
+    wait_until(lambda: models.client.hlen(models.k(Kind.AUTHOR_STORIES, "star")) == 0,
                "the expiry timer to remove the story", timeout=60)
     assert in_tray() == []
     expires_ms = int((posted_at + timedelta(seconds=3600)).timestamp() * 1000)

@@ -1,0 +1,41 @@
+"""The kinds of Redis keys, by name. Only the stores build keys from them.
+
+The values are the short strings stored in every key (`<prefix><kind>:<id>`); changing one
+changes the layout, so they stay as they are and a replay rebuilds into a new version.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["Kind"]
+
+
+class Kind(StrEnum):
+    """One kind of Redis key; the comment names its type and what it is keyed by."""
+
+    # projection "stories"
+    AUTHOR_STORIES = "a"  # hash per author: story id -> story JSON
+    STORY_REF = "s"  # string per story: "author|expires_at", lives until expiry
+    EXPIRY_INDEX = "x"  # sorted set: "story|author" scored by expiry
+    EXPIRY_CLAIM = "xc"  # string per story: which worker emits its StoryExpired
+    DELETED = "gone"  # string per story: tombstone that late events cannot undo
+    INSIGHTS_OWNER = "o"  # string per story: its author, for the insights window
+    # projection "trays"
+    TRAY_ORDER = "t"  # sorted set per viewer: author scored by latest story time
+    TRAY_ENTRIES = "ti"  # hash per viewer: author -> tray entry JSON
+    SEEN = "seen"  # set per viewer: story ids watched
+    CELEBRITIES = "celebs"  # set: authors merged into trays at read time
+    # projection "graph"
+    FOLLOWERS = "fr"  # set per user: who follows them
+    FOLLOWING = "fg"  # set per user: whom they follow
+    CLOSE_FRIENDS = "cf"  # set per user
+    # projection "engagement"
+    VIEW_EVENTS = "ve"  # set per story: pseudonyms of view events
+    VIEWERS = "vv"  # set per story: pseudonyms of viewers
+    REPLIES = "rp"  # set per story: pseudonyms of reply events
+    REACTORS = "rx"  # hash per story: pseudonym -> "at|emoji"
+    REACTION_COUNTS = "rc"  # hash per story: emoji -> count
+    ANSWERERS = "sa"  # hash per story: pseudonym of sticker:user -> 1
+    STICKER_TALLIES = "sk"  # hash per story: "sticker:field" -> number
+    LIVE_CHANNEL = "live"  # pub/sub channel per story: its author's live engagement

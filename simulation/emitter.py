@@ -26,8 +26,10 @@ from rich.progress import (
 from rich.text import Text
 
 import schemas
+from simulation.activity import Simulation
+from simulation.config import SimulationConfig
+from simulation.events import Event
 from simulation.jsonl import write_jsonl_line
-from simulation.simulate import Event, Simulation, SimulationConfig
 from streams.producer import Delivery, EventProducer
 
 __all__ = ["EmitReport", "send_paced", "write_file", "emit_progress", "run_simulation"]

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 from av.audio.frame import AudioFrame
@@ -70,7 +71,7 @@ def _pump(
         streams = [video] if audio is None else [video, audio]
         for packet in container.demux(streams):
             for frame in packet.decode():
-                transcoder.accept(frame)
+                transcoder.accept(cast(VideoFrame | AudioFrame, frame))  # only those streams demuxed
 
 
 class _Transcoder:
@@ -273,7 +274,7 @@ class _RenditionWriter:
             with contextlib.suppress(av.FFmpegError, OSError):
                 self._container.close()
 
-    def _mux(self, packets: Iterable[Packet]) -> None:
+    def _mux(self, packets: Iterable[Packet[VideoStream] | Packet[AudioStream]]) -> None:
         """Hand encoded packets to the muxer."""
         for packet in packets:
             self._container.mux(packet)

@@ -16,11 +16,12 @@ from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from io import BytesIO
-from typing import Any
+from typing import Any, cast
 from uuid import uuid4
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
+from fastavro.types import Schema as AvroSchema
 
 from schemas import framing
 from schemas.errors import DecodeError, EventValidationError
@@ -56,7 +57,7 @@ class SchemaVersion:
     schema: Mapping[str, Any]
     fingerprint: bytes
     header: bytes
-    codec_schema: dict[str, Any]
+    codec_schema: AvroSchema
     check_structure: Checker
 
 
@@ -65,7 +66,7 @@ class _Reading:
     """What decode needs for one fingerprint, precomputed."""
 
     writer: SchemaVersion
-    reader_schema: dict[str, Any] | None
+    reader_schema: AvroSchema | None
     validate: Validator
 
 
@@ -357,7 +358,7 @@ def _write(schema_version: SchemaVersion, record: Mapping[str, Any]) -> bytes:
 
 
 def _read_body(
-    data: bytes, writer: SchemaVersion, reader_schema: dict[str, Any] | None
+    data: bytes, writer: SchemaVersion, reader_schema: AvroSchema | None
 ) -> dict[str, Any]:
     """The Avro body after the header, which must be consumed exactly."""
     stream = BytesIO(data)
@@ -372,13 +373,13 @@ def _read_body(
         raise DecodeError(
             f"{where} body cannot be read with the latest schema ({detail})"
         ) from None
-    except Exception as error:  # any failure to read is a corrupt message, never a crash
+    except Exception as error:  # noqa: BLE001 - any failure to read is a corrupt message, never a crash
         detail = _truncated(f"{type(error).__name__}: {error}")
         raise DecodeError(f"corrupt {where} body ({detail})") from None
     trailing = len(data) - stream.tell()
     if trailing:
         raise DecodeError(f"corrupt {where} body: {trailing} unexpected bytes after it")
-    return record
+    return cast(dict[str, Any], record)  # every event schema is a record
 
 
 def _to_millisecond(moment: datetime) -> datetime:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic, TopicMetadata
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
 from streams.topics import DEAD_LETTER, TOPICS, Topic, topic_name
@@ -54,7 +55,7 @@ def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> N
     raise TimeoutError(f"topics without partition leaders after {timeout} s: {names}")
 
 
-def _has_leaders(metadata) -> bool:
+def _has_leaders(metadata: TopicMetadata | None) -> bool:
     return metadata is not None and bool(metadata.partitions) and all(
         p.leader >= 0 for p in metadata.partitions.values()
     )
@@ -76,7 +77,7 @@ def _retriable(error: BaseException) -> bool:
 
 @retry(retry=retry_if_exception(_retriable), stop=stop_after_delay(60),
        wait=wait_exponential(multiplier=0.2, max=5), reraise=True)
-def group_lag(bootstrap: str, group: str, topics: list[str] | tuple[Topic, ...],
+def group_lag(bootstrap: str, group: str, topics: Sequence[Topic],
               prefix: str = "") -> int:
     """Events the consumer group has not committed yet, summed over every partition of the topics.
 

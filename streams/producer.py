@@ -6,10 +6,10 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import KafkaError, Message, Producer
 
@@ -172,7 +172,9 @@ class EventProducer:
         self.close()
 
 
-def _resolver(outcome: Future[Delivery], event_name: str, event_id: str):
+def _resolver(
+    outcome: Future[Delivery], event_name: str, event_id: str
+) -> Callable[[KafkaError | None, Message], None]:
     """A delivery callback that settles the event's future."""
 
     def on_delivery(error: KafkaError | None, message: Message) -> None:
@@ -182,13 +184,17 @@ def _resolver(outcome: Future[Delivery], event_name: str, event_id: str):
             retriable = error.retriable() if hasattr(error, "retriable") else False
             outcome.set_exception(DeliveryError(event_name, event_id, error.str(), retriable))
             return
-        delivery = Delivery(
-            event_name, event_id, message.topic(), message.partition(), message.offset()
-        )
-        outcome.set_result(delivery)
+        outcome.set_result(_delivery(event_name, event_id, message))
 
     return on_delivery
 
+
+def _delivery(event_name: str, event_id: str, message: Message) -> Delivery:
+    """Where a delivered message landed: a report without an error carries all three."""
+    topic = cast(str, message.topic())
+    partition = cast(int, message.partition())
+    offset = cast(int, message.offset())
+    return Delivery(event_name, event_id, topic, partition, offset)
 
 
 def _log_client_error(error: KafkaError) -> None:
@@ -199,7 +205,9 @@ def _log_client_error(error: KafkaError) -> None:
         log.warning("producer: %s", error.str())
 
 
-def dead_letter_headers(reason: str, topic: str, partition: int, offset: int) -> list:
+def dead_letter_headers(
+    reason: str, topic: str, partition: int, offset: int
+) -> list[tuple[str, bytes]]:
     """Why and from where a message was set aside, readable without decoding it."""
     return [
         ("dlq-reason", reason.encode()[:4000]),

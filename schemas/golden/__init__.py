@@ -9,7 +9,7 @@ creates the missing .bin files; replacing an existing one takes ``--overwrite``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -72,12 +72,12 @@ def load_golden_bytes(golden: GoldenFile, directory: Path = GOLDEN_DIR) -> bytes
 
 def record_from_json(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
     """Turn the JSON form of a record into the codec's form (ISO-8601 text to datetimes)."""
-    return _convert(schema, data, _from_iso)
+    return _convert_record(schema, data, _from_iso)
 
 
 def record_to_json(schema: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON form of a record, for writing a new sample file."""
-    return _convert(schema, record, _to_iso)
+    return _convert_record(schema, record, _to_iso)
 
 
 def _from_iso(value: str) -> datetime:
@@ -93,7 +93,7 @@ def _to_iso(value: datetime) -> str:
     return value.isoformat(timespec="milliseconds")
 
 
-def _convert(schema: Any, value: Any, on_timestamp: Any) -> Any:
+def _convert(schema: Any, value: Any, on_timestamp: Callable[[Any], Any]) -> Any:
     """Walk value alongside its schema, converting timestamp-millis values only."""
     if value is None:
         return None
@@ -106,13 +106,20 @@ def _convert(schema: Any, value: Any, on_timestamp: Any) -> Any:
         return on_timestamp(value)
     kind = schema.get("type")
     if kind == "record":
-        types = {field["name"]: field["type"] for field in schema["fields"]}
-        return {name: _convert(types.get(name), item, on_timestamp) for name, item in value.items()}
+        return _convert_record(schema, value, on_timestamp)
     if kind == "array":
         return [_convert(schema["items"], item, on_timestamp) for item in value]
     if isinstance(kind, list | Mapping):
         return _convert(kind, value, on_timestamp)
     return value
+
+
+def _convert_record(
+    schema: Mapping[str, Any], record: Mapping[str, Any], on_timestamp: Callable[[Any], Any]
+) -> dict[str, Any]:
+    """Convert each field of a record with the type its schema gives it."""
+    types = {field["name"]: field["type"] for field in schema["fields"]}
+    return {name: _convert(types.get(name), item, on_timestamp) for name, item in record.items()}
 
 
 def problems(catalogue: Catalogue, directory: Path = GOLDEN_DIR) -> list[str]:

@@ -205,9 +205,11 @@ def _log_client_error(error: KafkaError) -> None:
         log.warning("producer: %s", error.str())
 
 
-def dead_letter_headers(
-    reason: str, topic: str, partition: int, offset: int
-) -> list[tuple[str, bytes]]:
+Headers = list[tuple[str, str | bytes | None]]
+"""Kafka message headers, in the form `Producer.produce` takes them."""
+
+
+def dead_letter_headers(reason: str, topic: str, partition: int, offset: int) -> Headers:
     """Why and from where a message was set aside, readable without decoding it."""
     return [
         ("dlq-reason", reason.encode()[:4000]),

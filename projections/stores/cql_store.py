@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,8 +19,9 @@ from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement
 
 from projections.catalogue import CQL_TABLES, PROJECTIONS
-from projections.highlights import Highlight
+from projections.folds.highlights import Highlight
 from projections.model import Story
+from projections.stores.cql_dump import cql_dump
 
 __all__ = [
     "CqlReadModels", "CqlBatch", "VIEWER_BUCKETS", "viewer_bucket", "first_wins_ts",
@@ -169,6 +170,29 @@ class CqlReadModels:
 
     def highlight_ids_holding(self, story_id: str) -> set[str]:
         return {r.highlight_id for r in self.session.execute(self.stmt["members"], (story_id,))}
+
+    def highlight_ids_holding_each(self, story_ids: Sequence[str]) -> dict[str, set[str]]:
+        """The highlights holding each of these stories, fetched concurrently."""
+        rows = self._concurrently("members", [(s,) for s in story_ids])
+        return {s: {r.highlight_id for r in found} for s, found in zip(story_ids, rows, strict=True)}
+
+    def highlights(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Highlight | None]:
+        """Many highlights by (owner, highlight id), fetched concurrently."""
+        rows = self._concurrently("get_highlight", list(keys))
+        return {key: (_highlight(found[0]) if found else None)
+                for key, found in zip(keys, rows, strict=True)}
+
+    def _concurrently(self, statement: str, params: list[tuple[Any, ...]]) -> list[list[Any]]:
+        """One prepared read per parameter tuple, run concurrently; the rows of each."""
+        if not params:
+            return []
+        results = execute_concurrent(self.session, [(self.stmt[statement], p) for p in params],
+                                     concurrency=32, raise_on_first_error=True)
+        return [list(rows) for _, rows in results]
+
+    def dump(self) -> dict[str, Any]:
+        """Every read model of this version in the stores' common form (for checks; scans)."""
+        return cql_dump(self)
 
     def kept_stories(self, story_ids: list[str]) -> dict[str, Story]:
         """Stories kept past their expiry by highlights, fetched concurrently."""

@@ -9,93 +9,24 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 import redis
 
 from projections.catalogue import PROJECTIONS, REDIS_KINDS
 from projections.model import Story, TrayEntry
+from projections.stores.base import EXPIRY_GRACE_MS, SEEN_TTL_MS, StoryRef, Tallies
 from projections.stores.keys import Kind
+from projections.stores.redis_dump import redis_dump
+from projections.stores.redis_scripts import ANSWER_SCRIPT, REACT_SCRIPT, SEEN_SCRIPT, VIEWS_SCRIPT
 
-__all__ = ["RedisReadModels", "RedisBatch", "pseudonym", "StoryRef", "Tallies"]
-
-SEEN_TTL_MS = 49 * 3600 * 1000  # longer than the longest story lifetime
-# Stored stories outlive their expiry this long so that the StoryExpired fold still finds
-# them (to keep a highlighted one); reads filter by expiry, and the fold removes them.
-EXPIRY_GRACE_MS = 3600 * 1000
-
-# A user's reaction replaces their previous one; events older than the stored one change nothing.
-REACT_SCRIPT = """
-local prev = redis.call('HGET', KEYS[1], ARGV[1])
-if prev then
-  local sep = string.find(prev, '|', 1, true)
-  if tonumber(string.sub(prev, 1, sep - 1)) >= tonumber(ARGV[2]) then return 0 end
-  redis.call('HINCRBY', KEYS[2], string.sub(prev, sep + 1), -1)
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3])
-redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
-redis.call('PEXPIREAT', KEYS[1], ARGV[4])
-redis.call('PEXPIREAT', KEYS[2], ARGV[4])
-return 1
-"""
-
-# The first answer of a user counts; later ones and redeliveries change nothing.
-ANSWER_SCRIPT = """
-if redis.call('HSETNX', KEYS[1], ARGV[1], '1') == 0 then return 0 end
-for i = 3, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[2], ARGV[i], ARGV[i + 1]) end
-redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-redis.call('PEXPIREAT', KEYS[2], ARGV[2])
-return 1
-"""
-
-# A story's views in one batch: each event counted once, each viewer once, both sets kept until
-# ARGV[1]. Returns 1 for each viewer seen here for the first time (for the author's live view).
-VIEWS_SCRIPT = """
-local events = tonumber(ARGV[2])
-for i = 3, 2 + events do redis.call('SADD', KEYS[1], ARGV[i]) end
-local first = {}
-for i = 3 + events, #ARGV do first[#first + 1] = redis.call('SADD', KEYS[2], ARGV[i]) end
-redis.call('PEXPIREAT', KEYS[1], ARGV[1])
-redis.call('PEXPIREAT', KEYS[2], ARGV[1])
-return first
-"""
-
-# The stories each viewer watched in one batch: KEYS are the viewers' seen sets, ARGV the TTL
-# and then, per key, a count followed by that many story ids.
-SEEN_SCRIPT = """
-local at = 2
-for k = 1, #KEYS do
-  local count = tonumber(ARGV[at])
-  for i = at + 1, at + count do redis.call('SADD', KEYS[k], ARGV[i]) end
-  redis.call('PEXPIRE', KEYS[k], ARGV[1])
-  at = at + count + 1
-end
-return #KEYS
-"""
-
+__all__ = ["RedisReadModels", "RedisBatch", "pseudonym", "StoryRef", "Tallies", "SEEN_TTL_MS",
+           "EXPIRY_GRACE_MS", "SEEN_SCRIPT", "VIEWS_SCRIPT"]
 
 def pseudonym(secret: bytes, value: str) -> bytes:
     """A keyed 8-byte hash: dedupes users and events in counters without keeping identities."""
     return hashlib.blake2b(value.encode(), key=secret, digest_size=8).digest()
-
-
-@dataclass(frozen=True, slots=True)
-class StoryRef:
-    """The little the engagement path needs to know about a story."""
-
-    author_id: str
-    expires_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class Tallies:
-    """Aggregates of a story, without identities."""
-
-    views: int
-    unique_viewers: int
-    replies: int
-    reactions: dict[str, int]
-    stickers: dict[str, dict[str, float]]
 
 
 class RedisReadModels:
@@ -223,6 +154,20 @@ class RedisReadModels:
     def batch(self) -> RedisBatch:
         return RedisBatch(self)
 
+    def publish(self, notes: list[dict]) -> None:
+        """Tell live listeners (the author's open story) what just happened, once."""
+        by_story: dict[str, list[dict]] = {}
+        for note in notes:
+            by_story.setdefault(note["story_id"], []).append(note)
+        pipe = self.client.pipeline(transaction=False)
+        for story_id, events in by_story.items():
+            pipe.publish(self.live_channel(story_id), orjson.dumps(events))
+        pipe.execute()
+
+    def dump(self) -> dict[str, Any]:
+        """Every read model of this version in the stores' common form (for checks; scans)."""
+        return redis_dump(self)
+
 
 class RedisBatch:
     """Buffers writes into one pipeline; `flush()` sends them in a single round trip."""
@@ -296,6 +241,11 @@ class RedisBatch:
         self.pipe.delete(k(Kind.STORY_REF, story_id))
         self.pipe.zrem(k(Kind.EXPIRY_INDEX), f"{story_id}|{author_id}")
         self._count(3)
+
+    def keep_insights_owner(self, story_id: str, author_id: str, until_ms: int) -> None:
+        """The author may read the story's insights until then (a replay after its expiry)."""
+        self.pipe.set(self.m.k(Kind.INSIGHTS_OWNER, story_id), author_id, pxat=until_ms)
+        self._count()
 
     def mark_deleted(self, story_id: str, until_ms: int) -> None:
         """Remember a deletion so late engagement cannot resurrect counters."""
@@ -411,16 +361,6 @@ class RedisBatch:
         self.size = 0
         self.watched, self.view_watched = [], []
         return changed
-
-    def publish(self, notes: list[dict]) -> None:
-        """Tell live listeners (the author's open story) what just happened, once."""
-        by_story: dict[str, list[dict]] = {}
-        for note in notes:
-            by_story.setdefault(note["story_id"], []).append(note)
-        pipe = self.m.client.pipeline(transaction=False)
-        for story_id, events in by_story.items():
-            pipe.publish(self.m.live_channel(story_id), orjson.dumps(events))
-        pipe.execute()
 
 
 @dataclass(slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from projections.highlights import fold_highlight, reorder
+from projections.folds.highlights import fold_highlight, reorder
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 S1, S2, S3 = (str(uuid.uuid4()) for _ in range(3))

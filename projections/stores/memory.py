@@ -1,0 +1,303 @@
+"""In-memory stores: the same Protocols and storage semantics as Redis and CQL, in dicts.
+
+They earn their place by passing the contract suite (`tests/contract/`) with the same folds as
+the real backends, which makes the folds' rules testable without services and gives later
+backends a reference. Expiry follows the clock like the engines' TTLs do: absolute expiry
+times, checked on every read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from projections.model import Story, TrayEntry
+from projections.stores.base import EXPIRY_GRACE_MS, SEEN_TTL_MS, StoryRef, Tallies
+from projections.stores.memory_records import MemoryRecordStore
+from projections.stores.redis_dump import ACTIVE_STATE_PARTS
+from projections.stores.redis_store import pseudonym
+
+__all__ = ["MemoryActiveStore", "MemoryRecordStore", "Clock"]
+
+Clock = Callable[[], float]
+_COUNTERS = ("view_events", "viewers", "replies", "reactions", "reaction_counts", "answerers",
+             "sticker_tallies")
+
+
+class MemoryActiveStore:
+    """The active store (stories, trays, graph sets, counters) in dicts with expiry times."""
+
+    def __init__(self, secret: bytes, clock: Clock = time.time):
+        self.secret = secret
+        self.clock = clock
+        self.parts: dict[str, dict[Any, Any]] = {part: {} for part in ACTIVE_STATE_PARTS}
+        self.expiry: dict[tuple[str, Any], int] = {}  # (part, owner) -> absolute ms
+        self.published: list[dict[str, Any]] = []
+
+    # -- storage -----------------------------------------------------------------------------
+    def now(self) -> int:
+        return int(self.clock() * 1000)
+
+    def get(self, part: str, owner: Any) -> Any:
+        """The live value of one owner's entry in a part, or None."""
+        until = self.expiry.get((part, owner))
+        if until is not None and until <= self.now():
+            self.delete(part, owner)
+        return self.parts[part].get(owner)
+
+    def entry(self, part: str, owner: Any, empty: Callable[[], Any]) -> Any:
+        value = self.get(part, owner)
+        if value is None:
+            value = self.parts[part][owner] = empty()
+        return value
+
+    def put(self, part: str, owner: Any, value: Any, until: int | None = None) -> None:
+        self.parts[part][owner] = value
+        self.expiry.pop((part, owner), None)
+        if until is not None:
+            self.expire_at(part, owner, until)
+
+    def delete(self, part: str, owner: Any) -> None:
+        self.parts[part].pop(owner, None)
+        self.expiry.pop((part, owner), None)
+
+    def expire_at(self, part: str, owner: Any, until: int) -> None:
+        if self.get(part, owner) is None:
+            return
+        if until <= self.now():
+            self.delete(part, owner)
+        else:
+            self.expiry[(part, owner)] = until
+
+    def discard_empty(self, part: str, owner: Any) -> None:
+        if not self.parts[part].get(owner, True):
+            self.delete(part, owner)
+
+    # -- reads -------------------------------------------------------------------------------
+    def story_refs(self, story_ids: Sequence[str]) -> dict[str, StoryRef | None]:
+        return {s: self.get("story_refs", s) for s in story_ids}
+
+    def deleted(self, story_ids: Sequence[str]) -> set[str]:
+        return {s for s in story_ids if self.get("deleted", s)}
+
+    def authors_stories(self, author_ids: Sequence[str]) -> dict[str, list[Story]]:
+        return {a: list((self.get("stories", a) or {}).values()) for a in author_ids}
+
+    def followers_of(self, user_ids: Sequence[str]) -> dict[str, set[str]]:
+        return {u: set(self.get("followers", u) or ()) for u in user_ids}
+
+    def follower_counts(self, user_ids: Sequence[str]) -> dict[str, int]:
+        return {u: len(self.get("followers", u) or ()) for u in user_ids}
+
+    def celebrities_among(self, user_ids: Sequence[str]) -> set[str]:
+        return {u for u in user_ids if self.get("celebrities", u)}
+
+    def insights_owner(self, story_id: str) -> str | None:
+        owner: str | None = self.get("insights_owners", story_id)
+        return owner
+
+    def tallies(self, story_id: str) -> Tallies:
+        stickers: dict[str, dict[str, float]] = {}
+        for key, value in (self.get("sticker_tallies", story_id) or {}).items():
+            sticker_id, field = key.split(":", 1)
+            stickers.setdefault(sticker_id, {})[field] = value
+        counts = self.get("reaction_counts", story_id) or {}
+        return Tallies(len(self.get("view_events", story_id) or ()),
+                       len(self.get("viewers", story_id) or ()),
+                       len(self.get("replies", story_id) or ()),
+                       {e: n for e, n in counts.items() if n > 0}, stickers)
+
+    def batch(self) -> MemoryActiveWrites:
+        return MemoryActiveWrites(self)
+
+    def publish(self, notes: list[dict[str, Any]]) -> None:
+        self.published += notes
+
+    def dump(self) -> dict[str, Any]:
+        state: dict[str, Any] = {}
+        for part in ACTIVE_STATE_PARTS:
+            found = {owner: self.get(part, owner) for owner in list(self.parts[part])}
+            found = {owner: value for owner, value in found.items() if value}
+            if part == "reaction_counts":
+                found = {o: {e: n for e, n in v.items() if n > 0} for o, v in found.items()}
+                found = {o: v for o, v in found.items() if v}
+            if part in ("deleted", "celebrities"):
+                state[part] = set(found)
+            elif part == "expiry_index":
+                state[part] = {key: value for key, value in found.items()}
+            else:
+                state[part] = {o: _copy(v) for o, v in found.items()}
+        return {part: value for part, value in state.items() if value}
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, set):
+        return set(value)
+    return value
+
+
+class MemoryActiveWrites:
+    """Applies each write at `flush()`, in order, like one Redis pipeline."""
+
+    def __init__(self, store: MemoryActiveStore):
+        self.s = store
+        self.pending: list[Callable[[], dict[str, Any] | None]] = []
+
+    def flush(self) -> list[dict[str, Any]]:
+        notes = [note for apply in self.pending if (note := apply()) is not None]
+        self.pending = []
+        return notes
+
+    def _later(self, apply: Callable[[], dict[str, Any] | None]) -> None:
+        self.pending.append(apply)
+
+    # -- stories -----------------------------------------------------------------------------
+    def put_story(self, story: Story, insights_until: int) -> None:
+        def apply() -> None:
+            s = self.s
+            s.put("insights_owners", story.story_id, story.author_id, insights_until)
+            s.entry("stories", story.author_id, dict)[story.story_id] = story
+            hash_until = s.expiry.get(("stories", story.author_id), 0)
+            keep_until = story.expires_at + EXPIRY_GRACE_MS
+            s.expire_at("stories", story.author_id, max(keep_until, hash_until))
+            s.put("story_refs", story.story_id, StoryRef(story.author_id, story.expires_at),
+                  story.expires_at)
+            s.put("expiry_index", (story.story_id, story.author_id), story.expires_at)
+        self._later(apply)
+
+    def drop_story(self, author_id: str, story_id: str) -> None:
+        def apply() -> None:
+            stories = self.s.get("stories", author_id)
+            if stories is not None:
+                stories.pop(story_id, None)
+                self.s.discard_empty("stories", author_id)
+            self.s.delete("story_refs", story_id)
+            self.s.delete("expiry_index", (story_id, author_id))
+        self._later(apply)
+
+    def keep_insights_owner(self, story_id: str, author_id: str, until_ms: int) -> None:
+        self._later(lambda: self.s.put("insights_owners", story_id, author_id, until_ms))
+
+    def mark_deleted(self, story_id: str, until_ms: int) -> None:
+        def apply() -> None:
+            self.s.put("deleted", story_id, True, until_ms)
+            self.s.delete("insights_owners", story_id)
+        self._later(apply)
+        self.clear_counters(story_id)
+
+    def clear_counters(self, story_id: str) -> None:
+        def apply() -> None:
+            for part in _COUNTERS:
+                self.s.delete(part, story_id)
+        self._later(apply)
+
+    # -- trays -------------------------------------------------------------------------------
+    def set_tray_entry(self, viewer_id: str, entry: TrayEntry) -> None:
+        def apply() -> None:
+            self.s.entry("tray_order", viewer_id, dict)[entry.author_id] = entry.latest_at
+            self.s.entry("trays", viewer_id, dict)[entry.author_id] = entry
+        self._later(apply)
+
+    def drop_tray_entry(self, viewer_id: str, author_id: str) -> None:
+        def apply() -> None:
+            for part in ("tray_order", "trays"):
+                (self.s.get(part, viewer_id) or {}).pop(author_id, None)
+                self.s.discard_empty(part, viewer_id)
+        self._later(apply)
+
+    # -- follow graph ------------------------------------------------------------------------
+    def follow(self, follower_id: str, followee_id: str) -> None:
+        self._later(lambda: self._member("followers", followee_id, follower_id, True))
+        self._later(lambda: self._member("following", follower_id, followee_id, True))
+
+    def unfollow(self, follower_id: str, followee_id: str) -> None:
+        self._later(lambda: self._member("followers", followee_id, follower_id, False))
+        self._later(lambda: self._member("following", follower_id, followee_id, False))
+
+    def set_celebrity(self, user_id: str, is_celebrity: bool) -> None:
+        def apply() -> None:
+            if is_celebrity:
+                self.s.put("celebrities", user_id, True)
+            else:
+                self.s.delete("celebrities", user_id)
+        self._later(apply)
+
+    def set_close_friends(self, user_id: str, friend_ids: Iterable[str]) -> None:
+        friends = set(friend_ids)
+        self._later(lambda: self.s.put("close_friends", user_id, set(friends)))
+
+    def _member(self, part: str, owner: str, member: str, present: bool) -> None:
+        if present:
+            self.s.entry(part, owner, set).add(member)
+        else:
+            (self.s.get(part, owner) or set()).discard(member)
+            self.s.discard_empty(part, owner)
+
+    # -- engagement --------------------------------------------------------------------------
+    def view(self, story_id: str, viewer_id: str, event_id: str, at_ms: int,
+             keep_until: int) -> None:
+        def apply() -> dict[str, Any] | None:
+            s = self.s
+            s.entry("view_events", story_id, set).add(self._hash(event_id))
+            viewers = s.entry("viewers", story_id, set)
+            first = self._hash(viewer_id) not in viewers
+            viewers.add(self._hash(viewer_id))
+            s.expire_at("view_events", story_id, keep_until)
+            s.expire_at("viewers", story_id, keep_until)
+            return ({"type": "view", "story_id": story_id, "user_id": viewer_id, "at": at_ms}
+                    if first else None)
+        self._later(apply)
+
+    def mark_seen(self, viewer_id: str, story_id: str) -> None:
+        def apply() -> None:
+            self.s.entry("seen", viewer_id, set).add(story_id)
+            self.s.expire_at("seen", viewer_id, self.s.now() + SEEN_TTL_MS)
+        self._later(apply)
+
+    def reply(self, story_id: str, event_id: str) -> None:
+        self._later(lambda: self.s.entry("replies", story_id, set).add(self._hash(event_id)))
+
+    def react(self, story_id: str, user_id: str, at_ms: int, emoji: str, keep_until: int) -> None:
+        def apply() -> dict[str, Any] | None:
+            s, who = self.s, self._hash(user_id)
+            previous = (s.get("reactions", story_id) or {}).get(who)
+            if previous is not None and previous[0] >= at_ms:
+                return None  # an older or repeated reaction changes nothing
+            counts = s.entry("reaction_counts", story_id, dict)
+            if previous is not None:
+                counts[previous[1]] = counts.get(previous[1], 0) - 1
+            s.entry("reactions", story_id, dict)[who] = (at_ms, emoji)
+            counts[emoji] = counts.get(emoji, 0) + 1
+            s.expire_at("reactions", story_id, keep_until)
+            s.expire_at("reaction_counts", story_id, keep_until)
+            return {"type": "reaction", "story_id": story_id, "user_id": user_id, "emoji": emoji,
+                    "at": at_ms}
+        self._later(apply)
+
+    def answer(self, story_id: str, sticker_id: str, user_id: str,
+               increments: dict[str, float], keep_until: int) -> None:
+        def apply() -> dict[str, Any] | None:
+            s, who = self.s, self._hash(f"{sticker_id}:{user_id}")
+            answerers = s.entry("answerers", story_id, set)
+            if who in answerers:
+                return None  # the first answer counts
+            answerers.add(who)
+            tallies = s.entry("sticker_tallies", story_id, dict)
+            for name, amount in increments.items():
+                key = f"{sticker_id}:{name}"
+                tallies[key] = tallies.get(key, 0.0) + float(amount)
+            s.expire_at("answerers", story_id, keep_until)
+            s.expire_at("sticker_tallies", story_id, keep_until)
+            return {"type": "answer", "story_id": story_id, "sticker_id": sticker_id,
+                    "user_id": user_id}
+        self._later(apply)
+
+    def keep_replies_until(self, story_id: str, keep_until: int) -> None:
+        self._later(lambda: self.s.expire_at("replies", story_id, keep_until))
+
+    def _hash(self, value: str) -> str:
+        return pseudonym(self.s.secret, value).hex()
+

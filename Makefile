@@ -41,7 +41,7 @@ test-unit: install ## Unit tests only (no services)
 test-integration: up ## Integration tests against the running stack
 	$(PYTEST) tests/integration -q
 
-test: install wrk ## Install, start the stack, run every test (a small benchmark too), stop the stack
+test: install lint wrk ## Install, lint, start the stack, run every test (a small benchmark too), stop the stack
 	@$(STORIES) up || { $(STORIES) down; exit 1; }; \
 	$(PYTEST) -q --timeout=600; rc=$$?; \
 	$(STORIES) down; exit $$rc

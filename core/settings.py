@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 __all__ = ["Settings", "get_settings", "DEFAULT_JWT_SECRET", "REPO_ROOT"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_JWT_SECRET = "development-only-secret-change-me"  # noqa: S105
+DEFAULT_JWT_SECRET = "development-only-secret-change-me"
 
 
 class Settings(BaseSettings):

@@ -109,7 +109,7 @@ class MediaPipeline:
                 handle(name, record)
             except STORE_ERRORS:
                 raise
-            except Exception:  # noqa: BLE001 - reconciliation catches what this one missed
+            except Exception:  # reconciliation catches what this one missed
                 log.exception("media: %s %s not handled", name, record.get("event_id"))
 
     def on_posted(self, record: dict[str, Any]) -> None:
@@ -240,7 +240,7 @@ class MediaPipeline:
             return self._advance(story_id)
         except ProcessingInterrupted:
             return self.now_ms() + MIN_WAIT_MS  # shutting down: this or another worker resumes
-        except Exception:  # noqa: BLE001 - a store, the bucket or the broker away: try later
+        except Exception:  # a store, the bucket or the broker away: try later
             log.exception("media job of story %s failed; retrying in %d s", story_id,
                           RETRY_MS // 1000)
             return self.now_ms() + RETRY_MS

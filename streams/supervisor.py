@@ -50,7 +50,7 @@ class _Child:
     argv: Sequence[str]
     env: dict[str, str]
     max_backoff: float
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen[bytes] | None = None
     started: float = 0.0
     backoff: float = 1.0
     restart_at: float = 0.0
@@ -58,8 +58,10 @@ class _Child:
 
     def start(self) -> None:
         self.started = time.monotonic()
-        self.process = subprocess.Popen(list(self.argv), env=self.env,  # noqa: PLW1509
-                                        preexec_fn=_die_with_parent)
+        self.process = subprocess.Popen(
+            list(self.argv), env=self.env,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - the supervisor runs no threads
+        )
 
     def check(self) -> int | None:
         """Restart the child when its back-off is over; the exit code when it ended cleanly."""

@@ -52,6 +52,12 @@ class EmitReport:
     def rate(self) -> float:
         return self.sent / self.seconds if self.seconds else 0.0
 
+    def fail(self, reason: str) -> None:
+        """Count a failure, keeping the first few reasons for the summary."""
+        self.failed += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(reason)
+
 
 class _Tally:
     """Acknowledgements counted from the producer's delivery thread."""
@@ -66,12 +72,7 @@ class _Tally:
             if error is None:
                 self.report.delivered += 1
             else:
-                self.fail(str(error))
-
-    def fail(self, reason: str) -> None:
-        self.report.failed += 1
-        if len(self.report.errors) < MAX_ERRORS_KEPT:
-            self.report.errors.append(reason)
+                self.report.fail(str(error))
 
 
 class _RateColumn(ProgressColumn):
@@ -88,6 +89,18 @@ def emit_progress(console: Console) -> Progress:
         TextColumn("[red]{task.fields[errors]} errors"), TimeElapsedColumn(),
         console=console, transient=False,
     )
+
+
+class _Bar:
+    """One task on the progress display, or nothing when there is no display."""
+
+    def __init__(self, progress: Progress | None, description: str, total: int | None):
+        self.progress = progress
+        self.task = progress.add_task(description, total=total, errors=0) if progress else None
+
+    def show(self, report: EmitReport) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, completed=report.sent, errors=report.failed)
 
 
 class _Pacer:
@@ -114,9 +127,7 @@ def send_paced(
 ) -> EmitReport:
     """Send every event (the first `unpaced` at once, the rest at `rate`), then wait for acks."""
     report = EmitReport()
-    tally = _Tally(report)
-    pacer = _Pacer(rate, unpaced)
-    task = progress.add_task("sending", total=total, errors=0) if progress else None
+    tally, pacer, bar = _Tally(report), _Pacer(rate, unpaced), _Bar(progress, "sending", total)
     started = last = time.perf_counter()
     for index, (name, record) in enumerate(events):
         pacer.wait(index)
@@ -124,41 +135,36 @@ def send_paced(
             producer.send(name, record).add_done_callback(tally.settle)
         except (schemas.EventError, ValueError, KeyError) as error:
             with tally.lock:
-                tally.fail(f"{name} {record.get('event_id')}: {error}")
+                report.fail(f"{name} {record.get('event_id')}: {error}")
         report.sent += 1
-        if progress is not None and time.perf_counter() - last > REFRESH_SECONDS:
+        if time.perf_counter() - last > REFRESH_SECONDS:
             last = time.perf_counter()
-            progress.update(task, completed=report.sent, errors=report.failed)
+            bar.show(report)
     producer.flush()
     report.seconds = time.perf_counter() - started
-    if progress is not None:
-        progress.update(task, completed=report.sent, errors=report.failed)
+    bar.show(report)
     return report
 
 
 def write_file(events: Iterable[Event], path: Path, progress: Progress | None = None,
                total: int | None = None) -> EmitReport:
     """Validate each event and write it as a JSON line `stories emit --file` reads back."""
-    report = EmitReport()
-    task = progress.add_task("writing", total=total, errors=0) if progress else None
+    report, bar = EmitReport(), _Bar(progress, "writing", total)
     started = time.perf_counter()
     with path.open("w", encoding="utf-8") as out:
         for name, record in events:
             try:
                 schemas.validate(name, record)
             except schemas.EventError as error:
-                report.failed += 1
-                if len(report.errors) < MAX_ERRORS_KEPT:
-                    report.errors.append(f"{name} {record.get('event_id')}: {error}")
+                report.fail(f"{name} {record.get('event_id')}: {error}")
                 continue
             write_jsonl_line(out, name, record)
             report.sent += 1
             report.delivered += 1
-            if progress is not None and report.sent % 2000 == 0:
-                progress.update(task, completed=report.sent, errors=report.failed)
+            if report.sent % 2000 == 0:
+                bar.show(report)
     report.seconds = time.perf_counter() - started
-    if progress is not None:
-        progress.update(task, completed=report.sent, errors=report.failed)
+    bar.show(report)
     return report
 
 

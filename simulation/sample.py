@@ -1,21 +1,37 @@
-"""A small social world and its activity, as events in log order: for the demo and tests."""
+"""A small hand-written world and its activity, as events in log order: for the demo and tests.
+
+Ten users whose graph is a `simulation.world.World` written out by hand (sent the way the
+simulator sends its world's graph), then a scripted minute-by-minute story: posts for every
+follower and for close friends, an image with a poll, views, reactions, a reply, poll answers,
+a deletion and an unfollow. Tests assert on its exact outcome, so the script is fixed; only the
+ids are fresh on each call.
+"""
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import schemas
+from simulation.content import renditions
+from simulation.events import Event, EventMaker, epoch_ms
+from simulation.world import World, graph_events
 from streams.topics import topic_for
 
-__all__ = ["Scenario", "build_scenario", "by_topic"]
+__all__ = ["Scenario", "build_scenario", "by_topic", "sample_world"]
 
-Event = tuple[str, dict[str, Any]]
+USERS = tuple(f"user-{i}" for i in range(10))
+POLL = {"sticker_id": "poll-1", "kind": "POLL", "prompt": "Tea or coffee?",
+        "options": ["tea", "coffee"], "correct_option": None, "emoji": None}
 
 
-def _id(seed: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, seed))
+def sample_world() -> World:
+    """Everyone follows user-0, three also follow user-1; user-0's close friends: 1 and 2."""
+    follows = {user: ["user-0"] for user in USERS[1:]}
+    for user in USERS[2:5]:
+        follows[user].append("user-1")
+    return World.of(USERS, follows, {"user-0": ["user-1", "user-2"]})
 
 
 class Scenario:
@@ -24,22 +40,24 @@ class Scenario:
     def __init__(self, start: datetime, tag: str):
         self.start = start
         self.tag = tag
+        self.maker = EventMaker(random.Random(tag))
         self.events: list[Event] = []
         self.story_ids: dict[str, str] = {}
 
     def at(self, minutes: float) -> datetime:
         return self.start + timedelta(minutes=minutes)
 
+    def add_world(self, world: World) -> None:
+        """The world's follows and close friends, dated just before the scenario starts."""
+        self.events.extend(graph_events(world, self.maker, epoch_ms(self.start)))
+
     def add(self, name: str, minutes: float, actor: str, **fields: Any) -> dict[str, Any]:
-        event_id = _id(f"{self.tag}-{name}-{len(self.events)}-{actor}")
-        record = schemas.new_event(name, actor_id=actor, occurred_at=self.at(minutes),
-                                   event_id=event_id, **fields)
-        self.events.append((name, record))
-        return record
+        event = self.maker.make(name, self.at(minutes), actor, **fields)
+        self.events.append(event)
+        return event[1]
 
     def post(self, label: str, minutes: float, author: str, **fields: Any) -> str:
-        story_id = _id(f"{self.tag}-{label}")
-        self.story_ids[label] = story_id
+        story_id = self.story_ids[label] = self.maker.new_id()
         fields.setdefault("kind", "TEXT")
         if fields["kind"] == "TEXT":
             fields.setdefault("text", f"story {label}")
@@ -51,45 +69,36 @@ def build_scenario(now: datetime | None = None) -> Scenario:
     """Ten users, follows, close friends, text and image stories, engagement, a deletion."""
     now = now or datetime.now(UTC)
     s = Scenario(now - timedelta(hours=2), uuid.uuid4().hex)
-    users = [f"user-{i}" for i in range(10)]
-    for follower in users[1:]:
-        s.add("UserFollowed", 0, follower, followee_id="user-0")
-    for follower in users[2:5]:
-        s.add("UserFollowed", 1, follower, followee_id="user-1")
-    s.add("CloseFriendsChanged", 2, "user-0", close_friend_ids=["user-1", "user-2"])
+    s.add_world(sample_world())
     s.post("public", 5, "user-0")
     s.post("friends", 6, "user-0", audience={"mode": "CLOSE_FRIENDS",
                                               "user_ids": ["user-1", "user-2"]})
-    photo = s.post("photo", 7, "user-1", kind="IMAGE", media_id="upload-photo",
-                   stickers=[{"sticker_id": "poll-1", "kind": "POLL", "prompt": "Tea or coffee?",
-                              "options": ["tea", "coffee"], "correct_option": None,
-                              "emoji": None}])
+    photo = s.post("photo", 7, "user-1", kind="IMAGE", media_id="upload-photo", stickers=[POLL])
     s.add("MediaProcessed", 8, "system", story_id=photo, media_id="upload-photo",
-          media_kind="IMAGE", renditions=[
-              {"name": "full", "key": f"{photo}/full.jpg", "content_type": "image/jpeg",
-               "width": 1080, "height": 720, "size_bytes": 120_000, "duration_ms": None},
-              {"name": "thumbnail", "key": f"{photo}/thumb.jpg", "content_type": "image/jpeg",
-               "width": 150, "height": 100, "size_bytes": 6_000, "duration_ms": None}])
+          media_kind="IMAGE", renditions=renditions(photo, "IMAGE", random.Random(s.tag)))
     doomed = s.post("doomed", 9, "user-0")
-    for i, viewer in enumerate(users[1:8]):
-        s.add("StoryViewed", 10 + i, viewer, story_id=s.story_ids["public"], author_id="user-0")
-    s.add("StoryViewed", 20, "user-2", story_id=s.story_ids["public"], author_id="user-0")
-    s.add("StoryViewed", 20.5, "user-2", story_id=s.story_ids["friends"], author_id="user-0")
-    s.add("StoryReacted", 21, "user-2", story_id=s.story_ids["public"], author_id="user-0",
-          emoji="🔥")
-    s.add("StoryReacted", 22, "user-2", story_id=s.story_ids["public"], author_id="user-0",
-          emoji="😂")
-    s.add("StoryReacted", 23, "user-3", story_id=s.story_ids["public"], author_id="user-0",
-          emoji="😂")
-    s.add("StoryReplied", 24, "user-4", story_id=s.story_ids["public"], author_id="user-0",
-          message_id="m-1")
+    _engage(s, doomed)
+    s.add("StoryDeleted", 30, "user-0", story_id=doomed)
+    s.add("UserUnfollowed", 31, "user-9", followee_id="user-0")
+    return s
+
+
+def _engage(s: Scenario, doomed: str) -> None:
+    """Seven viewers of the public story, one of them twice; reactions, a reply, poll votes."""
+    public, friends, photo = (s.story_ids[label] for label in ("public", "friends", "photo"))
+    on_public = {"story_id": public, "author_id": "user-0"}
+    for i, viewer in enumerate(USERS[1:8]):
+        s.add("StoryViewed", 10 + i, viewer, **on_public)
+    s.add("StoryViewed", 20, "user-2", **on_public)
+    s.add("StoryViewed", 20.5, "user-2", story_id=friends, author_id="user-0")
+    s.add("StoryReacted", 21, "user-2", emoji="🔥", **on_public)
+    s.add("StoryReacted", 22, "user-2", emoji="😂", **on_public)
+    s.add("StoryReacted", 23, "user-3", emoji="😂", **on_public)
+    s.add("StoryReplied", 24, "user-4", message_id="m-1", **on_public)
     for voter, option in (("user-2", 0), ("user-3", 1), ("user-4", 1), ("user-2", 1)):
         s.add("StickerAnswered", 25, voter, story_id=photo, author_id="user-1",
               sticker_id="poll-1", option_index=option)
     s.add("StoryViewed", 26, "user-3", story_id=doomed, author_id="user-0")
-    s.add("StoryDeleted", 30, "user-0", story_id=doomed)
-    s.add("UserUnfollowed", 31, "user-9", followee_id="user-0")
-    return s
 
 
 def by_topic(events: list[Event]) -> dict[str, list[Event]]:

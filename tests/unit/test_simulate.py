@@ -10,6 +10,7 @@ import pytest
 
 import schemas
 from simulation.emitter import write_file
+from simulation.schedule import Schedule
 from simulation.simulate import (
     Mix,
     Simulation,
@@ -140,3 +141,15 @@ def test_another_start_gives_the_same_world_with_fresh_ids():
     later = list(Simulation(config(seed=4, start=START + timedelta(hours=1))).events())
     assert [(n, r["actor_id"]) for n, r in first] == [(n, r["actor_id"]) for n, r in later]
     assert not {r["event_id"] for _, r in first} & {r["event_id"] for _, r in later}
+
+
+def test_the_schedule_keeps_order_among_equal_times():
+    schedule, seen = Schedule(), []
+    schedule.call(2.0, seen.append, "late")
+    schedule.call(1.0, seen.append, "first")
+    schedule.emit(1.0, "StoryViewed", 3, story_id="s")
+    assert schedule.advance() is None and seen == ["first"]
+    due = schedule.advance()
+    assert due is not None and (due.name, due.actor, due.fields) == ("StoryViewed", 3,
+                                                                     {"story_id": "s"})
+    assert schedule.advance() is None and seen == ["first", "late"] and schedule.now == 2.0

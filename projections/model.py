@@ -144,29 +144,45 @@ class TrayEntry:
     latest_at: int
     expires_at: int
     thumbnail_key: str | None
+    # (story id, expires at) of every story of the author the viewer may see, oldest first;
+    # empty in entries stored before it was kept, which stand for their latest story only.
+    stories: tuple[tuple[str, int], ...] = ()
+
+    def visible(self) -> tuple[tuple[str, int], ...]:
+        """The stories whose views decide whether the author is still unseen."""
+        return self.stories or ((self.latest_story_id, self.expires_at),)
+
+    def live_story_ids(self, now_ms: int) -> list[str]:
+        """The visible stories that have not expired: any of them unseen makes the author unseen."""
+        return [story_id for story_id, expires_at in self.visible() if expires_at > now_ms]
 
     def to_json(self) -> bytes:
-        return orjson.dumps(
-            {"s": self.latest_story_id, "t": self.latest_at, "x": self.expires_at,
-             "th": self.thumbnail_key}
-        )
+        fields: dict[str, Any] = {"s": self.latest_story_id, "t": self.latest_at,
+                                  "x": self.expires_at, "th": self.thumbnail_key}
+        if self.stories:
+            fields["v"] = self.stories
+        return orjson.dumps(fields)
 
     @classmethod
     def from_json(cls, author_id: str, data: bytes | str) -> TrayEntry:
         d = orjson.loads(data)
-        return cls(author_id, d["s"], d["t"], d["x"], d["th"])
+        stories = tuple((story_id, expires_at) for story_id, expires_at in d.get("v", ()))
+        return cls(author_id, d["s"], d["t"], d["x"], d["th"], stories)
 
 
 def tray_entry(
     stories: Iterable[Story], viewer_id: str, follows_author: bool, now_ms: int
 ) -> TrayEntry | None:
     """The viewer's tray entry for one author, or None when nothing of theirs is visible."""
-    visible = [s for s in stories if s.author_id != viewer_id and
-               may_see(s, viewer_id, follows_author, now_ms)]
+    visible = sorted(
+        (s for s in stories
+         if s.author_id != viewer_id and may_see(s, viewer_id, follows_author, now_ms)),
+        key=lambda s: (s.posted_at, s.story_id),
+    )
     if not visible:
         return None
-    latest = max(visible, key=lambda s: (s.posted_at, s.story_id))
+    latest = visible[-1]
     # The entry lives as long as the last visible story does.
     expires = max(s.expires_at for s in visible)
     return TrayEntry(latest.author_id, latest.story_id, latest.posted_at, expires,
-                     latest.thumbnail_key)
+                     latest.thumbnail_key, tuple((s.story_id, s.expires_at) for s in visible))

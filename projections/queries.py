@@ -3,17 +3,26 @@
 Each read is written once as a plan: a generator that yields the commands of one pipelined
 round trip (method name and arguments) and receives their results. `run` executes a plan
 with the sync client, `run_async` with `redis.asyncio`, so the gateway's event loop and the
-worker's threads share one definition of every read.
+worker's threads share one definition of every read. The round trips themselves are the
+named reads of `projections.stores.redis_reads`, where the key layout lives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from projections.model import Story, TrayEntry, may_see, tray_entry
-from projections.stores.keys import Kind
+from projections.stores.redis_reads import (
+    Command,
+    Read,
+    author_stories_and_follow,
+    authors_stories,
+    pipelined,
+    seen_among,
+    tray_index,
+)
 from projections.stores.redis_store import RedisReadModels
 
 __all__ = [
@@ -30,7 +39,7 @@ __all__ = [
 
 MAX_TRAY_AUTHORS = 500
 
-Commands = list[tuple[str, tuple[Any, ...]]]
+Commands = list[Command]
 T = TypeVar("T")
 Plan = Generator[Commands, list[Any], T]
 
@@ -47,21 +56,14 @@ class TrayItem:
     muted: bool = False
 
 
-def _pipeline(client: Any, commands: Commands) -> Any:
-    pipe = client.pipeline(transaction=False)
-    for name, args in commands:
-        getattr(pipe, name)(*args)
-    return pipe
-
-
 def run(plan: Plan[T], client: Any) -> T:
     """Execute a read plan with a sync Redis client, one pipeline per round trip."""
     try:
         commands = next(plan)
         while True:
-            commands = plan.send(_pipeline(client, commands).execute())
+            commands = plan.send(pipelined(client, commands).execute())
     except StopIteration as done:
-        return done.value
+        return cast(T, done.value)
 
 
 async def run_async(plan: Plan[T], client: Any) -> T:
@@ -69,9 +71,14 @@ async def run_async(plan: Plan[T], client: Any) -> T:
     try:
         commands = next(plan)
         while True:
-            commands = plan.send(await _pipeline(client, commands).execute())
+            commands = plan.send(await pipelined(client, commands).execute())
     except StopIteration as done:
-        return done.value
+        return cast(T, done.value)
+
+
+def _round_trip(read: Read[T]) -> Plan[T]:
+    """One named read as a round trip of a plan (`yield from`)."""
+    return read.answer((yield list(read.commands)))
 
 
 def tray_plan(
@@ -79,36 +86,46 @@ def tray_plan(
 ) -> Plan[list[TrayItem]]:
     """The whole (bounded) tray, in at most three round trips: unseen first, then newest;
     muted authors last."""
-    k = models.k
     # Round trip 1: the pushed tray entries and the followed celebrities.
-    authors, raw_entries, celebrity_ids = yield [
-        ("zrevrange", (k(Kind.TRAY_ORDER, viewer_id), 0, MAX_TRAY_AUTHORS - 1)),
-        ("hgetall", (k(Kind.TRAY_ENTRIES, viewer_id),)),
-        ("sinter", (k(Kind.FOLLOWING, viewer_id), k(Kind.CELEBRITIES))),
-    ]
-    pushed = (TrayEntry.from_json(a.decode(), raw_entries[a]) for a in authors
-              if a in raw_entries)
-    entries = {e.author_id: e for e in pushed if e.expires_at > now_ms}
+    index = yield from _round_trip(tray_index(models, viewer_id, MAX_TRAY_AUTHORS))
+    entries = {e.author_id: e for e in index.entries if e.expires_at > now_ms}
     # Round trip 2: big authors are merged at read time instead of pushed at posting.
-    celebrities = sorted(c.decode() for c in celebrity_ids)[:MAX_TRAY_AUTHORS]
+    celebrities = index.celebrities[:MAX_TRAY_AUTHORS]
     if celebrities:
-        rows = yield [("hvals", (k(Kind.AUTHOR_STORIES, author),)) for author in celebrities]
-        for row in rows:
-            entry = tray_entry((Story.from_json(v) for v in row), viewer_id, True, now_ms)
-            if entry is not None:
-                entries[entry.author_id] = entry
+        rows = yield from _round_trip(authors_stories(models, celebrities))
+        entries.update(_celebrity_entries(rows, viewer_id, now_ms))
     ordered = list(entries.values())
     if not ordered:
         return []
-    # Round trip 3: which latest stories the viewer has already watched.
-    (flags,) = yield [("smismember", (k(Kind.SEEN, viewer_id), [e.latest_story_id for e in ordered]))]
+    # Round trip 3: which live stories of each author the viewer has already watched.
+    live = [entry.live_story_ids(now_ms) for entry in ordered]
+    flags = yield from _round_trip(seen_among(models, viewer_id, [s for ids in live for s in ids]))
     items = [
-        TrayItem(e.author_id, e.latest_story_id, e.latest_at, not seen, e.thumbnail_key,
+        TrayItem(e.author_id, e.latest_story_id, e.latest_at, unseen, e.thumbnail_key,
                  e.author_id in muted)
-        for e, seen in zip(ordered, flags, strict=True)
+        for e, unseen in zip(ordered, _any_unseen(live, flags), strict=True)
     ]
     items.sort(key=lambda i: (i.muted, not i.has_unseen, -i.latest_at, i.author_id))
     return items
+
+
+def _celebrity_entries(
+    rows: Iterable[list[Story]], viewer_id: str, now_ms: int
+) -> Iterable[tuple[str, TrayEntry]]:
+    """The entries of followed celebrities, computed like pushed ones."""
+    for stories in rows:
+        entry = tray_entry(stories, viewer_id, True, now_ms)
+        if entry is not None:
+            yield entry.author_id, entry
+
+
+def _any_unseen(live: Sequence[list[str]], seen: Sequence[bool]) -> list[bool]:
+    """Per entry, whether any of its live stories is unseen (`seen` flags them in order)."""
+    unseen, at = [], 0
+    for story_ids in live:
+        unseen.append(not all(seen[at:at + len(story_ids)]))
+        at += len(story_ids)
+    return unseen
 
 
 def read_tray(
@@ -130,10 +147,9 @@ def visible_stories_plan(
     models: RedisReadModels, viewer_id: str, author_id: str, now_ms: int
 ) -> Plan[list[Story]]:
     """The author's stories this viewer may see, oldest first (viewing order): one round trip."""
-    raw, follows = yield [("hvals", (models.k(Kind.AUTHOR_STORIES, author_id),)),
-                          ("sismember", (models.k(Kind.FOLLOWING, viewer_id), author_id))]
-    stories = [Story.from_json(v) for v in raw]
-    visible = [s for s in stories if may_see(s, viewer_id, bool(follows), now_ms)]
+    stories, follows = yield from _round_trip(author_stories_and_follow(models, viewer_id,
+                                                                        author_id))
+    visible = [s for s in stories if may_see(s, viewer_id, follows, now_ms)]
     return sorted(visible, key=lambda s: (s.posted_at, s.story_id))
 
 

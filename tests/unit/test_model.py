@@ -13,6 +13,7 @@ from projections.model import (
     READY,
     REJECTED,
     Story,
+    TrayEntry,
     may_see,
     story_from_posted,
     tray_entry,
@@ -85,6 +86,39 @@ def test_tray_entry_points_at_the_latest_visible_story_and_lives_as_long_as_the_
     assert tray_entry([hidden], "fan", True, NOW_MS) is None
     assert tray_entry([older], "author", True, NOW_MS) is None
 
+
+
+def test_tray_entry_names_every_story_the_viewer_may_see_with_its_expiry():
+    older = posted(minutes_ago=60, lifetime_seconds=48 * 3600)
+    newer = posted(minutes_ago=5, lifetime_seconds=3600)
+    hidden = posted(minutes_ago=1, mode="CLOSE_FRIENDS", ids=("friend",))
+    entry = tray_entry([newer, hidden, older], "fan", True, NOW_MS)
+    assert entry.stories == ((older.story_id, older.expires_at), (newer.story_id, newer.expires_at))
+    friends = tray_entry([newer, hidden, older], "friend", True, NOW_MS)
+    assert [story_id for story_id, _ in friends.stories] == [
+        older.story_id, newer.story_id, hidden.story_id]
+
+
+def test_only_live_stories_of_an_entry_decide_whether_it_is_unseen():
+    older = posted(minutes_ago=60, lifetime_seconds=3600 + 60)
+    newer = posted(minutes_ago=5)
+    entry = tray_entry([older, newer], "fan", True, NOW_MS)
+    assert entry.live_story_ids(NOW_MS) == [older.story_id, newer.story_id]
+    assert entry.live_story_ids(NOW_MS + 120_000) == [newer.story_id]
+
+
+def test_tray_entry_survives_its_json_form():
+    entry = tray_entry([posted(minutes_ago=60), posted(minutes_ago=5)], "fan", True, NOW_MS)
+    assert TrayEntry.from_json(entry.author_id, entry.to_json()) == entry
+
+
+def test_a_tray_entry_stored_before_the_story_list_stands_for_its_latest_story():
+    stored = b'{"s":"latest","t":1000,"x":90000,"th":null}'
+    entry = TrayEntry.from_json("author", stored)
+    assert (entry.latest_story_id, entry.expires_at, entry.stories) == ("latest", 90000, ())
+    assert entry.live_story_ids(1000) == ["latest"]
+    assert entry.live_story_ids(90000) == []
+    assert TrayEntry.from_json("author", entry.to_json()) == entry
 
 def test_story_survives_its_compact_json_form():
     story = posted(mode="ONLY", ids=("a", "b"), caption="sunset")

@@ -1,0 +1,111 @@
+"""A tray shows an author as unseen while any live story of theirs the viewer may see is unseen.
+
+Folded by the Projector into the real Redis; pushed entries and celebrities merged at read
+time follow the same rule, and entries stored before the rule read as their latest story.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+import schemas
+from core.clients import cql_session
+from core.clock import to_ms
+from projections.model import TrayEntry
+from projections.queries import read_tray
+from projections.stores.keys import Kind
+from tests.integration.readmodel_helpers import PrivateReadModels
+
+MINUTE_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def stores(local_stack):
+    session = cql_session(local_stack)
+    models = PrivateReadModels(local_stack, session)
+    yield models
+    models.close()
+    session.cluster.shutdown()
+
+
+def _post(projector, author: str, minutes_ago: int, lifetime_seconds: int) -> str:
+    story_id = str(uuid.uuid4())
+    record = schemas.new_event(
+        "StoryPosted", author, occurred_at=datetime.now(UTC) - timedelta(minutes=minutes_ago),
+        story_id=story_id, kind="TEXT", text="hello", lifetime_seconds=lifetime_seconds)
+    assert projector.apply_lifecycle([("StoryPosted", record)]) == []
+    return story_id
+
+
+def _follow(projector, follower: str, author: str) -> None:
+    record = schemas.new_event("UserFollowed", follower, followee_id=author)
+    assert projector.apply_graph([("UserFollowed", record)]) == []
+
+
+def _view(projector, viewer: str, author: str, story_id: str) -> None:
+    record = schemas.new_event("StoryViewed", viewer, story_id=story_id, author_id=author)
+    assert projector.apply_engagement([("StoryViewed", record)]) == []
+
+
+def _unseen(projector, viewer: str, now: int) -> dict[str, bool]:
+    return {item.author_id: item.has_unseen for item in read_tray(projector.redis, viewer, now)}
+
+
+def _older_and_newer(projector, author: str) -> tuple[str, str, int]:
+    """An older story with 30 minutes left and a newer one for a day; when the older expires."""
+    older = _post(projector, author, minutes_ago=30, lifetime_seconds=3600)
+    newer = _post(projector, author, minutes_ago=1, lifetime_seconds=86_400)
+    older_expires = to_ms(datetime.now(UTC)) + 30 * MINUTE_MS
+    return older, newer, older_expires
+
+
+@pytest.mark.parametrize("fanout_threshold", [10_000, 0], ids=["pushed", "celebrity"])
+def test_an_unseen_older_story_keeps_the_author_unseen(stores, fanout_threshold):
+    projector = stores.fresh(fanout_threshold=fanout_threshold)
+    _follow(projector, "fan", "author")
+    celebrities = projector.redis.celebrities_among(["author"])
+    assert celebrities == ({"author"} if fanout_threshold == 0 else set())
+    older, newer, older_expires = _older_and_newer(projector, "author")
+    now = to_ms(datetime.now(UTC))
+    assert _unseen(projector, "fan", now) == {"author": True}
+
+    _view(projector, "fan", "author", newer)
+    assert _unseen(projector, "fan", now) == {"author": True}  # the older one is still unseen
+    # Once the older story has expired, only the watched newer one is left.
+    assert _unseen(projector, "fan", older_expires + MINUTE_MS) == {"author": False}
+
+    _view(projector, "fan", "author", older)
+    assert _unseen(projector, "fan", now) == {"author": False}
+
+
+def test_stories_the_viewer_may_not_see_do_not_make_the_author_unseen(stores):
+    projector = stores.fresh()
+    _follow(projector, "fan", "author")
+    seen = _post(projector, "author", minutes_ago=5, lifetime_seconds=86_400)
+    hidden = schemas.new_event(
+        "StoryPosted", "author", story_id=str(uuid.uuid4()), kind="TEXT", text="friends only",
+        audience={"mode": "ONLY", "user_ids": ["friend"]})
+    assert projector.apply_lifecycle([("StoryPosted", hidden)]) == []
+    _view(projector, "fan", "author", seen)
+    assert _unseen(projector, "fan", to_ms(datetime.now(UTC))) == {"author": False}
+
+
+def test_an_entry_stored_before_the_story_list_stands_for_its_latest_story(stores):
+    projector = stores.fresh()
+    _follow(projector, "fan", "author")
+    _older, newer, _ = _older_and_newer(projector, "author")
+    models = projector.redis
+    key = models.k(Kind.TRAY_ENTRIES, "fan")
+    entry = TrayEntry.from_json("author", models.client.hget(key, "author"))
+    assert len(entry.stories) == 2
+    old_form = b'{"s":"%s","t":%d,"x":%d,"th":null}' % (
+        entry.latest_story_id.encode(), entry.latest_at, entry.expires_at)
+    models.client.hset(key, "author", old_form)
+
+    _view(projector, "fan", "author", newer)
+    # The engagement fold leaves tray entries alone, so the old form is what the tray reads.
+    assert models.client.hget(key, "author") == old_form
+    assert _unseen(projector, "fan", to_ms(datetime.now(UTC))) == {"author": False}

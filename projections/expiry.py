@@ -9,15 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import Any
 
 import faust
 
 import schemas
+from core.clock import from_ms
+from core.clock import now_ms as clock_ms
 from core.metrics import STORIES_EXPIRED
 from projections.runtime import Runtime
-from projections.stores.keys import Kind
+from projections.stores.expiry_index import (
+    DueExpiry,
+    claim_expiry,
+    due_expiries,
+    release_expiry,
+    settle_expiry,
+)
+from projections.stores.redis_store import RedisReadModels
+from streams.producer import Delivery
 
 __all__ = ["add_expiry_timer", "emit_due_expiries"]
 
@@ -31,33 +42,30 @@ DUE_PER_RUN = 2000
 def emit_due_expiries(runtime: Runtime, now_ms: int | None = None) -> int:
     """Emit StoryExpired for due stories this worker claims; returns how many it emitted."""
     models = runtime.redis_models()  # of the live version the worker follows
-    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
-    due = models.client.zrangebyscore(models.k(Kind.EXPIRY_INDEX), "-inf", now_ms, 0, DUE_PER_RUN,
-                                      withscores=True)
-    pending = []
-    for member, expires_at in due:
-        story_id, author_id = member.decode().split("|", 1)
-        claim = models.k(Kind.EXPIRY_CLAIM, story_id)
-        if not models.client.set(claim, "1", nx=True, px=CLAIM_MS):
-            continue
-        record = schemas.new_event(
-            "StoryExpired", actor_id="system", story_id=story_id, author_id=author_id,
-            expires_at=datetime.fromtimestamp(expires_at / 1000, UTC),
-        )
-        pending.append((claim, runtime.events.send("StoryExpired", record)))
-    return _settle(models.client, pending)
+    now_ms = now_ms if now_ms is not None else clock_ms()
+    pending = [
+        (due.story_id, runtime.events.send("StoryExpired", _expired(due)))
+        for due in due_expiries(models, now_ms, DUE_PER_RUN)
+        if claim_expiry(models, due.story_id, CLAIM_MS)
+    ]
+    return _settle(models, pending)
 
 
-def _settle(client, pending) -> int:
+def _expired(due: DueExpiry) -> dict[str, Any]:
+    return schemas.new_event("StoryExpired", actor_id="system", story_id=due.story_id,
+                             author_id=due.author_id, expires_at=from_ms(due.expires_at))
+
+
+def _settle(models: RedisReadModels, pending: Sequence[tuple[str, Future[Delivery]]]) -> int:
     """Keep the claim of what was acknowledged; release the rest for another try."""
     emitted = 0
-    for claim, outcome in pending:
+    for story_id, outcome in pending:
         try:
             outcome.result(timeout=30)
-            client.set(claim, "done", px=DONE_MS)
+            settle_expiry(models, story_id, DONE_MS)
             emitted += 1
         except Exception as error:  # noqa: BLE001 - retried on the next run
-            client.delete(claim)
+            release_expiry(models, story_id)
             log.warning("StoryExpired not acknowledged, will retry: %s", error)
     STORIES_EXPIRED.inc(emitted)
     return emitted
@@ -68,5 +76,5 @@ def add_expiry_timer(app: faust.App, runtime: Runtime) -> None:
     async def expire_due_stories() -> None:
         try:
             await asyncio.to_thread(emit_due_expiries, runtime)
-        except Exception:  # noqa: BLE001 - the next tick tries again
+        except Exception:  # the next tick tries again
             log.exception("expiry timer run failed")

@@ -15,12 +15,11 @@ import orjson
 from redis.asyncio.client import PubSub
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from core.clock import now_ms
+from core.clock import from_ms, now_ms
 from gateway.auth import bearer_token
 from gateway.commands import in_thread
 from gateway.context import Gateway
 from gateway.models import UUID_PATTERN
-from gateway.present import from_ms
 from gateway.problems import Problem, not_found, unauthorized
 from gateway.reads import own_story
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
+from core.clock import from_ms, now_ms
 from gateway.models import (
     AudienceOut,
     Insights,
@@ -21,17 +20,14 @@ from gateway.models import (
     Viewer,
 )
 from gateway.presign import Presigner
-from gateway.reads import StoryInsights, ViewerRow
+from gateway.reads import StoryInsights
 from projections.model import Story
 from projections.queries import TrayItem
+from projections.stores.cql_reads import ViewerRow
 
-__all__ = ["Presenter", "from_ms", "viewer", "insights", "sticker_results"]
+__all__ = ["Presenter", "viewer", "insights", "sticker_results"]
 
 OPTION_KINDS = ("POLL", "QUIZ")
-
-
-def from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 class Presenter:
@@ -46,7 +42,7 @@ class Presenter:
 
     def _url_seconds(self, story: Story) -> int:
         """A live story's URLs stop working when it expires; a kept story's last the usual time."""
-        left = (story.expires_at - int(time.time() * 1000)) // 1000
+        left = (story.expires_at - now_ms()) // 1000
         return min(self._seconds, left) if left > 0 else self._seconds
 
     def story(self, story: Story, viewer_id: str, media_key: bytes | None = None) -> StoryOut:

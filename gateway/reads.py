@@ -12,12 +12,17 @@ from typing import Any
 
 from gateway.versions import LiveReadModels
 from media.keys import CqlClients, story_media_keys
-from projections.highlights import Highlight
+from projections.folds.highlights import Highlight
 from projections.model import REJECTED, Story, may_see
 from projections.queries import TrayItem, read_tray_async
-from projections.stores.cql_store import VIEWER_BUCKETS
-from projections.stores.keys import Kind
-from projections.stores.redis_store import RedisReadModels, Tallies
+from projections.stores.base import Tallies
+from projections.stores.redis_reads import (
+    author_stories_among,
+    author_stories_and_follow,
+    author_story,
+    author_story_and_follow,
+)
+from projections.stores.redis_store import RedisReadModels
 
 __all__ = [
     "story_for",
@@ -25,8 +30,6 @@ __all__ = [
     "own_live_story_ids",
     "tray_key",
     "tray_page",
-    "ViewerRow",
-    "viewers_page",
     "StoryInsights",
     "insights_of",
     "fetch_media_keys",
@@ -45,22 +48,16 @@ def story_for(models: RedisReadModels, viewer_id: str, story_id: str, now: int) 
     ref = models.story_refs([story_id]).get(story_id)
     if ref is None or ref.expires_at <= now:
         return None
-    pipe = models.client.pipeline(transaction=False)
-    pipe.hget(models.k(Kind.AUTHOR_STORIES, ref.author_id), story_id)
-    pipe.sismember(models.k(Kind.FOLLOWING, viewer_id), ref.author_id)
-    raw, follows = pipe.execute()
-    if raw is None:
-        return None
-    story = Story.from_json(raw)
-    return story if may_see(story, viewer_id, bool(follows), now) else None
+    read = author_story_and_follow(models, viewer_id, ref.author_id, story_id)
+    story, follows = read.fetch(models.client)
+    return story if story is not None and may_see(story, viewer_id, follows, now) else None
 
 
 def own_story(models: RedisReadModels, author_id: str, story_id: str, now: int) -> Story | None:
     """The caller's own live story, in any status (one round trip); None for anyone else's."""
-    raw = models.client.hget(models.k(Kind.AUTHOR_STORIES, author_id), story_id)
-    if raw is None:
+    story = author_story(models, author_id, story_id).fetch(models.client)
+    if story is None:
         return None
-    story = Story.from_json(raw)
     return story if story.author_id == author_id and story.is_live(now) else None
 
 
@@ -70,8 +67,7 @@ def own_live_story_ids(
     """Which of these are the caller's own live, not rejected stories (one round trip)."""
     if not story_ids:
         return set()
-    raws = models.client.hmget(models.k(Kind.AUTHOR_STORIES, author_id), story_ids)
-    stories = [Story.from_json(raw) for raw in raws if raw is not None]
+    stories = author_stories_among(models, author_id, story_ids).fetch(models.client)
     return {s.story_id for s in stories if s.is_live(now) and s.status != REJECTED}
 
 
@@ -92,29 +88,6 @@ async def tray_page(
         items = [item for item in items if tuple(tray_key(item)) > start]
     page = items[:limit]
     return page, (tray_key(page[-1]) if len(items) > limit else None)
-
-
-@dataclass(frozen=True, slots=True)
-class ViewerRow:
-    bucket: int
-    user_id: str
-    viewed_at: Any
-    reaction: str | None
-
-
-def viewers_page(
-    models: LiveReadModels, story_id: str, after: tuple[int, str], limit: int
-) -> tuple[list[ViewerRow], tuple[int, str] | None]:
-    """Viewers across the story's buckets, in (bucket, viewer) order, from a position on."""
-    bucket, after_id = after
-    rows: list[ViewerRow] = []
-    while bucket < VIEWER_BUCKETS and len(rows) <= limit:
-        found = models.cql.viewers_page(story_id, bucket, after_id, limit + 1 - len(rows))
-        rows += [ViewerRow(bucket, user, at, reaction) for user, at, reaction in found]
-        bucket, after_id = bucket + 1, ""
-    page = rows[:limit]
-    more = len(rows) > limit
-    return page, ((page[-1].bucket, page[-1].user_id) if more else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,12 +146,8 @@ def highlights_for(
 def _live_stories_and_follow(
     models: RedisReadModels, viewer_id: str, owner_id: str, now: int
 ) -> tuple[dict[str, Story], bool]:
-    pipe = models.client.pipeline(transaction=False)
-    pipe.hvals(models.k(Kind.AUTHOR_STORIES, owner_id))
-    pipe.sismember(models.k(Kind.FOLLOWING, viewer_id), owner_id)
-    raws, follows = pipe.execute()
-    stories = (Story.from_json(raw) for raw in raws)
-    return {s.story_id: s for s in stories if s.is_live(now)}, bool(follows)
+    stories, follows = author_stories_and_follow(models, viewer_id, owner_id).fetch(models.client)
+    return {s.story_id: s for s in stories if s.is_live(now)}, follows
 
 
 def _visible_member(

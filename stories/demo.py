@@ -15,6 +15,7 @@ from rich.table import Table
 from core.settings import get_settings
 from projections.queries import read_tray, visible_stories
 from projections.runtime import Runtime
+from projections.stores.cql_reads import FROM_START, viewers_page
 from simulation.sample import build_scenario
 from streams.topics import DEAD_LETTER, topic_name
 
@@ -77,13 +78,10 @@ def _show_counters(runtime: Runtime, models, world) -> None:
                   f"reactions {tallies.reactions}")
     poll = models.tallies(world.story_ids["photo"]).stickers
     console.print(f"poll on 'photo': {poll}")
-    cql = runtime.cql_models()
-    from projections.stores.cql_store import VIEWER_BUCKETS
-
-    viewers = [v for b in range(VIEWER_BUCKETS) for v in cql.viewers_page(public, b, "", 50)]
+    viewers, _ = viewers_page(runtime.cql_models(), public, FROM_START, 400)
     table = Table("viewer", "first view", "reaction", title="viewer list of 'public' (CQL)")
-    for viewer, at, reaction in sorted(viewers, key=lambda v: v[1]):
-        table.add_row(viewer, at.isoformat(timespec="seconds"), reaction or "")
+    for row in sorted(viewers, key=lambda v: v.viewed_at):
+        table.add_row(row.user_id, row.viewed_at.isoformat(timespec="seconds"), row.reaction or "")
     console.print(table)
 
 

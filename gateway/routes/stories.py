@@ -21,7 +21,7 @@ from gateway.models import (
 from gateway.present import insights as present_insights
 from gateway.present import viewer as present_viewer
 from gateway.problems import invalid, not_found, problem_responses
-from gateway.reads import insights_of, own_story, tray_page, viewers_page
+from gateway.reads import insights_of, own_story, tray_page
 from gateway.routes.deps import (
     READ_PROBLEMS,
     WRITE_PROBLEMS,
@@ -33,6 +33,7 @@ from gateway.routes.deps import (
     UserIdPath,
 )
 from projections.queries import visible_stories_async
+from projections.stores.cql_reads import viewers_page
 
 __all__ = ["router"]
 
@@ -106,7 +107,7 @@ def viewers(story_id: StoryIdPath, user: CurrentUser, gw: Gw, limit: Limit = 50,
         raise not_found()
     resource = f"viewers:{story_id}"
     bucket, after = gw.cursors.open(cursor, user, resource) if cursor else (0, "")
-    rows, position = viewers_page(gw.models, story_id, (int(bucket), str(after)), limit)
+    rows, position = viewers_page(gw.models.cql, story_id, (int(bucket), str(after)), limit)
     return ViewerPage(
         viewers=[present_viewer(row) for row in rows],
         next_cursor=gw.cursors.seal(user, resource, list(position)) if position else None,

@@ -35,8 +35,9 @@ from gateway.models import (
 )
 from gateway.problems import conflict, invalid, not_found, unavailable
 from gateway.reads import own_live_story_ids, own_story, story_for
+from gateway.uploads import Upload
 from media.layout import is_safe_id, upload_key
-from projections.highlights import Highlight
+from projections.folds.highlights import Highlight
 from projections.model import Story
 
 __all__ = [
@@ -114,8 +115,8 @@ def grant_upload(gw: Gateway, user_id: str, request: UploadRequest) -> UploadGra
         raise invalid("sub", "media can be uploaded by users whose id is letters, digits and ._@:-")
     media_id = str(uuid.uuid4())
     lifetime = gw.settings.upload_url_seconds
-    gw.redis.set(f"{gw.prefix}up:{media_id}", f"{user_id}|{request.kind.value}",
-                 ex=lifetime + UPLOAD_MARGIN_SECONDS)
+    gw.uploads.grant(media_id, Upload(user_id, request.kind.value),
+                     lifetime + UPLOAD_MARGIN_SECONDS)
     return UploadGrant(
         media_id=media_id,
         upload_url=gw.presigner.url("PUT", upload_key(user_id, media_id), lifetime),
@@ -125,12 +126,11 @@ def grant_upload(gw: Gateway, user_id: str, request: UploadRequest) -> UploadGra
 
 def _check_upload(gw: Gateway, user_id: str, media_id: str, kind: str) -> None:
     """The media id must be the caller's own recent upload, of the kind posted, and present."""
-    raw = gw.redis.get(f"{gw.prefix}up:{media_id}")
-    owner, _, announced = raw.decode().partition("|") if raw else ("", "", "")
-    if owner != user_id:
+    upload = gw.uploads.granted(media_id)
+    if upload is None or upload.user_id != user_id:
         raise invalid("media_id", "not an upload of yours, or its upload window has passed")
-    if announced != kind:
-        raise invalid("kind", f"the upload was announced as {announced}")
+    if upload.kind != kind:
+        raise invalid("kind", f"the upload was announced as {upload.kind}")
     try:
         gw.s3.head_object(Bucket=gw.settings.s3_bucket, Key=upload_key(user_id, media_id))
     except ClientError as error:

@@ -24,12 +24,14 @@ from gateway.auth import TokenVerifier
 from gateway.cursors import CursorSigner
 from gateway.idempotency import IdempotencyKeys
 from gateway.keycache import MediaKeyCache
+from gateway.keys import gateway_prefix
 from gateway.metrics import DEPENDENCY_ERRORS, EVENTS_EMITTED
 from gateway.present import Presenter
 from gateway.presign import Presigner
 from gateway.problems import unavailable
 from gateway.ratelimit import WriteLimiter
 from gateway.reads import fetch_media_keys
+from gateway.uploads import UploadGrants
 from gateway.versions import LiveReadModels
 from streams.producer import Delivery, DeliveryError, EventProducer
 
@@ -57,7 +59,7 @@ class Gateway:
         self.session = session or _gateway_session(settings)
         secret = settings.pseudonym_secret.get_secret_value().encode()
         self.models = LiveReadModels(settings.cql_keyspace, self.redis, self.session, secret)
-        self.prefix = f"{settings.cql_keyspace}:gw:"  # gateway state, outside read-model versions
+        self.prefix = gateway_prefix(settings.cql_keyspace)  # outside read-model versions
         self.tokens = TokenVerifier(settings)
         self.cursors = CursorSigner(settings.jwt_secret.get_secret_value().encode())
         self.presigner = Presigner(
@@ -74,6 +76,7 @@ class Gateway:
             self.redis, self.prefix, settings.gateway_idempotency_seconds,
             stale_seconds=settings.gateway_emit_timeout * 2 + 5,
         )
+        self.uploads = UploadGrants(self.redis, self.prefix)
 
     @cached_property
     def producer(self) -> EventProducer:

@@ -8,13 +8,15 @@ event id: a duplicate on the log is harmless to the read models.
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
 import orjson
 import redis
+
+from core.clock import now_ms
+from gateway.keys import GatewayKind, gateway_key
 
 __all__ = ["Claim", "ClaimState", "IdempotencyKeys"]
 
@@ -73,11 +75,11 @@ class IdempotencyKeys:
         self._settle = client.register_script(SETTLE_SCRIPT)
 
     def _key(self, user_id: str, key: str) -> str:
-        return f"{self._prefix}idem:{user_id}:{key}"
+        return gateway_key(self._prefix, GatewayKind.IDEMPOTENCY, user_id, key)
 
     def claim(self, user_id: str, key: str, fingerprint: str) -> Claim:
         """Claim the key for this request, or learn what already happened under it."""
-        now = int(time.time() * 1000)
+        now = now_ms()
         fresh = orjson.dumps({"state": "pending", "fp": fingerprint, "at": now,
                               "story_id": str(uuid.uuid4()), "event_id": str(uuid.uuid4())})
         state, raw = self._claim(keys=[self._key(user_id, key)],

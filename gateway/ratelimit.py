@@ -6,6 +6,7 @@ import time
 
 import redis
 
+from gateway.keys import GatewayKind, gateway_key
 from gateway.problems import too_many_requests
 
 __all__ = ["WriteLimiter"]
@@ -24,7 +25,7 @@ class WriteLimiter:
         """Count one write of `kind` (e.g. "write", "engagement") or refuse it."""
         now = time.time()
         window = int(now // self._window)
-        key = f"{self._prefix}rl:{kind}:{user_id}:{window}"
+        key = gateway_key(self._prefix, GatewayKind.RATE, kind, user_id, str(window))
         pipe = self._client.pipeline(transaction=False)
         pipe.incr(key)
         pipe.expire(key, self._window + 1, nx=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import schemas
 from core.settings import Settings
-from projections.stores.keys import Kind
+from projections.stores.redis_reads import stories_present
 from tests.integration.worker_helpers import PrivateDeployment
 
 __all__ = ["measure"]
@@ -47,12 +47,10 @@ def measure(settings: Settings, count: int = 60) -> dict[str, float]:
             lags: dict[str, float] = {}
             deadline = time.time() + count * 0.25 + 60
             while len(lags) < count and time.time() < deadline:
-                pipe = models.client.pipeline(transaction=False)
-                for story_id, (author, _) in expiry.items():
-                    pipe.hexists(models.k(Kind.AUTHOR_STORIES, author), story_id)
+                found = stories_present(models, [(a, s) for s, (a, _) in expiry.items()])
                 now = time.time()
-                for (story_id, (_, expires)), present in zip(expiry.items(), pipe.execute(),
-                                                            strict=True):
+                for (story_id, (_, expires)), present in zip(expiry.items(),
+                                                            found.fetch(models.client), strict=True):
                     if not present and story_id not in lags and now > expires - 1:
                         lags[story_id] = now - expires
                 time.sleep(0.05)

@@ -1,0 +1,43 @@
+"""Read models dumped entry by entry, so two states (live and replayed) can be compared."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import redis
+
+from projections.stores.cql_store import VIEWER_BUCKETS, CqlReadModels
+
+__all__ = ["redis_dump", "viewer_rows", "differing"]
+
+
+def _value(client: redis.Redis, key: bytes, kind: str) -> Any:
+    if kind == "hash":
+        return dict(client.hgetall(key))
+    if kind == "set":
+        return sorted(client.smembers(key))
+    if kind == "zset":
+        return client.zrange(key, 0, -1, withscores=True)
+    return client.get(key)
+
+
+def redis_dump(client: redis.Redis, prefix: str) -> dict[str, Any]:
+    """Every key under a prefix (without it) with its value; TTLs left out."""
+    dump = {}
+    for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        dump[key.decode()[len(prefix):]] = _value(client, key, client.type(key).decode())
+    return dump
+
+
+def viewer_rows(cql: CqlReadModels, story_ids: Iterable[str]) -> list[tuple]:
+    """Every viewer entry of these stories, over every bucket, sorted."""
+    return sorted(
+        (story_id, *entry) for story_id in story_ids
+        for bucket in range(VIEWER_BUCKETS) for entry in cql.viewers_page(story_id, bucket, "", 1000)
+    )
+
+
+def differing(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Keys present on one side only or with different values, sorted."""
+    return sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))

@@ -1,0 +1,80 @@
+"""Batching faust agents for the worker: one loop, one back-off for a store that is away.
+
+An agent takes up to `batch_size` messages of its topic (or what arrived within `within`
+seconds), hands them to its handler, and asks for the next batch only once the handler has
+returned: faust commits a batch's offsets only then, so a batch is acknowledged once handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
+
+import faust
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
+
+from core.errors import STORE_ERRORS
+
+__all__ = [
+    "BatchHandler",
+    "RetryHook",
+    "STORE_BACKOFF",
+    "agent_name",
+    "add_batch_agent",
+    "with_store_backoff",
+]
+
+T = TypeVar("T")
+
+BatchHandler = Callable[[list[Any]], Awaitable[None]]  # receives the batch's faust messages
+RetryHook = Callable[[int, BaseException | None], None]  # attempt number, the store error
+
+# 0.2 s, 0.4 s, 0.8 s ... capped at 10 s, and no attempt limit: a store comes back eventually.
+STORE_BACKOFF = wait_exponential(multiplier=0.2, max=10)
+
+
+def agent_name(role: str, topic_suffix: str) -> str:
+    """'project_story_lifecycle': faust knows an agent by this name, so it must never change."""
+    return f"{role}_{topic_suffix.replace('-', '_')}"
+
+
+def add_batch_agent(
+    app: faust.App,
+    topic_name: str,
+    name: str,
+    handle_batch: BatchHandler,
+    batch_size: int,
+    within: float,
+) -> None:
+    """Register an agent handing each batch of the topic's raw messages to handle_batch."""
+    channel = app.topic(topic_name, value_serializer="raw", key_serializer="raw")
+
+    async def agent(stream: faust.StreamT[Any]) -> None:
+        # faust hands an agent a Stream; the StreamT protocol leaves take_events out.
+        batches = cast(faust.Stream[Any], stream).take_events(batch_size, within=within)
+        async for batch in batches:
+            await handle_batch([event.message for event in batch])
+
+    # faust labels an agent in its logs by the function's module and name: the owner's.
+    agent.__qualname__ = agent.__name__ = name
+    agent.__module__ = getattr(handle_batch, "__module__", None) or __name__
+    app.agent(channel, name=name, concurrency=1)(agent)
+
+
+async def with_store_backoff(work: Callable[[], T], on_retry: RetryHook) -> T:
+    """Run blocking store work in a thread; a store that is away is waited out, never skipped."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(STORE_ERRORS),
+        wait=STORE_BACKOFF,
+        before_sleep=lambda state: _report_retry(state, on_retry),
+        reraise=True,
+    ):
+        with attempt:
+            return await asyncio.to_thread(work)
+    raise AssertionError("unreachable")
+
+
+def _report_retry(state: RetryCallState, on_retry: RetryHook) -> None:
+    """Tell the caller which attempt failed and why, before the back-off sleep."""
+    on_retry(state.attempt_number, state.outcome.exception() if state.outcome else None)

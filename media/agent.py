@@ -14,18 +14,18 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import faust
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 import schemas
-from core.errors import STORE_ERRORS
 from media.clients import MediaClients, media_clients
 from media.isolation import IsolatedProcessor
 from media.pipeline import Event, MediaPipeline
 from media.reconcile import reconcile_media
 from projections.runtime import Runtime
+from streams.agents import add_batch_agent, agent_name, with_store_backoff
 from streams.topics import TOPICS, topic_name
 
 __all__ = ["add_media_agents", "JobRunner"]
@@ -73,16 +73,16 @@ class JobRunner:
     async def _tick_quietly(self) -> None:
         try:
             await self.tick()
-        except Exception:  # noqa: BLE001 - the timer tries again
+        except Exception:  # the timer tries again
             log.exception("media jobs not started")
 
 
-def _decoded(batch: Sequence[Any], allowed: frozenset[str]) -> list[Event]:
+def _decoded(messages: Sequence[Any], allowed: frozenset[str]) -> list[Event]:
     """The events of a batch this agent cares about; the projection dead-letters the rest."""
     events = []
-    for event in batch:
+    for message in messages:
         try:
-            name, record = schemas.decode(event.message.value)
+            name, record = schemas.decode(message.value)
         except schemas.EventError:
             continue
         if name in allowed:
@@ -92,31 +92,24 @@ def _decoded(batch: Sequence[Any], allowed: frozenset[str]) -> list[Event]:
 
 async def _apply_with_backoff(apply: Callable[[list[Event]], None], events: list[Event]) -> None:
     """Handlers are idempotent: a store that is away means the whole batch again, later."""
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type(STORE_ERRORS),
-        wait=wait_exponential(multiplier=0.2, max=10),
-        before_sleep=lambda state: log.warning("media agent: store away (%s); backing off",
-                                               state.outcome.exception()),
-        reraise=True,
-    ):
-        with attempt:
-            await asyncio.to_thread(apply, events)
+    await with_store_backoff(partial(apply, events), _note_store_away)
+
+
+def _note_store_away(attempt: int, error: BaseException | None) -> None:
+    log.warning("media agent: store away (%s); backing off", error)
 
 
 def _add_agent(app: faust.App, runtime: Runtime, suffix: str,
                apply: Callable[[list[Event]], None], runner: JobRunner) -> None:
     topic = next(t for t in TOPICS if t.suffix == suffix)
-    channel = app.topic(topic_name(topic, runtime.settings.topic_prefix),
-                        value_serializer="raw", key_serializer="raw")
     allowed = frozenset(topic.events)
 
-    async def follow(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(BATCH, within=0.1):
-            await _apply_with_backoff(apply, _decoded(batch, allowed))
-            await runner.tick()
+    async def follow(messages: list[Any]) -> None:
+        await _apply_with_backoff(apply, _decoded(messages, allowed))
+        await runner.tick()
 
-    follow.__qualname__ = follow.__name__ = f"media_{suffix.replace('-', '_')}"
-    app.agent(channel, name=follow.__name__, concurrency=1)(follow)
+    add_batch_agent(app, topic_name(topic, runtime.settings.topic_prefix),
+                    agent_name("media", suffix), follow, BATCH, within=0.1)
 
 
 def _add_job_timer(app: faust.App, runtime: Runtime, pipeline: MediaPipeline,
@@ -126,7 +119,7 @@ def _add_job_timer(app: faust.App, runtime: Runtime, pipeline: MediaPipeline,
         try:
             await runner.tick()
             await asyncio.to_thread(pipeline.run_release_checks)
-        except Exception:  # noqa: BLE001 - the next tick tries again
+        except Exception:  # the next tick tries again
             log.exception("media job timer run failed")
 
 
@@ -142,7 +135,7 @@ def _add_reconcile_timer(app: faust.App, clients: MediaClients) -> None:
             return  # another worker reconciles this period
         try:
             report = await asyncio.to_thread(reconcile_media, clients)
-        except Exception:  # noqa: BLE001 - the next period tries again
+        except Exception:  # the next period tries again
             log.exception("media reconciliation failed")
             return
         log.info("media reconciliation: %s", report.summary())

@@ -8,16 +8,14 @@ backoff, never skipped: the batch is acknowledged only once it is written.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import faust
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 import schemas
-from core.errors import STORE_ERRORS
 from core.metrics import (
     BATCH_SECONDS,
     DEAD_LETTERS,
@@ -27,6 +25,7 @@ from core.metrics import (
 )
 from projections.projector import Event, Projector
 from projections.runtime import LiveProjector, Runtime
+from streams.agents import add_batch_agent, agent_name, with_store_backoff
 from streams.producer import dead_letter_headers
 from streams.topics import DEAD_LETTER, TOPICS, Topic, topic_name
 
@@ -76,15 +75,7 @@ def decode_batch(
 async def _write_with_backoff(apply: Callable[[list[Event]], list[tuple[int, str]]],
                               events: list[Event], topic: str) -> list[tuple[int, str]]:
     """Run the fold in a thread; a store that is away is retried until it is back."""
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type(STORE_ERRORS),
-        wait=wait_exponential(multiplier=0.2, max=10),
-        before_sleep=lambda state: _note_retry(topic, state),
-        reraise=True,
-    ):
-        with attempt:
-            return await asyncio.to_thread(apply, events)
-    raise AssertionError("unreachable")
+    return await with_store_backoff(partial(apply, events), partial(_note_retry, topic))
 
 
 async def _project(apply: Callable[[list[Event]], list[tuple[int, str]]],
@@ -92,7 +83,7 @@ async def _project(apply: Callable[[list[Event]], list[tuple[int, str]]],
     """Fold a batch; if the fold itself fails, fold event by event and set the culprits aside."""
     try:
         return await _write_with_backoff(apply, events, topic)
-    except Exception:  # noqa: BLE001 - a bug must not lose the batch or stop the worker
+    except Exception:  # a bug must not lose the batch or stop the worker
         log.exception("batch of %d %s events failed; retrying one by one", len(events), topic)
     rejected: list[tuple[int, str]] = []
     for index, event in enumerate(events):
@@ -104,36 +95,32 @@ async def _project(apply: Callable[[list[Event]], list[tuple[int, str]]],
     return rejected
 
 
-def _note_retry(topic: str, state: Any) -> None:
+def _note_retry(topic: str, attempt: int, error: BaseException | None) -> None:
     STORE_RETRIES.labels(topic).inc()
     log.warning("store unavailable while projecting %s (attempt %d): %s; backing off",
-                topic, state.attempt_number, state.outcome.exception())
+                topic, attempt, error)
 
 
 def _make_agent(app: faust.App, runtime: Runtime, topic: Topic, live: LiveProjector) -> None:
-    name = topic_name(topic, runtime.settings.topic_prefix)
-    channel = app.topic(name, value_serializer="raw", key_serializer="raw")
-
     def apply(events: list[Event]) -> list[tuple[int, str]]:
         return _APPLY[topic.suffix](live.current())(events)
 
     allowed = frozenset(topic.events)
     dead = DeadLetters(runtime)
 
-    async def project(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(runtime.settings.worker_batch_size, within=0.05):
-            messages = [event.message for event in batch]
-            with BATCH_SECONDS.labels(topic.suffix).time():
-                events, origins = decode_batch(messages, allowed, dead)
-                rejected = await _project(apply, events, topic.suffix)
-                for index, reason in rejected:
-                    origin = origins[index]
-                    dead.send(origin.value, origin.key, reason, origin)
-                dead.flush()
-            EVENTS_PROJECTED.labels(topic.suffix).inc(len(events) - len(rejected))
+    async def project(messages: list[Any]) -> None:
+        with BATCH_SECONDS.labels(topic.suffix).time():
+            events, origins = decode_batch(messages, allowed, dead)
+            rejected = await _project(apply, events, topic.suffix)
+            for index, reason in rejected:
+                origin = origins[index]
+                dead.send(origin.value, origin.key, reason, origin)
+            dead.flush()
+        EVENTS_PROJECTED.labels(topic.suffix).inc(len(events) - len(rejected))
 
-    project.__qualname__ = project.__name__ = f"project_{topic.suffix.replace('-', '_')}"
-    app.agent(channel, name=project.__name__, concurrency=1)(project)
+    add_batch_agent(app, topic_name(topic, runtime.settings.topic_prefix),
+                    agent_name("project", topic.suffix), project,
+                    runtime.settings.worker_batch_size, within=0.05)
 
 
 _APPLY: dict[str, Callable[[Projector], Callable[[list[Event]], list[tuple[int, str]]]]] = {

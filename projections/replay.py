@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,6 +35,7 @@ from projections.projector import Event, ProjectionPolicy, Projector
 from projections.runtime import Runtime
 from projections.stores.cql_store import CqlReadModels
 from projections.stores.redis_store import RedisReadModels
+from projections.stores.redis_versions import drop_kinds, drop_version_keys
 from projections.versions import (
     LiveVersions,
     ReadModelVersion,
@@ -45,7 +46,7 @@ from projections.versions import (
 )
 from streams.topics import TOPICS, Topic, topic_name
 
-__all__ = ["ReplayPlan", "ReplayReport", "replay", "drop_redis_prefix", "REPLAY_ORDER"]
+__all__ = ["ReplayPlan", "ReplayReport", "replay", "REPLAY_ORDER"]
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def _new_version(runtime: Runtime) -> ReadModelVersion:
     s, live = runtime.settings, runtime.version
     target = ReadModelVersion(live.base, live.newest() + 1)
     drop_version(runtime.session, target)  # leftovers of a cancelled replay
-    drop_redis_prefix(runtime, target.redis_prefix)
+    drop_version_keys(runtime.redis, target.redis_prefix)
     return create_version(runtime.session, s.cql_keyspace, s.cql_replication, target.number)
 
 
@@ -154,15 +155,6 @@ def _decoded(messages: list) -> list[Event]:
     return events
 
 
-def _apply_for(projector: Projector, suffix: str) -> Callable[[list[Event]], object]:
-    return {
-        "social-graph": projector.apply_graph,
-        "highlights": projector.apply_highlights,
-        "story-lifecycle": projector.apply_lifecycle,
-        "engagement": projector.apply_engagement,
-    }[suffix]
-
-
 def _pass(runtime: Runtime, consumer: Consumer, projector: Projector, plan: ReplayPlan,
           progress: Progress | None) -> int:
     """One pass over every topic up to the current end; returns the events applied."""
@@ -175,9 +167,8 @@ def _pass(runtime: Runtime, consumer: Consumer, projector: Projector, plan: Repl
     task = progress.add_task("replaying", total=total) if progress else None
     applied = 0
     for name, topic in named:
-        apply = _apply_for(projector, topic.suffix)
         for batch in _read(consumer, name, list(range(topic.partitions)), plan, ends):
-            apply(_decoded(batch))
+            projector.apply(topic.suffix, _decoded(batch))
             applied += len(batch)
             if progress is not None:
                 progress.update(task, advance=len(batch))
@@ -211,7 +202,7 @@ def replay(runtime: Runtime, plan: ReplayPlan, console: Console) -> ReplayReport
         if not switched:
             console.print("[yellow]replay cancelled: dropping the new version, live intact[/]")
             drop_version(runtime.session, new)
-            drop_redis_prefix(runtime, new.redis_prefix)
+            drop_version_keys(runtime.redis, new.redis_prefix)
         raise
     finally:
         consumer.close()
@@ -265,26 +256,10 @@ def _retire(runtime: Runtime, old: LiveVersions, new: ReadModelVersion,
         _drop_projections(runtime, old.version(projection), [projection])
     for version in old.versions() - live_now.versions():
         drop_version(runtime.session, version)
-        drop_redis_prefix(runtime, version.redis_prefix)
+        drop_version_keys(runtime.redis, version.redis_prefix)
 
 
 def _drop_projections(runtime: Runtime, version: ReadModelVersion, projections: list[str]) -> None:
     drop_tables(runtime.session, version, projections)
     for projection in projections:
-        for kind in kinds_of(projection):
-            drop_redis_prefix(runtime, f"{version.redis_prefix}{kind}:")
-            runtime.redis.unlink(f"{version.redis_prefix}{kind}")
-
-
-def drop_redis_prefix(runtime: Runtime, prefix: str) -> int:
-    """Unlink every key of a version, in batches; returns how many."""
-    removed = 0
-    batch: list[bytes] = []
-    for key in runtime.redis.scan_iter(match=f"{prefix}*", count=5000):
-        batch.append(key)
-        if len(batch) >= 5000:
-            removed += runtime.redis.unlink(*batch)
-            batch = []
-    if batch:
-        removed += runtime.redis.unlink(*batch)
-    return removed
+        drop_kinds(runtime.redis, version.redis_prefix, kinds_of(projection))

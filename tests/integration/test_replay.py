@@ -85,26 +85,22 @@ def test_replay_of_one_projection_switches_only_it(built):
 def test_cancelled_replay_leaves_the_live_version_intact(built, monkeypatch):
     from rich.console import Console
 
-    from streams import replay as replay_module
+    from projections import replay as replay_module
+    from projections.projector import Projector
 
     d, world = built
     live = d.runtime.version
     before = redis_dump(d.runtime.redis, live.version("stories").redis_prefix)
-    real_apply_for = replay_module._apply_for
+    real_apply = Projector.apply
     calls = []
 
-    def interrupted_apply_for(projector, suffix):
-        apply = real_apply_for(projector, suffix)
+    def apply_then_cancel(projector, suffix, events):
+        calls.append(suffix)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the operator presses Ctrl-C mid-rebuild
+        return real_apply(projector, suffix, events)
 
-        def apply_then_cancel(events):
-            calls.append(suffix)
-            if len(calls) == 3:
-                raise KeyboardInterrupt  # the operator presses Ctrl-C mid-rebuild
-            return apply(events)
-
-        return apply_then_cancel
-
-    monkeypatch.setattr(replay_module, "_apply_for", interrupted_apply_for)
+    monkeypatch.setattr(Projector, "apply", apply_then_cancel)
     with pytest.raises(KeyboardInterrupt):
         replay_module.replay(d.runtime, replay_module.ReplayPlan(grace_seconds=0), Console())
     new_number = live.newest() + 1

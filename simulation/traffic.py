@@ -93,6 +93,13 @@ class Traffic:
     events: list[Event]
     stories: dict[str, str]  # story -> author
     expected: Expected
+    ending: dict[str, str] = field(default_factory=dict)  # story -> author: expires or is
+    # deleted during the run (a subset of `stories`)
+
+    def last_expiry(self) -> datetime | None:
+        """When the last story that expires during the run runs out."""
+        ends = [self.expected.expires_at[s] for s in self.ending if s not in self.expected.deleted]
+        return max(ends, default=None)
 
 
 @dataclass(frozen=True)
@@ -105,16 +112,22 @@ class _Plan:
     views: int
     expiring: int
     expire_after: float
+    expire_every: float
     deleted: int
     now: datetime
 
     def __post_init__(self) -> None:
         if self.expiring < 0 or self.deleted < 0 or self.expiring + self.deleted > self.stories:
             raise ValueError("expiring and deleted stories are among `stories`, not beyond")
-        if self.expiring and not 0 < self.expire_after <= MAX_EXPIRE_AFTER:
-            raise ValueError(f"expire_after must be between 0 and {MAX_EXPIRE_AFTER} seconds")
+        if self.expiring and not self._expiries_fit():
+            raise ValueError("expiring stories must run out between now and "
+                             f"{MAX_EXPIRE_AFTER:.0f} seconds from now")
         if self.now.tzinfo is None:
             raise ValueError("now needs a timezone")
+
+    def _expiries_fit(self) -> bool:
+        last = self.expire_after + (self.expiring - 1) * self.expire_every
+        return self.expire_after > 0 and self.expire_every >= 0 and last <= MAX_EXPIRE_AFTER
 
     @property
     def start(self) -> datetime:
@@ -134,14 +147,15 @@ class _Writer:
         self.audiences: dict[int, list[int]] = {}  # author -> who may view their stories
 
     def post(self, index: int) -> datetime:
-        """Story `index`; the first `expiring` live an hour, timed to expire during the run."""
+        """Story `index`; the first `expiring` live an hour, timed to run out during the run."""
         plan, ids = self.plan, self.world.user_ids
         author = self.rng.choices(range(plan.users), weights=self.world.posts_per_day)[0]
         story_id = self.maker.new_id()
         self.authors[story_id] = author
         at, lifetime = plan.start + timedelta(seconds=index), {}
         if index < plan.expiring:
-            at = plan.now + timedelta(seconds=plan.expire_after - MIN_LIFETIME_SECONDS)
+            left = plan.expire_after + index * plan.expire_every
+            at = plan.now + timedelta(seconds=left - MIN_LIFETIME_SECONDS)
             lifetime = {"lifetime_seconds": MIN_LIFETIME_SECONDS}
         self.events.append(self.maker.make("StoryPosted", at, ids[author], story_id=story_id,
                                            kind="TEXT", text=f"story {index}", **lifetime))
@@ -195,16 +209,17 @@ class _Writer:
 
 
 def make_traffic(seed: int, users: int = 40, stories: int = 20, views: int = 2000, *,
-                 expiring: int = 0, expire_after: float = 30.0, deleted: int = 0,
-                 now: datetime | None = None) -> Traffic:
+                 expiring: int = 0, expire_after: float = 30.0, expire_every: float = 0.0,
+                 deleted: int = 0, now: datetime | None = None) -> Traffic:
     """Follows, text stories, then views and reactions, all drawn from the seed.
 
-    Of the `stories`, the first `expiring` have a one-hour lifetime and expire `expire_after`
-    seconds after `now` (default: the moment of the call); `deleted` others are deleted in the
-    middle of the views, which go on arriving after it.
+    Of the `stories`, the first `expiring` have a one-hour lifetime and run out `expire_after`
+    seconds after `now` (default: the moment of the call), the next `expire_every` seconds
+    later, and so on; `deleted` others are deleted in the middle of the views, which go on
+    arriving after it. Both are listed in `Traffic.ending`.
     """
     moment = now or datetime.now(UTC)
-    plan = _Plan(seed, users, stories, views, expiring, expire_after, deleted,
+    plan = _Plan(seed, users, stories, views, expiring, expire_after, expire_every, deleted,
                  moment.replace(microsecond=moment.microsecond // 1000 * 1000))
     world = build_world(SimulationConfig(users=users, seed=seed, start=plan.start,
                                          mean_following=MEAN_FOLLOWING, events=0))
@@ -212,4 +227,7 @@ def make_traffic(seed: int, users: int = 40, stories: int = 20, views: int = 200
     last_post = max((writer.post(i) for i in range(stories)), default=plan.start)
     writer.engagement(max(plan.start + timedelta(minutes=1), last_post + timedelta(seconds=1)))
     authors = {story_id: world.user_ids[a] for story_id, a in writer.authors.items()}
-    return Traffic(writer.events, authors, Expected.of(writer.events))
+    expected = Expected.of(writer.events)
+    ending = set(list(authors)[:expiring]) | expected.deleted
+    return Traffic(writer.events, authors, expected,
+                   {s: author for s, author in authors.items() if s in ending})

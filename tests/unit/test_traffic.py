@@ -26,7 +26,7 @@ def test_the_positional_signature_gives_the_old_shape_of_traffic():
     assert "StoryDeleted" not in counted
     posted = {r["story_id"]: r["actor_id"] for n, r in traffic.events if n == "StoryPosted"}
     assert traffic.stories == posted
-    assert not traffic.expected.deleted
+    assert not traffic.expected.deleted and not traffic.ending and traffic.last_expiry() is None
     assert all(at - NOW > timedelta(hours=20) for at in traffic.expected.expires_at.values())
 
 
@@ -54,16 +54,18 @@ def test_views_come_from_followers_of_the_author():
 
 
 def test_expiring_stories_live_an_hour_and_expire_during_the_run():
-    traffic = make_traffic(4, stories=10, expiring=3, expire_after=45, now=NOW)
+    traffic = make_traffic(4, stories=10, expiring=3, expire_after=45, expire_every=1.5, now=NOW)
     posts = [r for n, r in traffic.events if n == "StoryPosted"]
     short = [p for p in posts if p["lifetime_seconds"] == MIN_LIFETIME_SECONDS]
     assert [p["story_id"] for p in short] == [p["story_id"] for p in posts[:3]]
-    assert {p["expires_at"] for p in short} == {NOW + timedelta(seconds=45)}
+    assert [p["expires_at"] - NOW for p in short] == [timedelta(seconds=s) for s in (45, 46.5, 48)]
+    assert traffic.ending == {p["story_id"]: p["actor_id"] for p in short}
+    assert traffic.last_expiry() == NOW + timedelta(seconds=48)
     expected = traffic.expected
     for post in short:
         story_id = post["story_id"]
-        assert expected.listed(story_id, NOW + timedelta(seconds=44))
-        assert not expected.listed(story_id, NOW + timedelta(seconds=45))
+        assert expected.listed(story_id, post["expires_at"] - timedelta(milliseconds=1))
+        assert not expected.listed(story_id, post["expires_at"])
         assert expected.views[story_id]  # insights outlive the story
 
 
@@ -71,9 +73,10 @@ def test_deleted_stories_go_mid_way_through_their_views_and_show_no_counters():
     traffic = make_traffic(5, stories=10, views=2000, deleted=3, expiring=2, now=NOW)
     log = traffic.events
     deletions = {r["story_id"]: i for i, (n, r) in enumerate(log) if n == "StoryDeleted"}
-    assert len(deletions) == 3
-    posts = [r for n, r in log if n == "StoryPosted"]
-    assert not set(deletions) & {p["story_id"] for p in posts[:2]}  # not an expiring one
+    short = {r["story_id"] for n, r in log
+             if n == "StoryPosted" and r["lifetime_seconds"] == MIN_LIFETIME_SECONDS}
+    assert len(deletions) == 3 and len(short) == 2 and not set(deletions) & short
+    assert set(traffic.ending) == set(deletions) | short
     for story_id, position in deletions.items():
         views = [i for i, (n, r) in enumerate(log) if n == "StoryViewed"
                  and r["story_id"] == story_id]
@@ -110,6 +113,8 @@ def test_a_later_reaction_in_the_log_wins_a_tie():
     {"deleted": -1},
     {"expiring": 1, "expire_after": 0},
     {"expiring": 1, "expire_after": MIN_LIFETIME_SECONDS},
+    {"expiring": 3, "expire_after": 10, "expire_every": MIN_LIFETIME_SECONDS / 4},
+    {"expiring": 2, "expire_every": -1},
 ])
 def test_impossible_requests_are_refused(options):
     with pytest.raises(ValueError):

@@ -22,7 +22,7 @@ from simulation.config import SimulationConfig
 from simulation.events import Event, EventMaker, epoch_ms
 from simulation.world import World, build_world, graph_events
 
-__all__ = ["Traffic", "make_traffic", "Expected"]
+__all__ = ["EMOJIS", "Expected", "Traffic", "make_traffic"]
 
 EMOJIS = ("🔥", "😂", "😍", "👏", "😮")
 REACTION_SHARE = 0.2  # of views followed by a reaction

@@ -62,7 +62,7 @@ class JobRunner:
                 continue
             job = loop.run_in_executor(self.pool, self.pipeline.run_job, story_id)
             self.running[story_id] = job
-            job.add_done_callback(lambda done, s=story_id: self._finished(s, done))
+            job.add_done_callback(partial(self._finished, story_id))
 
     def _finished(self, story_id: str, job: asyncio.Future[None]) -> None:
         self.running.pop(story_id, None)

@@ -6,10 +6,12 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.markup import escape
 from tenacity import Retrying, stop_after_delay, stop_any, wait_fixed
+from tenacity.stop import stop_base
 
 from core.settings import Settings
 from infra.stack import cassandra, kafka, redis, s3
@@ -57,7 +59,7 @@ def up(settings: Settings, console: Console, services: Sequence[str] | None = No
     chosen = _chosen(services)
     with exclusive(settings), ThreadPoolExecutor(len(chosen), "stack-up") as pool:
         futures = [pool.submit(_ensure_running, service, settings, console) for service in chosen]
-    errors = [future.exception() for future in futures if future.exception() is not None]
+    errors = [error for future in futures if (error := future.exception()) is not None]
     for error in errors:
         if not isinstance(error, StackError):
             raise error
@@ -143,9 +145,7 @@ def _adopt_external(service: Service, settings: Settings, console: Console, addr
 def _wait_until_ready(service: Service, settings: Settings, pid: int | None, timeout_s: float) -> str:
     """Poll the probe until it passes; give up at the deadline, or as soon as the process dies."""
 
-    def process_died(_state: object) -> bool:
-        return pid is not None and not alive(pid)
-
+    process_died = _ProcessDied(pid)
     retrying = Retrying(
         stop=stop_any(stop_after_delay(timeout_s), process_died),
         wait=wait_fixed(PROBE_INTERVAL_S),
@@ -155,6 +155,16 @@ def _wait_until_ready(service: Service, settings: Settings, pid: int | None, tim
         return retrying(_probe, service, settings)
     except Exception as error:  # any probe failure: the service is not ready
         raise _ProbeTimeout(error, process_died(None)) from error
+
+
+@dataclass(frozen=True)
+class _ProcessDied(stop_base):
+    """Stops the polling as soon as the process `up` started has exited: it will not get ready."""
+
+    pid: int | None
+
+    def __call__(self, retry_state: object) -> bool:
+        return self.pid is not None and not alive(self.pid)
 
 
 def _probe(service: Service, settings: Settings) -> str:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from projections.folds import engagement, graph, highlights, lifecycle
 from projections.folds.policy import Event, ProjectionPolicy, ProjectionRejected
 from projections.folds.writes import Writes
+from projections.model import Story
 from projections.stores.base import ActiveStore, RecordStore
 
 __all__ = ["Projector", "ProjectionPolicy", "ProjectionRejected", "Event", "FOLDS"]
@@ -51,7 +53,7 @@ class Projector:
         """Fold a batch of one input topic; returns the rejected (index, reason)."""
         return FOLDS[topic_suffix](self, events)
 
-    def flush(self, writes: Writes) -> list[dict]:
+    def flush(self, writes: Writes) -> list[dict[str, Any]]:
         """Send a fold's writes: the record store first, then the active store."""
         if not writes:
             return []
@@ -89,7 +91,7 @@ class Projector:
             kept=self.cql.kept_stories(lifecycle.kept_needed(events, stories, now)),
         )
 
-    def _fan_out(self, changed_authors: dict) -> None:
+    def _fan_out(self, changed_authors: dict[str, list[Story]]) -> None:
         """Trays after the stories; a second look at the followers catches a racing unfollow.
 
         A follow or unfollow handled concurrently (another agent or worker) either sees the

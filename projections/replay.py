@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -122,21 +122,22 @@ def _ends(consumer: Consumer, names: list[tuple[str, Topic]]) -> dict[tuple[str,
 
 
 def _read(consumer: Consumer, name: str, partitions: list[int], plan: ReplayPlan,
-          ends: dict[tuple[str, int], int]) -> Iterator[list]:
+          ends: dict[tuple[str, int], int]) -> Iterator[list[Message]]:
     """Messages of one topic from the plan's positions up to `ends`, in batches."""
     todo = {p for p in partitions if plan.positions[(name, p)] < ends[(name, p)]}
     if not todo:
         return
     consumer.assign([TopicPartition(name, p, plan.positions[(name, p)]) for p in todo])
     while todo:
-        batch = []
+        batch: list[Message] = []
         for message in consumer.consume(BATCH, timeout=1.0):
-            if message.error():
+            partition, offset = message.partition(), message.offset()
+            if message.error() or partition is None or offset is None:
                 continue
-            key = (name, message.partition())
-            if key[1] in todo and message.offset() < ends[key]:
+            key = (name, partition)
+            if partition in todo and offset < ends[key]:
                 batch.append(message)
-                plan.positions[key] = message.offset() + 1
+                plan.positions[key] = offset + 1
                 if plan.positions[key] >= ends[key]:
                     todo.discard(key[1])
         if batch:
@@ -144,12 +145,13 @@ def _read(consumer: Consumer, name: str, partitions: list[int], plan: ReplayPlan
     consumer.unassign()
 
 
-def _decoded(messages: list) -> list[Event]:
+def _decoded(messages: list[Message]) -> list[Event]:
     """Events of a batch; what cannot be decoded was dead-lettered when it first arrived."""
     events = []
     for message in messages:
+        value = message.value()
         try:
-            events.append(schemas.decode(message.value()))
+            events.append(schemas.decode(value or b""))
         except schemas.EventError:
             continue
     return events
@@ -170,7 +172,7 @@ def _pass(runtime: Runtime, consumer: Consumer, projector: Projector, plan: Repl
         for batch in _read(consumer, name, list(range(topic.partitions)), plan, ends):
             projector.apply(topic.suffix, _decoded(batch))
             applied += len(batch)
-            if progress is not None:
+            if progress is not None and task is not None:
                 progress.update(task, advance=len(batch))
     return applied
 

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from functools import cached_property
+from typing import Any
 
 import redis
 from cassandra.cluster import Session
@@ -69,7 +70,7 @@ class Runtime:
         return Projector(self.redis_models(), self.cql_models(), policy, on_expired=on_expired,
                          live_notifications=live)
 
-    def live_projector(self, refresh_seconds: float = 2.0, **options) -> LiveProjector:
+    def live_projector(self, refresh_seconds: float = 2.0, **options: Any) -> LiveProjector:
         """A projector that follows the live version when a replay switches it."""
         return LiveProjector(self, refresh_seconds, options)
 
@@ -85,7 +86,7 @@ class Runtime:
 class LiveProjector:
     """Hands out the projector of the live version, re-reading the pointer every few seconds."""
 
-    def __init__(self, runtime: Runtime, refresh_seconds: float, options: dict):
+    def __init__(self, runtime: Runtime, refresh_seconds: float, options: dict[str, Any]):
         self.runtime = runtime
         self.refresh_seconds = refresh_seconds
         self.options = options

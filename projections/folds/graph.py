@@ -81,9 +81,10 @@ def pairs_to_push(followed: list[Pair], pushed: set[str],
 
 
 def fold_follow_trays(pairs: list[Pair], stories: Mapping[str, list[Story]], now: int,
-                      written: dict[Pair, TrayEntry | None] | None = None) -> tuple[Writes, dict]:
+                      written: dict[Pair, TrayEntry | None] | None = None,
+                      ) -> tuple[Writes, dict[Pair, TrayEntry | None]]:
     """Each pair's tray entry; with `written` (a second look), only the entries that changed."""
-    writes, entries = Writes(), {}
+    writes, entries = Writes(), dict[Pair, TrayEntry | None]()
     for follower, followee in pairs:
         entry = tray_entry(stories.get(followee, []), follower, True, now)
         entries[(follower, followee)] = entry

@@ -99,16 +99,16 @@ class RedisReadModels:
     def insights_owner(self, story_id: str) -> str | None:
         """The author of a story whose insights are still readable (live or expired < window)."""
         owner = self.client.get(self.k(Kind.INSIGHTS_OWNER, story_id))
-        return owner.decode() if owner else None
+        return _text(owner) if owner else None
 
     def close_friends(self, user_id: str) -> set[str]:
-        return {m.decode() for m in self.client.smembers(self.k(Kind.CLOSE_FRIENDS, user_id))}
+        return {_text(m) for m in self.client.smembers(self.k(Kind.CLOSE_FRIENDS, user_id))}
 
     def following(self, user_id: str) -> set[str]:
-        return {m.decode() for m in self.client.smembers(self.k(Kind.FOLLOWING, user_id))}
+        return {_text(m) for m in self.client.smembers(self.k(Kind.FOLLOWING, user_id))}
 
     def followers(self, user_id: str) -> set[str]:
-        return {m.decode() for m in self.client.smembers(self.k(Kind.FOLLOWERS, user_id))}
+        return {_text(m) for m in self.client.smembers(self.k(Kind.FOLLOWERS, user_id))}
 
     def followers_of(self, user_ids: Sequence[str]) -> dict[str, set[str]]:
         """Followers of many users in one round trip."""
@@ -154,9 +154,9 @@ class RedisReadModels:
     def batch(self) -> RedisBatch:
         return RedisBatch(self)
 
-    def publish(self, notes: list[dict]) -> None:
+    def publish(self, notes: list[dict[str, Any]]) -> None:
         """Tell live listeners (the author's open story) what just happened, once."""
-        by_story: dict[str, list[dict]] = {}
+        by_story: dict[str, list[dict[str, Any]]] = {}
         for note in notes:
             by_story.setdefault(note["story_id"], []).append(note)
         pipe = self.client.pipeline(transaction=False)
@@ -176,13 +176,13 @@ class RedisBatch:
         self.m = models
         self.pipe = models.client.pipeline(transaction=False)
         self.size = 0
-        self.watched: list[tuple[int, dict]] = []  # (command index, what it means if it changed)
+        self.watched: list[tuple[int, dict[str, Any]]] = []  # (command index, what it means if it changed)
         self.members: dict[str, list[bytes | str]] = {}  # set key -> members of one SADD
-        self.view_watched: list[tuple[int, list[dict]]] = []  # (command index, one per viewer)
+        self.view_watched: list[tuple[int, list[dict[str, Any]]]] = []  # (command index, one per viewer)
         self.views: dict[str, _StoryViews] = {}  # story id -> its views in this batch
         self.seen: dict[str, list[str]] = {}  # viewer id -> stories watched in this batch
 
-    def _watch_next(self, note: dict) -> None:
+    def _watch_next(self, note: dict[str, Any]) -> None:
         """The next command's truthy result means `note` happened for the first time."""
         self.watched.append((len(self.pipe.command_stack), note))
 
@@ -215,7 +215,7 @@ class RedisBatch:
     def _drain_seen(self) -> None:
         if not self.seen:
             return
-        args: list[object] = [SEEN_TTL_MS]
+        args: list[Any] = [SEEN_TTL_MS]
         for story_ids in self.seen.values():
             args += [len(story_ids), *story_ids]
         self.m._seen(keys=[self.m.k(Kind.SEEN, v) for v in self.seen], args=args, client=self.pipe)
@@ -335,7 +335,7 @@ class RedisBatch:
     ) -> None:
         keys = [self.m.k(Kind.ANSWERERS, story_id), self.m.k(Kind.STICKER_TALLIES, story_id)]
         who = pseudonym(self.m.secret, f"{sticker_id}:{user_id}")
-        args: list[object] = [who, keep_until]
+        args: list[Any] = [who, keep_until]
         for name, amount in increments.items():
             args += [f"{sticker_id}:{name}", amount]
         self._watch_next({"type": "answer", "story_id": story_id, "sticker_id": sticker_id,
@@ -350,7 +350,7 @@ class RedisBatch:
         self.pipe.pexpireat(self.m.k(Kind.REPLIES, story_id), keep_until)
         self._count()
 
-    def flush(self) -> list[dict]:
+    def flush(self) -> list[dict[str, Any]]:
         """Send the buffered writes; returns the watched notes whose write changed something."""
         self._drain()
         results = self.pipe.execute() if self.size else []
@@ -369,14 +369,14 @@ class _StoryViews:
 
     events: list[bytes] = field(default_factory=list)
     viewers: list[bytes] = field(default_factory=list)
-    notes: list[dict] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
     keep_until: int = 0
 
 
-def _parse_ref(value: bytes | None) -> StoryRef | None:
+def _parse_ref(value: bytes | str | None) -> StoryRef | None:
     if value is None:
         return None
-    author_id, expires_at = value.decode().rsplit("|", 1)
+    author_id, expires_at = _text(value).rsplit("|", 1)
     return StoryRef(author_id, int(expires_at))
 
 
@@ -391,3 +391,8 @@ def _sticker_map(raw: dict[bytes, bytes]) -> dict[str, dict[str, float]]:
         sticker_id, field = key.decode().split(":", 1)
         result.setdefault(sticker_id, {})[field] = float(value)
     return result
+
+
+def _text(value: bytes | str) -> str:
+    """A Redis reply as text (the client returns bytes unless told to decode)."""
+    return value.decode() if isinstance(value, bytes) else value

@@ -28,6 +28,7 @@ from projections.stores.expiry_index import (
     settle_expiry,
 )
 from projections.stores.redis_store import RedisReadModels
+from streams.agents import add_timer
 from streams.producer import Delivery
 
 __all__ = ["add_expiry_timer", "emit_due_expiries"]
@@ -72,9 +73,12 @@ def _settle(models: RedisReadModels, pending: Sequence[tuple[str, Future[Deliver
 
 
 def add_expiry_timer(app: faust.App, runtime: Runtime) -> None:
-    @app.timer(interval=runtime.settings.expiry_interval, name="expire-stories")
+    """Every worker looks for due stories every `expiry_interval` seconds."""
+
     async def expire_due_stories() -> None:
         try:
             await asyncio.to_thread(emit_due_expiries, runtime)
         except Exception:  # the next tick tries again
             log.exception("expiry timer run failed")
+
+    add_timer(app, "expire-stories", runtime.settings.expiry_interval, expire_due_stories)

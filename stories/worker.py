@@ -23,7 +23,7 @@ from core.metrics import (
     EXPIRY_LAG,
     STORE_RETRIES,
 )
-from projections.projector import Event, Projector
+from projections.projector import Event
 from projections.runtime import LiveProjector, Runtime
 from streams.agents import add_batch_agent, agent_name, with_store_backoff
 from streams.producer import dead_letter_headers
@@ -103,7 +103,7 @@ def _note_retry(topic: str, attempt: int, error: BaseException | None) -> None:
 
 def _make_agent(app: faust.App, runtime: Runtime, topic: Topic, live: LiveProjector) -> None:
     def apply(events: list[Event]) -> list[tuple[int, str]]:
-        return _APPLY[topic.suffix](live.current())(events)
+        return live.current().apply(topic.suffix, events)
 
     allowed = frozenset(topic.events)
     dead = DeadLetters(runtime)
@@ -121,14 +121,6 @@ def _make_agent(app: faust.App, runtime: Runtime, topic: Topic, live: LiveProjec
     add_batch_agent(app, topic_name(topic, runtime.settings.topic_prefix),
                     agent_name("project", topic.suffix), project,
                     runtime.settings.worker_batch_size, within=0.05)
-
-
-_APPLY: dict[str, Callable[[Projector], Callable[[list[Event]], list[tuple[int, str]]]]] = {
-    "story-lifecycle": lambda p: p.apply_lifecycle,
-    "engagement": lambda p: p.apply_engagement,
-    "social-graph": lambda p: p.apply_graph,
-    "highlights": lambda p: p.apply_highlights,
-}
 
 
 def run_worker(runtime: Runtime) -> None:

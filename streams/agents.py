@@ -22,6 +22,7 @@ __all__ = [
     "STORE_BACKOFF",
     "agent_name",
     "add_batch_agent",
+    "add_timer",
     "with_store_backoff",
 ]
 
@@ -60,6 +61,17 @@ def add_batch_agent(
     agent.__qualname__ = agent.__name__ = name
     agent.__module__ = getattr(handle_batch, "__module__", None) or __name__
     app.agent(channel, name=name, concurrency=1)(agent)
+
+
+def add_timer(app: faust.App, name: str, interval: float, tick: Callable[[], Awaitable[None]]
+              ) -> None:
+    """Register a timer calling `tick` every `interval` seconds on every worker."""
+
+    async def timer() -> None:
+        await tick()
+
+    timer.__qualname__ = timer.__name__ = name.replace("-", "_")
+    app.timer(interval=interval, name=name)(timer)
 
 
 async def with_store_backoff(work: Callable[[], T], on_retry: RetryHook) -> T:

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from core.clock import to_ms
 from core.metrics import MEDIA_DESTROYED
 from core.settings import Settings
 from media.clients import MediaClients, media_clients
@@ -62,7 +63,7 @@ class _Run:
 
     @property
     def now_ms(self) -> int:
-        return int(self.now.timestamp() * 1000)
+        return to_ms(self.now)
 
     @property
     def grace(self) -> timedelta:

@@ -20,7 +20,7 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import PreparedStatement
 
-from core.clock import to_ms
+from core.clock import from_ms, to_ms
 from projections.migrate import migrate
 
 __all__ = [
@@ -158,7 +158,7 @@ class MediaRecord:
 
 
 def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
+    return from_ms(ms)
 
 
 def _ms(moment: datetime | None) -> int:

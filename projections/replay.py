@@ -30,6 +30,7 @@ from rich.progress import (
 from rich.text import Text
 
 import schemas
+from core.clock import to_ms
 from projections.catalogue import PROJECTIONS, kinds_of
 from projections.projector import Event, ProjectionPolicy, Projector
 from projections.runtime import Runtime
@@ -104,7 +105,7 @@ def _start_positions(consumer: Consumer, name: str, topic: Topic, plan: ReplayPl
     """Where each partition starts: the beginning, or the first offset at or after --since."""
     partitions = [TopicPartition(name, p, OFFSET_BEGINNING) for p in range(topic.partitions)]
     if plan.since is not None and topic.suffix in TIME_BOUNDED:
-        at_ms = int(plan.since.timestamp() * 1000)
+        at_ms = to_ms(plan.since)
         wanted = [TopicPartition(name, p, at_ms) for p in range(topic.partitions)]
         partitions = consumer.offsets_for_times(wanted, timeout=30)
     for tp in partitions:

@@ -12,6 +12,7 @@ from confluent_kafka import Consumer, Producer
 from rich.console import Console
 from rich.table import Table
 
+from core.clock import now_ms
 from core.settings import get_settings
 from projections.queries import read_tray, visible_stories
 from projections.runtime import Runtime
@@ -174,7 +175,7 @@ def _show_gateway(settings, world) -> None:
 
 def _folded(models, world) -> bool:
     """Every topic's agent has caught up with the world just emitted."""
-    tray = read_tray(models, "user-2", int(time.time() * 1000))
+    tray = read_tray(models, "user-2", now_ms())
     latest = {item.author_id: item.latest_story_id for item in tray}
     return (
         models.tallies(world.story_ids["public"]).unique_viewers == 7
@@ -195,9 +196,9 @@ def main() -> None:
         _emit(runtime, world)
         models = runtime.redis_models()
         _wait_for(lambda: _folded(models, world), "the worker to fold the events into the read models")
-        now_ms = int(time.time() * 1000)
-        _show_trays(models, now_ms)
-        _show_privacy(models, world, now_ms)
+        at_ms = now_ms()
+        _show_trays(models, at_ms)
+        _show_privacy(models, world, at_ms)
         _show_counters(runtime, models, world)
         _show_dead_letter(runtime)
         _show_gateway(settings, world)

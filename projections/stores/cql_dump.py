@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from core.clock import to_ms
 from projections.catalogue import CQL_TABLES
 from projections.folds.highlights import Highlight
 from projections.model import Story
@@ -24,7 +25,7 @@ RECORD_STATE_PARTS = ("stories", "followers", "following", "close_friends", "vie
 
 
 def _ms(moment: datetime | None) -> int | None:
-    return None if moment is None else int(moment.replace(tzinfo=UTC).timestamp() * 1000)
+    return None if moment is None else to_ms(moment.replace(tzinfo=UTC))
 
 
 def story_from_row(row: Any) -> Story:

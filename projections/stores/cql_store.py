@@ -18,6 +18,7 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement, BatchType, BoundStatement, PreparedStatement
 
+from core.clock import from_ms, to_ms
 from projections.catalogue import CQL_TABLES, PROJECTIONS
 from projections.folds.highlights import Highlight
 from projections.model import Story
@@ -50,7 +51,7 @@ def first_wins_ts(at_ms: int) -> int:
 
 
 def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
+    return from_ms(ms)
 
 
 STATEMENTS = {
@@ -217,7 +218,7 @@ def _highlight(row: Any) -> Highlight:
 
 
 def _ms(moment: datetime) -> int:
-    return int(moment.replace(tzinfo=UTC).timestamp() * 1000)
+    return to_ms(moment.replace(tzinfo=UTC))
 
 
 class CqlBatch:

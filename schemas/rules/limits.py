@@ -1,0 +1,39 @@
+"""The product's limits in one place: the rules enforce them, generators stay inside them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+__all__ = [
+    "DEFAULT_LIFETIME_SECONDS",
+    "MAX_ANSWER_CHARS",
+    "MAX_CAPTION_CHARS",
+    "MAX_CLOCK_SKEW",
+    "MAX_CODE_CHARS",
+    "MAX_LIFETIME_SECONDS",
+    "MAX_OPTIONS",
+    "MAX_OPTION_CHARS",
+    "MAX_PROMPT_CHARS",
+    "MAX_REASON_CHARS",
+    "MAX_STICKERS",
+    "MAX_TEXT_CHARS",
+    "MAX_TITLE_CHARS",
+    "MIN_LIFETIME_SECONDS",
+    "MIN_OPTIONS",
+]
+
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+MIN_LIFETIME_SECONDS = 3_600
+MAX_LIFETIME_SECONDS = 172_800
+DEFAULT_LIFETIME_SECONDS = 86_400
+MAX_TEXT_CHARS = 700
+MAX_CAPTION_CHARS = 2_200
+MAX_STICKERS = 5
+MAX_PROMPT_CHARS = 100
+MIN_OPTIONS = 2
+MAX_OPTIONS = 4
+MAX_OPTION_CHARS = 50
+MAX_ANSWER_CHARS = 500
+MAX_TITLE_CHARS = 50
+MAX_REASON_CHARS = 500
+MAX_CODE_CHARS = 64

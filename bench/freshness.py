@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import schemas
-from bench.deployment import BenchDeployment, resident_bytes, wait_until
+from harness.deployment import Deployment
+from harness.usage import resident_bytes
+from harness.waiting import wait_until
 from projections.queries import read_tray
 from projections.runtime import Runtime
 from projections.stores.cql_store import viewer_bucket
@@ -104,18 +106,19 @@ class _ViewProbe:
         return _poll(lambda: self._listed(viewer), began)
 
 
-def _setup_probes(deployment: BenchDeployment) -> _ViewProbe:
+def _setup_probes(deployment: Deployment) -> _ViewProbe:
     """The probe follower follows the probe author, who has a story to be viewed."""
     runtime = deployment.runtime
     runtime.events.emit("UserFollowed", schemas.new_event(
         "UserFollowed", PROBE_FOLLOWER, followee_id=PROBE_AUTHOR))
     story_id = str(uuid.uuid4())
     _post(runtime, story_id)
-    wait_until(lambda: _in_tray(runtime, story_id), "the probe story in the probe tray", 300)
+    wait_until(lambda: _in_tray(runtime, story_id), "the probe story in the probe tray", 300,
+               interval=0.05)
     return _ViewProbe(runtime, story_id)
 
 
-def _background(deployment: BenchDeployment, plan: FreshnessPlan) -> Any:
+def _background(deployment: Deployment, plan: FreshnessPlan) -> Any:
     """`stories simulate` at the target rate, without the graph (already sent)."""
     return deployment.spawn("simulate", [
         sys.executable, "-m", "stories.cli", "simulate", "--users", str(plan.users),
@@ -124,14 +127,14 @@ def _background(deployment: BenchDeployment, plan: FreshnessPlan) -> Any:
     ])
 
 
-def _reported_rate(deployment: BenchDeployment) -> int | None:
+def _reported_rate(deployment: Deployment) -> int | None:
     """The rate `stories simulate` itself reports in its last line (None if absent)."""
     found = re.findall(r"sent \d+ events in [\d.]+ s \(([\d,]+)/s\)",
                        deployment.log_tail("simulate", 2000))
     return int(found[-1].replace(",", "")) if found else None
 
 
-def measure_freshness(deployment: BenchDeployment, plan: FreshnessPlan,
+def measure_freshness(deployment: Deployment, plan: FreshnessPlan,
                       worker_pid: int) -> dict[str, Any]:
     """Probe both paths while the simulated world runs at the target rate."""
     view_probe = _setup_probes(deployment)

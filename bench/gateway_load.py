@@ -6,16 +6,16 @@ same read models, and the same wrk load is pointed at each in turn.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from bench.deployment import BenchDeployment, resident_bytes, wait_until
 from bench.http_load import LoadRequest, free_port, run_wrk, wrk_path
+from harness.deployment import Deployment
+from harness.usage import resident_bytes
 from projections.queries import read_tray
 
 __all__ = ["GatewayPlan", "measure_gateway", "readers"]
@@ -31,7 +31,7 @@ class GatewayPlan:
     threads: int = 2
 
 
-def readers(deployment: BenchDeployment, candidates: Sequence[str], wanted: int
+def readers(deployment: Deployment, candidates: Sequence[str], wanted: int
             ) -> list[tuple[str, str]]:
     """(viewer, author) pairs where the viewer's tray is not empty; the author is its first."""
     models = deployment.runtime.redis_models()
@@ -46,7 +46,7 @@ def readers(deployment: BenchDeployment, candidates: Sequence[str], wanted: int
     return pairs
 
 
-def _gateway_requests(deployment: BenchDeployment, pairs: list[tuple[str, str]]
+def _gateway_requests(deployment: Deployment, pairs: list[tuple[str, str]]
                       ) -> tuple[list[LoadRequest], list[LoadRequest]]:
     from gateway.auth import issue_token
 
@@ -63,23 +63,6 @@ def _bare_requests(pairs: list[tuple[str, str]]) -> tuple[list[LoadRequest], lis
             [(f"/stories/{v}/{a}", {}) for v, a in pairs])
 
 
-def _serve(deployment: BenchDeployment, label: str, argv: list[str], port: int,
-           **env: str) -> Any:
-    """Start a server and wait until it answers its health path."""
-    process = deployment.spawn(label, argv, **env)
-
-    def up() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"{label} exited: {deployment.log_tail(label)}")
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(up, f"{label} to answer", 90, 0.2)
-    return process
-
-
 def _load(port: int, trays: list[LoadRequest], stories: list[LoadRequest], plan: GatewayPlan,
           ) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
@@ -89,12 +72,12 @@ def _load(port: int, trays: list[LoadRequest], stories: list[LoadRequest], plan:
     }
 
 
-def _gateway_run(deployment: BenchDeployment, pairs: list[tuple[str, str]], plan: GatewayPlan,
+def _gateway_run(deployment: Deployment, pairs: list[tuple[str, str]], plan: GatewayPlan,
                  ) -> dict[str, Any]:
     port = free_port()
-    process = _serve(deployment, "gateway", [sys.executable, "-m", "stories.cli", "gateway"],
-                     port, STORIES_GATEWAY_PORT=str(port),
-                     STORIES_GATEWAY_WORKERS=str(plan.processes))
+    process = deployment.serve("gateway", [sys.executable, "-m", "stories.cli", "gateway"],
+                               port, STORIES_GATEWAY_PORT=str(port),
+                               STORIES_GATEWAY_WORKERS=str(plan.processes))
     try:
         result = _load(port, *_gateway_requests(deployment, pairs), plan)
         result["rss_bytes"] = resident_bytes(process.pid)
@@ -103,26 +86,26 @@ def _gateway_run(deployment: BenchDeployment, pairs: list[tuple[str, str]], plan
         deployment.stop(process)
 
 
-def _bare_run(deployment: BenchDeployment, pairs: list[tuple[str, str]], plan: GatewayPlan,
+def _bare_run(deployment: Deployment, pairs: list[tuple[str, str]], plan: GatewayPlan,
               ) -> dict[str, Any]:
     port = free_port()
     argv = [sys.executable, "-m", "uvicorn", "bench.bare_app:create_bare_app", "--factory",
             "--host", "127.0.0.1", "--port", str(port), "--workers", str(plan.processes),
             "--no-access-log", "--log-level", "warning"]
-    process = _serve(deployment, "bare", argv, port)
+    process = deployment.serve("bare", argv, port)
     try:
         return _load(port, *_bare_requests(pairs), plan)
     finally:
         deployment.stop(process)
 
 
-def measure_gateway(deployment: BenchDeployment, candidates: Sequence[str],
+def measure_gateway(deployment: Deployment, candidates: Sequence[str],
                     plan: GatewayPlan) -> dict[str, Any]:
     """Gateway and bare endpoint under the same load; waiting if either piece is missing."""
     if wrk_path() is None:
         return {"status": "waiting", "reason": "wrk is not installed (make bench installs it)"}
     try:
-        import gateway.app  # noqa: F401 - the gateway must at least import
+        importlib.import_module("gateway.app")  # the gateway must at least import
     except Exception as error:  # noqa: BLE001 - reported, the rest of the suite goes on
         return {"status": "waiting", "reason": f"gateway not ready: {error}"}
     pairs = readers(deployment, candidates, 500)

@@ -20,7 +20,9 @@ from cassandra.concurrent import execute_concurrent
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 import schemas
-from bench.deployment import BenchDeployment, cpu_seconds, wait_until
+from harness.deployment import Deployment
+from harness.usage import cpu_seconds
+from harness.waiting import wait_until
 from projections.runtime import Runtime
 from projections.stores.cql_store import first_wins_ts, unlogged_batches, viewer_bucket
 from projections.stores.redis_store import SEEN_SCRIPT, SEEN_TTL_MS, VIEWS_SCRIPT, pseudonym
@@ -55,7 +57,7 @@ class View:
     value: bytes
 
 
-def post_stories(deployment: BenchDeployment, authors: list[str], count: int, seed: int,
+def post_stories(deployment: Deployment, authors: list[str], count: int, seed: int,
                  ) -> list[tuple[str, str]]:
     """Post text stories through the worker and wait until the read model has them all."""
     rng = random.Random(f"stories-{seed}")
@@ -68,7 +70,7 @@ def post_stories(deployment: BenchDeployment, authors: list[str], count: int, se
     producer.flush()
     models = deployment.runtime.redis_models()
     ids = [s for s, _ in stories]
-    wait_until(lambda: all(models.story_refs(ids).values()), "the posted stories", 300)
+    wait_until(lambda: all(models.story_refs(ids).values()), "the posted stories", 300, 0.05)
     return stories
 
 
@@ -129,7 +131,7 @@ def _viewer_rows(runtime: Runtime, story_ids: list[str]) -> int:
     return sum(rows.one()[0] for _, rows in results)
 
 
-def _end_to_end(deployment: BenchDeployment, views: list[View], baseline: int,
+def _end_to_end(deployment: Deployment, views: list[View], baseline: int,
                 pids: dict[str, int]) -> dict[str, Any]:
     """Produce everything, then poll until the counters and the viewer lists hold every view."""
     runtime, story_ids = deployment.runtime, sorted({v.story_id for v in views})
@@ -142,7 +144,8 @@ def _end_to_end(deployment: BenchDeployment, views: list[View], baseline: int,
     counters = time.perf_counter() - began
     seconds = counters  # the worker writes a batch's rows before its counters
     if _viewer_rows(runtime, story_ids) < wanted:
-        wait_until(lambda: _viewer_rows(runtime, story_ids) >= wanted, "the viewer lists", 600)
+        wait_until(lambda: _viewer_rows(runtime, story_ids) >= wanted, "the viewer lists", 600,
+                   0.05)
         seconds = time.perf_counter() - began
     used = {name: round((cpu_seconds(pid) - cpu[name]) / len(views) * 1e6, 1)
             for name, pid in pids.items()}
@@ -151,7 +154,7 @@ def _end_to_end(deployment: BenchDeployment, views: list[View], baseline: int,
             "cpu_us_per_view": used}
 
 
-def _kafka_ceiling(deployment: BenchDeployment, since: dict[int, int]) -> dict[str, Any]:
+def _kafka_ceiling(deployment: Deployment, since: dict[int, int]) -> dict[str, Any]:
     """A bare confluent-kafka consumer reading and decoding the same messages."""
     settings = deployment.settings
     topic = topic_name(topic_for("StoryViewed"), settings.topic_prefix)
@@ -243,7 +246,7 @@ def _redis_ceiling(scratch: Runtime, views: list[View], batch: int) -> dict[str,
     return {"events": len(views), "seconds": round(seconds, 3), "rate": round(len(views) / seconds)}
 
 
-def _offsets(deployment: BenchDeployment) -> dict[int, int]:
+def _offsets(deployment: Deployment) -> dict[int, int]:
     """Current end of each engagement partition (where this run's views will start)."""
     settings = deployment.settings
     topic = topic_for("StoryViewed")
@@ -257,7 +260,7 @@ def _offsets(deployment: BenchDeployment) -> dict[int, int]:
         consumer.close()
 
 
-def measure_ingest(deployment: BenchDeployment, stories: list[tuple[str, str]],
+def measure_ingest(deployment: Deployment, stories: list[tuple[str, str]],
                    plan: IngestPlan, pids: dict[str, int]) -> dict[str, Any]:
     """End to end with the running worker, then each ceiling alone; the ratio to the slowest.
 
@@ -267,7 +270,7 @@ def measure_ingest(deployment: BenchDeployment, stories: list[tuple[str, str]],
     baseline = _counted_views(deployment.runtime, sorted({v.story_id for v in views}))
     since = _offsets(deployment)
     end_to_end = _end_to_end(deployment, views, baseline, pids)
-    deployment.wait_idle()
+    deployment.wait_idle(600)
     batch = deployment.settings.worker_batch_size
     scratch = deployment.scratch_runtime("x")
     ceilings = {

@@ -19,7 +19,6 @@ from typing import Any
 
 from rich.console import Console
 
-from bench.deployment import BenchDeployment, service_pids
 from bench.fanout import measure_fanout
 from bench.footprint import cql_viewer_footprint, redis_footprint
 from bench.freshness import FreshnessPlan, measure_freshness
@@ -28,6 +27,8 @@ from bench.ingest import IngestPlan, measure_ingest, post_stories
 from bench.replay_timing import timed_folds
 from bench.report import evaluate, now_iso, print_report, record_row, write_json
 from core.settings import REPO_ROOT, Settings
+from harness.deployment import Deployment
+from harness.usage import service_pids
 from simulation.emitter import send_paced
 from simulation.simulate import Simulation, SimulationConfig
 
@@ -71,7 +72,7 @@ class _Run:
 
     def __init__(self, settings: Settings, size: BenchSize, workdir: Path, console: Console):
         self.size, self.console = size, console
-        self.deployment = BenchDeployment(settings, workdir)
+        self.deployment = Deployment(settings, workdir, prefix="bench")
         self.world = Simulation(SimulationConfig(users=size.users, seed=7, events=0)).world
         self.worker = self.deployment.start_worker(
             STORIES_WORKER_PROCESSES=str(size.worker_processes))
@@ -129,13 +130,9 @@ class _Run:
         return measure_gateway(self.deployment, [self.world.user_ids[u] for u in readers], plan)
 
     def replay(self) -> dict[str, Any]:
-        from projections.replay import ReplayPlan, replay
-
         self.deployment.stop(self.worker)
         with timed_folds() as by_topic:
-            report = replay(self.deployment.runtime, ReplayPlan(grace_seconds=0),
-                            Console(quiet=True))
-        self.deployment.runtime.__dict__.pop("version", None)  # the new version is live now
+            report = self.deployment.replay()  # the new version is live now
         return {"events": report.events, "seconds": round(report.seconds, 2),
                 "rate": round(report.rate), "version": report.version, "folds": by_topic}
 

@@ -62,8 +62,13 @@ class Deployment:
 
     # -- processes ---------------------------------------------------------------------------
     def env(self, **extra: str) -> dict[str, str]:
-        """The environment of a child process run against this deployment."""
-        return {**os.environ, **processes.settings_env(self.settings), **extra}
+        """The environment of a child process run against this deployment.
+
+        Overrides set after the deployment was made (a test changing one setting before the
+        next worker starts) apply too.
+        """
+        later = {f"STORIES_{name.upper()}": str(value) for name, value in self.overrides.items()}
+        return {**os.environ, **processes.settings_env(self.settings), **later, **extra}
 
     def spawn(self, label: str, argv: list[str], log_path: Path | None = None,
               **extra_env: str) -> subprocess.Popen:

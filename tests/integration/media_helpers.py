@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
-
 import schemas
-from core.clients import ensure_bucket, s3_client
 from core.settings import Settings
-from media.clients import MediaClients, media_clients, media_redis_prefix
+from harness.deployment import Deployment
+from harness.log import read_log
+from harness.waiting import wait_until
+from media.clients import MediaClients, media_clients
 from media.layout import upload_key
-from media.state import media_keyspace
-from streams.topics import TOPICS, topic_name
-from tests.integration.worker_helpers import PrivateDeployment, wait_until
+from streams.topics import TOPICS
 
 __all__ = ["MediaDeployment", "media_post"]
 
@@ -37,17 +34,11 @@ def media_post(author: str, media_id: str, kind: str = "IMAGE", seconds_left: fl
     return "StoryPosted", record
 
 
-class MediaDeployment(PrivateDeployment):
+class MediaDeployment(Deployment):
     """Topics, keyspaces, Redis prefix and bucket of its own; settings overridable per test."""
 
     def __init__(self, settings: Settings, tmp_path: Path, **overrides: Any):
-        super().__init__(settings, tmp_path)
-        name = self.overrides["topic_prefix"]
-        self.overrides.update({"s3_bucket": name, **overrides})
-        self.settings = self.settings.model_copy(update=self.overrides)
-        self.runtime.settings = self.settings
-        self.s3 = s3_client(self.settings)
-        ensure_bucket(self.s3, self.settings.s3_bucket)
+        super().__init__(settings, tmp_path, bucket=True, **overrides)
         self.media: MediaClients = media_clients(self.runtime, self.s3)
 
     @property
@@ -81,51 +72,9 @@ class MediaDeployment(PrivateDeployment):
 
     def lifecycle_events(self, story_id: str) -> list[tuple[str, dict[str, Any]]]:
         """Every event of one story on the story-lifecycle topic, in order."""
-        return [(n, r) for n, r in self._read_topic() if r.get("story_id") == story_id]
+        return [(n, r) for n, r in read_log(self.settings, [LIFECYCLE], timeout=30)
+                if r.get("story_id") == story_id]
 
     def outcomes(self, story_id: str) -> list[tuple[str, dict[str, Any]]]:
         return [(n, r) for n, r in self.lifecycle_events(story_id)
                 if n in ("MediaProcessed", "MediaRejected")]
-
-    def _read_topic(self) -> list[tuple[str, dict[str, Any]]]:
-        name = topic_name(LIFECYCLE, self.settings.topic_prefix)
-        consumer = Consumer({"bootstrap.servers": self.settings.kafka_bootstrap,
-                             "group.id": f"read-{uuid.uuid4()}", "enable.auto.commit": False})
-        try:
-            return _read_all(consumer, name, LIFECYCLE.partitions)
-        finally:
-            consumer.close()
-
-    def close(self) -> None:
-        for process in self.workers:
-            self.stop(process)
-        self._drop_media()
-        super().close()
-
-    def _drop_media(self) -> None:
-        redis = self.runtime.redis
-        for key in redis.scan_iter(match=f"{media_redis_prefix(self.settings)}*", count=1000):
-            redis.delete(key)
-        self.runtime.session.execute(
-            f"DROP KEYSPACE IF EXISTS {media_keyspace(self.settings)}", timeout=120)
-        keys = [item.key for item in self.media.objects.listing("")]
-        self.media.objects.delete(keys)
-        self.s3.delete_bucket(Bucket=self.bucket)
-
-
-def _read_all(consumer: Consumer, name: str, partitions: int) -> list[tuple[str, dict[str, Any]]]:
-    """From the first offset to the current end of every partition."""
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
-            for p in range(partitions)}
-    todo = {p for p, (low, high) in ends.items() if high > low}
-    consumer.assign([TopicPartition(name, p, ends[p][0]) for p in todo])
-    events = []
-    deadline = time.monotonic() + 30
-    while todo and time.monotonic() < deadline:
-        for message in consumer.consume(500, timeout=1.0):
-            if message.error():
-                continue
-            events.append(schemas.decode(message.value()))
-            if message.offset() + 1 >= ends[message.partition()][1]:
-                todo.discard(message.partition())
-    return events

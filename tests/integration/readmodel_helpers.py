@@ -6,8 +6,10 @@ import uuid
 from typing import Any
 
 from core.clients import redis_client
+from harness.readmodels import redis_dump
+from harness.readmodels import viewer_rows as rows_of
 from projections.projector import ProjectionPolicy, Projector
-from projections.stores.cql_store import CqlReadModels
+from projections.stores.cql_store import VIEWER_BUCKETS, CqlReadModels
 from projections.stores.redis_store import RedisReadModels
 from projections.versions import create_version
 
@@ -41,8 +43,6 @@ class PrivateReadModels:
 
     def cql_dump(self, story_ids: set[str], users: set[str]) -> dict[str, list]:
         """The CQL rows of these stories and users."""
-        from projections.stores.cql_store import VIEWER_BUCKETS
-
         s, ks = self.session, self.version.keyspace
         rows: dict[str, list] = {}
         rows["stories"] = sorted(
@@ -65,31 +65,6 @@ class PrivateReadModels:
         self.session.execute(f"DROP KEYSPACE IF EXISTS {self.version.keyspace}", timeout=120)
 
 
-def redis_dump(client, prefix: str) -> dict[str, Any]:
-    """Every key under a prefix with its value (TTLs left out)."""
-    dump = {}
-    for key in client.scan_iter(match=f"{prefix}*", count=1000):
-        dump[key.decode()[len(prefix):]] = _value(client, key, client.type(key).decode())
-    return dump
-
-
 def viewer_rows(cql: CqlReadModels, world) -> list:
     """Every viewer entry of the world's stories."""
-    from projections.stores.cql_store import VIEWER_BUCKETS
-
-    return sorted(
-        (story_id, *entry) for story_id in world.story_ids.values()
-        for bucket in range(VIEWER_BUCKETS) for entry in cql.viewers_page(story_id, bucket, "", 1000)
-    )
-
-
-def _value(client, key, kind):
-    if kind == "hash":
-        return {k: v for k, v in client.hgetall(key).items()}
-    if kind == "set":
-        return sorted(client.smembers(key))
-    if kind == "zset":
-        return client.zrange(key, 0, -1, withscores=True)
-    return client.get(key)
-
-
+    return rows_of(cql, world.story_ids.values())

@@ -1,4 +1,7 @@
-"""The `stories` command: run the local stack, create topics and schema, emit events."""
+"""The `stories` command: run the local stack, create topics and schema, emit events.
+
+This module declares the subcommands, their arguments and help; stories/commands/ does the work.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from core.settings import get_settings
 
@@ -42,19 +44,9 @@ def up(
     init: Annotated[bool, typer.Option(help="Also run `stories init` (when starting all)")] = True,
 ) -> None:
     """Start the local stack (Kafka, CQL server, Redis, S3) and wait until each is ready."""
-    from infra.stack import StackError
-    from infra.stack import up as start_stack
+    from stories.commands import stack
 
-    settings = get_settings()
-    try:
-        start_stack(settings, console, services)
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
-    except StackError as error:
-        console.print(str(error), style="red", markup=False)
-        raise typer.Exit(1) from None
-    if init and not services:
-        _init(settings)
+    stack.start(get_settings(), console, services, init)
 
 
 @app.command()
@@ -64,54 +56,25 @@ def down(
     ] = None,
 ) -> None:
     """Stop the processes that `stories up` started (and only those)."""
-    from infra.stack import down as stop_stack
+    from stories.commands import stack
 
-    try:
-        stop_stack(get_settings(), console, services)
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
+    stack.stop(get_settings(), console, services)
 
 
 @app.command()
 def status() -> None:
     """Show each service of the local stack, its address and health."""
-    from infra.stack import status as stack_status
+    from stories.commands import stack
 
-    services = stack_status(get_settings())
-    table = Table("service", "address", "running", "healthy", "pid", "detail")
-    for service in services:
-        table.add_row(
-            service.name,
-            service.address,
-            _yes(service.running),
-            _yes(service.healthy),
-            str(service.pid or "-"),
-            service.detail,
-        )
-    Console().print(table)
-    if not all(service.healthy for service in services):
-        raise typer.Exit(1)
-
-
-def _yes(flag: bool) -> str:
-    return "[green]yes[/green]" if flag else "[red]no[/red]"
+    stack.show_status(get_settings())
 
 
 @app.command()
 def init() -> None:
     """Create the topics, the CQL schema (versioned migrations) and the bucket if missing."""
-    _init(get_settings())
+    from stories.commands import stack
 
-
-def _init(settings) -> None:
-    from stories.bootstrap import init_all
-
-    report = init_all(settings)
-    console.print(
-        f"topics created: {len(report.topics_created)}, "
-        f"read models in keyspace {report.read_model_keyspace} (migrated), "
-        f"bucket {'created' if report.bucket_created else 'present'}"
-    )
+    stack.initialize(get_settings(), console)
 
 
 @app.command()
@@ -126,61 +89,14 @@ def emit(
 
     event_id and occurred_at are filled in when absent. Times are ISO-8601 or epoch ms.
     """
-    if (file is None) == (event is None):
+    from stories.commands import emit as command
+
+    if file is not None and event is None:
+        raise typer.Exit(command.emit_file(get_settings(), console, file))
+    if file is not None or event is None:
         raise typer.BadParameter("give either EVENT with --json, or --file")
-    if file is not None:
-        raise typer.Exit(_emit_file(file))
-    _emit_one(event, json or "{}")
-
-
-def _emit_one(event_name: str, payload: str) -> None:
-    import schemas
-    from simulation.jsonl import JsonEventError, record_from_json
-    from streams.producer import DeliveryError, EventProducer
-
-    try:
-        record = record_from_json(event_name, orjson.loads(payload))
-        with EventProducer.from_settings(get_settings()) as producer:
-            delivery = producer.emit(event_name, record)
-    except (orjson.JSONDecodeError, JsonEventError, schemas.EventError) as error:
-        console.print(f"invalid {event_name}: {error} (nothing was sent)", style="red", markup=False)
-        raise typer.Exit(2) from None
-    except (DeliveryError, TimeoutError) as error:
-        console.print(str(error), style="red", markup=False)
-        raise typer.Exit(1) from None
-    typer.echo(
-        orjson.dumps(
-            {
-                "event": event_name,
-                "event_id": delivery.event_id,
-                "topic": delivery.topic,
-                "partition": delivery.partition,
-                "offset": delivery.offset,
-            }
-        )
-    )
-
-
-def _emit_file(path: Path) -> int:
-    from simulation.jsonl import read_jsonl
-    from streams.producer import EventProducer
-
-    bad_lines: list[tuple[int, str]] = []
-
-    def valid_events():
-        for line in read_jsonl(path):
-            if line.error:
-                bad_lines.append((line.number, line.error))
-            else:
-                yield line.number, line.event_name, line.record
-
-    with EventProducer.from_settings(get_settings()) as producer:
-        report = producer.emit_many(valid_events())
-    failures = sorted(bad_lines + report.failures)
-    for number, reason in failures:
-        console.print(f"{path}:{number}: {reason}", style="red", markup=False)
-    console.print(f"delivered {report.delivered}, failed {len(failures)}")
-    return 1 if failures else 0
+    record = command.read_record(console, event, json or "{}")
+    command.emit_one(get_settings(), console, event, record)
 
 
 @app.command()
@@ -197,20 +113,9 @@ def worker(
 ) -> None:
     """Run the projection worker: fold the topics into the read models, expire stories,
     process media."""
-    settings = get_settings()
-    if supervise:
-        from streams.supervisor import child_environments, worker_child_argv
-        from streams.supervisor import supervise as run_supervised
+    from stories.commands import worker as command
 
-        count = processes or settings.worker_processes
-        environments = child_environments(count, settings.worker_metrics_port)
-        raise typer.Exit(run_supervised(worker_child_argv(), environments))
-    if processes not in (None, 1):
-        raise typer.BadParameter("--no-supervise runs exactly one process", param_hint="--processes")
-    from projections.runtime import Runtime
-    from stories.worker import run_worker
-
-    run_worker(Runtime(settings))
+    command.run(get_settings(), supervise, processes)
 
 
 @app.command()
@@ -238,38 +143,10 @@ def replay(
     total, rate, ETA). The live version keeps serving until the new one has caught up;
     Ctrl-C before the switch leaves the live version intact.
     """
-    from datetime import datetime
+    from stories.commands import replay as command
 
-    from projections.catalogue import PROJECTIONS
-    from projections.replay import ReplayPlan
-    from projections.replay import replay as run_replay
-    from projections.runtime import Runtime
-
-    if since and from_beginning:
-        raise typer.BadParameter("give --since or --from-beginning, not both")
-    if projection and all_:
-        raise typer.BadParameter("give --projection or --all, not both")
-    unknown = sorted(set(projection or ()) - set(PROJECTIONS))
-    if unknown:
-        raise typer.BadParameter(f"--projection: unknown {', '.join(unknown)}; "
-                                 f"choose from {', '.join(PROJECTIONS)}")
-    chosen = tuple(p for p in PROJECTIONS if p in set(projection)) if projection else PROJECTIONS
-    try:
-        start = datetime.fromisoformat(since) if since else None
-    except ValueError:
-        raise typer.BadParameter(f"--since: not an ISO-8601 time: {since!r}") from None
-    if start is not None and start.tzinfo is None:
-        raise typer.BadParameter("--since needs a timezone, e.g. 2026-11-20T00:00:00+00:00")
-    runtime = Runtime(get_settings())
-    try:
-        plan = ReplayPlan(projections=chosen, since=start, grace_seconds=grace)
-        report = run_replay(runtime, plan, console)
-    finally:
-        runtime.close()
-    console.print(
-        f"version {report.version} live: {report.events} events in {report.seconds:.1f} s "
-        f"({report.rate:,.0f} events/s)"
-    )
+    plan = command.plan(projection, all_, from_beginning, since, grace)
+    command.run(get_settings(), console, plan)
 
 
 @app.command()
@@ -280,7 +157,7 @@ def simulate(
                                                         "events); overrides --events")] = None,
     events: Annotated[int, typer.Option(help="Activity events, after the world's graph")] = 10_000,
     mix: Annotated[str, typer.Option(help="Shares, e.g. 'text=0.3,image=0.5,video=0.2,"
-                                          "react=0.1' (see streams/simulate.py Mix)")] = "",
+                                          "react=0.1' (see simulation/config.py Mix)")] = "",
     seed: Annotated[int, typer.Option(help="Same seed, start and options: same events")] = 1,
     start: Annotated[str | None, typer.Option(help="ISO-8601 time of the first activity event "
                                                    "(default: now; with --out, now minus the run)")] = None,
@@ -299,23 +176,12 @@ def simulate(
     Heavy-tailed follower counts, close friends, posting habits, views that decay after a post,
     tap-through in order, reactions, replies, sticker answers, deletions and highlights.
     """
-    from simulation.emitter import run_simulation
-    from simulation.simulate import Mix, SimulationConfig
+    from stories.commands import simulate as command
 
-    count = round(rate * duration) if duration is not None else events
-    try:
-        moment = _simulation_start(start, count / rate if out else 0.0)
-        config = SimulationConfig(users=users, seed=seed, start=moment, rate=rate, events=count,
-                                  mix=Mix.parse(mix), backdate=backdate, simulate_media=media,
-                                  graph=graph)
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
-    report = run_simulation(config, console, out, get_settings())
-    for reason in report.errors:
-        console.print(reason, style="red", markup=False)
-    console.print(f"sent {report.sent} events in {report.seconds:.1f} s ({report.rate:,.0f}/s): "
-                  f"{report.delivered} delivered, {report.failed} failed")
-    raise typer.Exit(1 if report.failed else 0)
+    config = command.config(users=users, rate=rate, duration=duration, events=events, mix=mix,
+                            seed=seed, start=start, backdate=backdate, media=media, graph=graph,
+                            to_file=out is not None)
+    command.run(get_settings(), console, config, out)
 
 
 @app.command()
@@ -336,30 +202,11 @@ def bench(
     Runs on a private deployment of the running stack, prints a table, writes
     reports/bench-<timestamp>.json and marks each target met or missed.
     """
-    from bench.suite import SECTIONS, SIZES, run_suite
+    from stories.commands import bench as command
 
-    chosen = tuple(section or SECTIONS)
-    if size not in SIZES or set(chosen) - set(SECTIONS):
-        raise typer.BadParameter(f"sizes: {', '.join(SIZES)}; sections: {', '.join(SECTIONS)}")
-    overrides: dict[str, float | int] = {"background_rate": background_rate} if background_rate else {}
-    if worker_processes:
-        overrides["worker_processes"] = worker_processes
-    report, _ = run_suite(get_settings(), size, console, record=record, sections=chosen,
-                          **overrides)
-    failed = [name for name, s in report["sections"].items() if s["status"] == "failed"]
-    raise typer.Exit(1 if failed else 0)
-
-
-def _simulation_start(text: str | None, span_seconds: float):
-    """The given ISO-8601 time, or now minus the run's span (a file's events end by now)."""
-    from datetime import UTC, datetime, timedelta
-
-    if text is None:
-        return datetime.now(UTC) - timedelta(seconds=span_seconds)
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError("--start needs a timezone, e.g. 2026-11-20T00:00:00+00:00")
-    return moment
+    sections = command.sections(size, section)
+    command.run(get_settings(), console, size, sections, record=record,
+                background_rate=background_rate, worker_processes=worker_processes)
 
 
 @app.command("reconcile-media")

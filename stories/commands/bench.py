@@ -1,0 +1,46 @@
+"""`stories bench`: check the size and sections asked for, run the suite, exit on its verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from bench.suite import SECTIONS, SIZES, run_suite
+from core.settings import Settings
+
+__all__ = ["run", "sections"]
+
+
+def sections(size: str, section: list[str] | None) -> tuple[str, ...]:
+    """The sections to run (all by default); an unknown size or section is a bad parameter."""
+    chosen = tuple(section or SECTIONS)
+    if size not in SIZES or set(chosen) - set(SECTIONS):
+        raise typer.BadParameter(f"sizes: {', '.join(SIZES)}; sections: {', '.join(SECTIONS)}")
+    return chosen
+
+
+def run(
+    settings: Settings,
+    console: Console,
+    size: str,
+    chosen: tuple[str, ...],
+    *,
+    record: bool,
+    background_rate: float | None,
+    worker_processes: int | None,
+) -> None:
+    """Run the chosen sections at one size; exit 1 if any section failed."""
+    overrides = _overrides(background_rate, worker_processes)
+    report, _ = run_suite(settings, size, console, record=record, sections=chosen, **overrides)
+    failed = [name for name, s in report["sections"].items() if s["status"] == "failed"]
+    raise typer.Exit(1 if failed else 0)
+
+
+def _overrides(background_rate: float | None, worker_processes: int | None) -> dict[str, Any]:
+    """The size's settings the options replace; unset (or zero) options keep the size's own."""
+    chosen: dict[str, Any] = {"background_rate": background_rate} if background_rate else {}
+    if worker_processes:
+        chosen["worker_processes"] = worker_processes
+    return chosen

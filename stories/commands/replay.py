@@ -1,0 +1,62 @@
+"""`stories replay`: check what to rebuild and from when, then rebuild and switch."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import typer
+from rich.console import Console
+
+from core.settings import Settings
+from projections.catalogue import PROJECTIONS
+from projections.replay import ReplayPlan, replay
+from projections.runtime import Runtime
+
+__all__ = ["plan", "run"]
+
+
+def plan(
+    projection: list[str] | None, all_: bool, from_beginning: bool, since: str | None, grace: float
+) -> ReplayPlan:
+    """The plan the options ask for; contradictory or unknown options are bad parameters."""
+    if since and from_beginning:
+        raise typer.BadParameter("give --since or --from-beginning, not both")
+    if projection and all_:
+        raise typer.BadParameter("give --projection or --all, not both")
+    chosen = _chosen(projection)
+    return ReplayPlan(projections=chosen, since=_start(since), grace_seconds=grace)
+
+
+def _chosen(projection: list[str] | None) -> tuple[str, ...]:
+    """The named projections in catalogue order, or all of them when none is named."""
+    unknown = sorted(set(projection or ()) - set(PROJECTIONS))
+    if unknown:
+        raise typer.BadParameter(f"--projection: unknown {', '.join(unknown)}; "
+                                 f"choose from {', '.join(PROJECTIONS)}")
+    if not projection:
+        return PROJECTIONS
+    return tuple(name for name in PROJECTIONS if name in set(projection))
+
+
+def _start(since: str | None) -> datetime | None:
+    """The aware time --since names; a naive one would be read in the local zone."""
+    try:
+        start = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        raise typer.BadParameter(f"--since: not an ISO-8601 time: {since!r}") from None
+    if start is not None and start.tzinfo is None:
+        raise typer.BadParameter("--since needs a timezone, e.g. 2026-11-20T00:00:00+00:00")
+    return start
+
+
+def run(settings: Settings, console: Console, replay_plan: ReplayPlan) -> None:
+    """Replay into a new version, close the connections, and report the rate."""
+    runtime = Runtime(settings)
+    try:
+        report = replay(runtime, replay_plan, console)
+    finally:
+        runtime.close()
+    console.print(
+        f"version {report.version} live: {report.events} events in {report.seconds:.1f} s "
+        f"({report.rate:,.0f} events/s)"
+    )

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 import orjson
 
 import schemas
+from core.clock import from_ms, to_ms
 
 __all__ = ["JsonEventError", "JsonLine", "read_jsonl", "record_from_json", "write_jsonl_line"]
 
@@ -33,7 +34,7 @@ def _parse_time(field: str, value: Any) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, int):
-        return datetime.fromtimestamp(value / 1000, UTC)
+        return from_ms(value)
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)
@@ -86,7 +87,7 @@ def read_jsonl(path: Path) -> Iterator[JsonLine]:
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
+        return to_ms(value)
     raise TypeError
 
 

@@ -34,7 +34,7 @@ from gateway.models import (
     UploadRequest,
 )
 from gateway.problems import conflict, invalid, not_found, unavailable
-from gateway.reads import own_live_story_ids, own_story, story_for
+from gateway.reads import own_active_story_ids, own_story, story_for
 from gateway.uploads import Upload
 from media.layout import is_safe_id, upload_key
 from projections.folds.highlights import Highlight
@@ -310,11 +310,11 @@ def _own_highlight(gw: Gateway, user_id: str, highlight_id: str) -> Highlight:
 
 
 def _require_own_live(gw: Gateway, user_id: str, story_ids: Sequence[str], field: str) -> None:
-    owned = own_live_story_ids(gw.models.redis, user_id, list(story_ids), now_ms())
+    owned = own_active_story_ids(gw.models.redis, user_id, list(story_ids), now_ms())
     for index, story_id in enumerate(story_ids):
         if story_id not in owned:
             name = f"{field}[{index}]" if field == "story_ids" else field
-            raise invalid(name, "not one of your live stories")
+            raise invalid(name, "not one of your active stories")
 
 
 def create_highlight(gw: Gateway, user_id: str, request: HighlightRequest) -> Command:

@@ -32,7 +32,7 @@ from gateway.problems import unavailable
 from gateway.ratelimit import WriteLimiter
 from gateway.reads import fetch_media_keys
 from gateway.uploads import UploadGrants
-from gateway.versions import LiveReadModels
+from gateway.versions import ServingReadModels
 from streams.producer import Delivery, DeliveryError, EventProducer
 
 __all__ = ["Command", "Gateway"]
@@ -58,7 +58,7 @@ class Gateway:
         self.redis = redis_client(settings, socket_timeout=5, socket_connect_timeout=2)
         self.session = session or _gateway_session(settings)
         secret = settings.pseudonym_secret.get_secret_value().encode()
-        self.models = LiveReadModels(settings.cql_keyspace, self.redis, self.session, secret)
+        self.models = ServingReadModels(settings.cql_keyspace, self.redis, self.session, secret)
         self.prefix = gateway_prefix(settings.cql_keyspace)  # outside read-model versions
         self.tokens = TokenVerifier(settings)
         self.cursors = CursorSigner(settings.jwt_secret.get_secret_value().encode())
@@ -114,7 +114,7 @@ class Gateway:
         raise unavailable("The event log")
 
     async def follow_live_version(self) -> None:
-        """Re-read the live version pointer every few seconds, for as long as the app runs."""
+        """Re-read the serving version pointer every few seconds, for as long as the app runs."""
         while True:
             await asyncio.sleep(self.settings.gateway_refresh_seconds)
             try:

@@ -1,7 +1,7 @@
 """Live engagement for an author watching their story: views, reactions and answers as they come.
 
 The worker publishes each new engagement once on the story's Redis channel; this relays it
-over a WebSocket, with the story's current tallies after every batch.
+over a WebSocket, with the story's current counters after every batch.
 """
 
 from __future__ import annotations
@@ -100,17 +100,17 @@ async def _until_client_leaves(websocket: WebSocket) -> None:
 
 
 async def _forward(websocket: WebSocket, gw: Gateway, pubsub: PubSub, story_id: str) -> None:
-    """Subscribe first, then send the tallies, so nothing falls between the two."""
+    """Subscribe first, then send the counters, so nothing falls between the two."""
     channel = gw.models.redis.live_channel(story_id)
     await pubsub.subscribe(channel)
-    await _send_tallies(websocket, gw, story_id)
+    await _send_counters(websocket, gw, story_id)
     quiet = 0.0
     while True:
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
         if message is not None:
             for note in orjson.loads(message["data"]):
                 await websocket.send_text(orjson.dumps(_public(note)).decode())
-            await _send_tallies(websocket, gw, story_id)
+            await _send_counters(websocket, gw, story_id)
             continue
         quiet += 1.0
         if quiet >= KEEPALIVE_SECONDS:
@@ -148,14 +148,14 @@ def _public(note: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-async def _send_tallies(websocket: WebSocket, gw: Gateway, story_id: str) -> None:
-    tallies = await in_thread(gw.models.redis.tallies, story_id)
+async def _send_counters(websocket: WebSocket, gw: Gateway, story_id: str) -> None:
+    counters = await in_thread(gw.models.redis.counters, story_id)
     await websocket.send_text(orjson.dumps({
-        "type": "tallies",
+        "type": "tallies",  # the message type clients know; it carries the counters
         "story_id": story_id,
-        "views": tallies.views,
-        "unique_viewers": tallies.unique_viewers,
-        "replies": tallies.replies,
-        "reactions": tallies.reactions,
-        "answers": {sticker: int(fields.get("n", 0)) for sticker, fields in tallies.stickers.items()},
+        "views": counters.views,
+        "unique_viewers": counters.unique_viewers,
+        "replies": counters.replies,
+        "reactions": counters.reactions,
+        "answers": {sticker: int(fields.get("n", 0)) for sticker, fields in counters.stickers.items()},
     }).decode())

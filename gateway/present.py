@@ -41,7 +41,7 @@ class Presenter:
         return self._presigner.url("GET", key, seconds or self._seconds)
 
     def _url_seconds(self, story: Story) -> int:
-        """A live story's URLs stop working when it expires; a kept story's last the usual time."""
+        """A active story's URLs stop working when it expires; a kept story's last the usual time."""
         left = (story.expires_at - now_ms()) // 1000
         return min(self._seconds, left) if left > 0 else self._seconds
 
@@ -114,7 +114,7 @@ def viewer(row: ViewerRow) -> Viewer:
 
 
 def insights(found: StoryInsights) -> Insights:
-    t = found.tallies
+    t = found.counters
     return Insights(
         story_id=found.story_id,
         views=t.views,
@@ -126,13 +126,13 @@ def insights(found: StoryInsights) -> Insights:
 
 
 def sticker_results(
-    definitions: Iterable[Mapping[str, Any]] | None, tallies: Mapping[str, Mapping[str, float]]
+    definitions: Iterable[Mapping[str, Any]] | None, counters: Mapping[str, Mapping[str, float]]
 ) -> list[StickerResult]:
     """Per-sticker results; stickers whose definition is gone are reported by their counts."""
     known = {d["sticker_id"]: d for d in definitions or ()}
-    results = [_defined_result(d, tallies.get(sid, {})) for sid, d in known.items()]
-    unknown = sorted(set(tallies) - known.keys())
-    return results + [_counted_result(sid, tallies[sid]) for sid in unknown]
+    results = [_defined_result(d, counters.get(sid, {})) for sid, d in known.items()]
+    unknown = sorted(set(counters) - known.keys())
+    return results + [_counted_result(sid, counters[sid]) for sid in unknown]
 
 
 def _defined_result(sticker: Mapping[str, Any], counts: Mapping[str, float]) -> StickerResult:

@@ -10,12 +10,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.versions import LiveReadModels
+from gateway.versions import ServingReadModels
 from media.keys import CqlClients, story_media_keys
 from projections.folds.highlights import Highlight
 from projections.model import REJECTED, Story, may_see
 from projections.queries import TrayItem, read_tray_async
-from projections.stores.base import Tallies
+from projections.stores.base import Counters
 from projections.stores.redis_reads import (
     author_stories_among,
     author_stories_and_follow,
@@ -27,7 +27,7 @@ from projections.stores.redis_store import RedisReadModels
 __all__ = [
     "story_for",
     "own_story",
-    "own_live_story_ids",
+    "own_active_story_ids",
     "tray_key",
     "tray_page",
     "StoryInsights",
@@ -54,21 +54,21 @@ def story_for(models: RedisReadModels, viewer_id: str, story_id: str, now: int) 
 
 
 def own_story(models: RedisReadModels, author_id: str, story_id: str, now: int) -> Story | None:
-    """The caller's own live story, in any status (one round trip); None for anyone else's."""
+    """The caller's own active story, in any status (one round trip); None for anyone else's."""
     story = author_story(models, author_id, story_id).fetch(models.client)
     if story is None:
         return None
-    return story if story.author_id == author_id and story.is_live(now) else None
+    return story if story.author_id == author_id and story.is_active(now) else None
 
 
-def own_live_story_ids(
+def own_active_story_ids(
     models: RedisReadModels, author_id: str, story_ids: list[str], now: int
 ) -> set[str]:
     """Which of these are the caller's own live, not rejected stories (one round trip)."""
     if not story_ids:
         return set()
     stories = author_stories_among(models, author_id, story_ids).fetch(models.client)
-    return {s.story_id for s in stories if s.is_live(now) and s.status != REJECTED}
+    return {s.story_id for s in stories if s.is_active(now) and s.status != REJECTED}
 
 
 def tray_key(item: TrayItem) -> list[Any]:
@@ -93,22 +93,22 @@ async def tray_page(
 @dataclass(frozen=True, slots=True)
 class StoryInsights:
     story_id: str
-    tallies: Tallies
+    counters: Counters
     stickers: tuple[dict[str, Any], ...] | None  # definitions, when still known
 
 
 def insights_of(
-    models: LiveReadModels, author_id: str, story_id: str, now: int
+    models: ServingReadModels, author_id: str, story_id: str, now: int
 ) -> StoryInsights | None:
     """Counts of the caller's story while its insights last (after expiry too); else None."""
     redis = models.redis
     if redis.insights_owner(story_id) != author_id:
         return None
-    tallies = redis.tallies(story_id)
+    counters = redis.counters(story_id)
     story = own_story(redis, author_id, story_id, now)
     if story is None:
         story = models.cql.kept_stories([story_id]).get(story_id)
-    return StoryInsights(story_id, tallies, story.stickers if story else None)
+    return StoryInsights(story_id, counters, story.stickers if story else None)
 
 
 def fetch_media_keys(clients: CqlClients, story_ids: Iterable[str]) -> dict[str, bytes]:
@@ -123,7 +123,7 @@ def may_see_kept(story: Story, viewer_id: str, follows_author: bool) -> bool:
 
 
 def highlights_for(
-    models: LiveReadModels, viewer_id: str, owner_id: str, now: int
+    models: ServingReadModels, viewer_id: str, owner_id: str, now: int
 ) -> list[tuple[Highlight, list[Story]]]:
     """The owner's highlights with the stories this viewer may see; others see no empty ones."""
     highlights = models.cql.highlights_of(owner_id)[:MAX_HIGHLIGHTS]
@@ -147,7 +147,7 @@ def _live_stories_and_follow(
     models: RedisReadModels, viewer_id: str, owner_id: str, now: int
 ) -> tuple[dict[str, Story], bool]:
     stories, follows = author_stories_and_follow(models, viewer_id, owner_id).fetch(models.client)
-    return {s.story_id: s for s in stories if s.is_live(now)}, follows
+    return {s.story_id: s for s in stories if s.is_active(now)}, follows
 
 
 def _visible_member(

@@ -1,4 +1,4 @@
-"""The read models of the live versions, followed so that a replay's switch reaches the gateway."""
+"""The read models of the serving versions, followed so that a replay's switch reaches the gateway."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from cassandra.cluster import Session
 
 from projections.stores.cql_store import CqlReadModels
 from projections.stores.redis_store import RedisReadModels
-from projections.versions import LiveVersions, read_live_versions
+from projections.versions import ServingVersions, read_serving_versions
 
-__all__ = ["LiveReadModels"]
+__all__ = ["ServingReadModels"]
 
 log = logging.getLogger(__name__)
 
 
-class LiveReadModels:
+class ServingReadModels:
     """Hands out the Redis and CQL read models of whichever versions are live right now."""
 
     def __init__(self, base: str, client: redis.Redis, session: Session, secret: bytes):
@@ -26,11 +26,11 @@ class LiveReadModels:
         self._session = session
         self._secret = secret
         self._lock = threading.Lock()
-        self.versions = read_live_versions(session, base) or LiveVersions.single(base, 1)
+        self.versions = read_serving_versions(session, base) or ServingVersions.single(base, 1)
         self._redis = self._redis_models(self.versions)
-        self._cql: tuple[LiveVersions, CqlReadModels] | None = None
+        self._cql: tuple[ServingVersions, CqlReadModels] | None = None
 
-    def _redis_models(self, versions: LiveVersions) -> RedisReadModels:
+    def _redis_models(self, versions: ServingVersions) -> RedisReadModels:
         return RedisReadModels(self._client, versions.redis_prefixes(), self._secret)
 
     @property
@@ -50,7 +50,7 @@ class LiveReadModels:
 
     def refresh(self) -> bool:
         """Follow the live pointers; True when some projection moved to another version."""
-        live = read_live_versions(self._session, self._base)
+        live = read_serving_versions(self._session, self._base)
         if live is None or live == self.versions:
             return False
         log.info("read models switched to versions %s", dict(live.numbers))

@@ -36,11 +36,11 @@ def media_clients(runtime: Runtime, s3: Any | None = None) -> MediaClients:
     """Connect (and migrate the media keyspace if needed) with the runtime's clients."""
     settings = runtime.settings
     keyspace = ensure_media_schema(runtime.session, settings)
-    live = runtime.live_projector()  # highlights of whichever version is live, after switches
+    serving = runtime.serving_projector()  # highlights of the serving version, after switches
     return MediaClients(
         settings=settings,
         store=MediaStateStore(runtime.session, keyspace),
         schedule=MediaSchedule(runtime.redis, media_redis_prefix(settings)),
         objects=MediaObjects(s3 or s3_client(settings), settings.s3_bucket),
-        holding=lambda story_id: live.current().cql.highlight_ids_holding(story_id),
+        holding=lambda story_id: serving.current().cql.highlight_ids_holding(story_id),
     )

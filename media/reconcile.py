@@ -103,7 +103,7 @@ def _destroy(run: _Run, record: MediaRecord) -> None:
 
 
 def _lost_jobs(run: _Run, rows: Iterable[MediaRecord]) -> list[str]:
-    """Unfinished jobs of live stories that the schedule forgot (Redis lost its data)."""
+    """Unfinished jobs of active stories that the schedule forgot (Redis lost its data)."""
     lost = [r.story_id for r in rows if r.unfinished and r.job is not None
             and r.job.expires_at > run.now_ms and not run.clients.schedule.scheduled(r.story_id)]
     if not run.dry_run:

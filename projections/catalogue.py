@@ -20,7 +20,7 @@ REDIS_KINDS: dict[Kind, str] = {
         "trays": (Kind.TRAY_ORDER, Kind.TRAY_ENTRIES, Kind.SEEN, Kind.CELEBRITIES),
         "graph": (Kind.FOLLOWERS, Kind.FOLLOWING, Kind.CLOSE_FRIENDS),
         "engagement": (Kind.VIEW_EVENTS, Kind.VIEWERS, Kind.REPLIES, Kind.REACTORS,
-                       Kind.REACTION_COUNTS, Kind.ANSWERERS, Kind.STICKER_TALLIES,
+                       Kind.REACTION_COUNTS, Kind.ANSWERERS, Kind.STICKER_COUNTERS,
                        Kind.LIVE_CHANNEL),
     }.items()
     for kind in kinds

@@ -42,7 +42,7 @@ DUE_PER_RUN = 2000
 
 def emit_due_expiries(runtime: Runtime, now_ms: int | None = None) -> int:
     """Emit StoryExpired for due stories this worker claims; returns how many it emitted."""
-    models = runtime.redis_models()  # of the live version the worker follows
+    models = runtime.redis_models()  # of the serving version the worker follows
     now_ms = now_ms if now_ms is not None else clock_ms()
     pending = [
         (due.story_id, runtime.events.send("StoryExpired", _expired(due)))

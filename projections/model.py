@@ -42,7 +42,7 @@ class Story:
     renditions: tuple[dict[str, Any], ...] = ()
     rejection: str | None = None
 
-    def is_live(self, now_ms: int) -> bool:
+    def is_active(self, now_ms: int) -> bool:
         return self.expires_at > now_ms
 
     @property
@@ -122,10 +122,10 @@ def with_rejection(story: Story, record: Mapping[str, Any]) -> Story:
 
 
 def may_see(story: Story, viewer_id: str, follows_author: bool, now_ms: int) -> bool:
-    """The privacy rule: the author always; others only a ready, live story in its audience."""
+    """The privacy rule: the author always; others only a ready, active story in its audience."""
     if viewer_id == story.author_id:
-        return story.is_live(now_ms)
-    if story.status != READY or not story.is_live(now_ms):
+        return story.is_active(now_ms)
+    if story.status != READY or not story.is_active(now_ms):
         return False
     mode, listed = story.audience_mode, viewer_id in story.audience_ids
     if mode == "FOLLOWERS":
@@ -152,7 +152,7 @@ class TrayEntry:
         """The stories whose views decide whether the author is still unseen."""
         return self.stories or ((self.latest_story_id, self.expires_at),)
 
-    def live_story_ids(self, now_ms: int) -> list[str]:
+    def active_story_ids(self, now_ms: int) -> list[str]:
         """The visible stories that have not expired: any of them unseen makes the author unseen."""
         return [story_id for story_id, expires_at in self.visible() if expires_at > now_ms]
 

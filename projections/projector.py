@@ -37,14 +37,14 @@ class Projector:
         policy: ProjectionPolicy | None = None,
         clock: Callable[[], float] = time.time,
         on_expired: Callable[[float], None] | None = None,
-        live_notifications: bool = False,
+        live_feed: bool = False,
     ):
         self.redis = redis_models
         self.cql = cql_models
         self.policy = policy or ProjectionPolicy()
         self.clock = clock
-        self.on_expired = on_expired  # observes expiry lag in seconds (live workers only)
-        self.live_notifications = live_notifications  # never during a replay
+        self.on_expired = on_expired  # observes expiry lag in seconds (running workers only, never a replay)
+        self.live_feed = live_feed  # never during a replay
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -113,7 +113,7 @@ class Projector:
         result = engagement.fold_engagement(events, snapshot, self.now_ms(), self.policy)
         first_time = self.flush(result.writes)
         self.flush(engagement.fold_deleted_meanwhile(self.redis.deleted(result.counted)))
-        if self.live_notifications and first_time:
+        if self.live_feed and first_time:
             self.redis.publish(first_time)
         return []
 

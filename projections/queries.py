@@ -97,13 +97,13 @@ def tray_plan(
     ordered = list(entries.values())
     if not ordered:
         return []
-    # Round trip 3: which live stories of each author the viewer has already watched.
-    live = [entry.live_story_ids(now_ms) for entry in ordered]
-    flags = yield from _round_trip(seen_among(models, viewer_id, [s for ids in live for s in ids]))
+    # Round trip 3: which active stories of each author the viewer has already watched.
+    active = [entry.active_story_ids(now_ms) for entry in ordered]
+    flags = yield from _round_trip(seen_among(models, viewer_id, [s for ids in active for s in ids]))
     items = [
         TrayItem(e.author_id, e.latest_story_id, e.latest_at, unseen, e.thumbnail_key,
                  e.author_id in muted)
-        for e, unseen in zip(ordered, _any_unseen(live, flags), strict=True)
+        for e, unseen in zip(ordered, _any_unseen(active, flags), strict=True)
     ]
     items.sort(key=lambda i: (i.muted, not i.has_unseen, -i.latest_at, i.author_id))
     return items
@@ -119,10 +119,10 @@ def _celebrity_entries(
             yield entry.author_id, entry
 
 
-def _any_unseen(live: Sequence[list[str]], seen: Sequence[bool]) -> list[bool]:
-    """Per entry, whether any of its live stories is unseen (`seen` flags them in order)."""
+def _any_unseen(active: Sequence[list[str]], seen: Sequence[bool]) -> list[bool]:
+    """Per entry, whether any of its active stories is unseen (`seen` flags them in order)."""
     unseen, at = [], 0
-    for story_ids in live:
+    for story_ids in active:
         unseen.append(not all(seen[at:at + len(story_ids)]))
         at += len(story_ids)
     return unseen

@@ -1,11 +1,11 @@
 """`stories replay`: rebuild the read models from the log into a new version, then switch.
 
-The live version keeps serving throughout. The new version is filled topic by topic (graph,
+The serving version keeps serving throughout. The new version is filled topic by topic (graph,
 highlights, story lifecycle, engagement: the order in which each fold finds what it needs),
-caught up with what arrived meanwhile, made live, tailed for a grace period while workers and
+caught up with what arrived meanwhile, made the serving version, tailed for a grace period while workers and
 gateways pick up the switch (writes are idempotent, so overlap is harmless), and only then is
 the old version dropped. Cancelling before the switch drops the new version and leaves the
-live one untouched. No side effect runs: no live notifications, no expiry events.
+live one untouched. No side effect runs: no live-feed notes, no expiry events.
 """
 
 from __future__ import annotations
@@ -38,12 +38,12 @@ from projections.stores.cql_store import CqlReadModels
 from projections.stores.redis_store import RedisReadModels
 from projections.stores.redis_versions import drop_kinds, drop_version_keys
 from projections.versions import (
-    LiveVersions,
     ReadModelVersion,
+    ServingVersions,
     create_version,
     drop_tables,
     drop_version,
-    switch_live,
+    switch_serving,
 )
 from streams.topics import TOPICS, Topic, topic_name
 
@@ -193,7 +193,7 @@ def replay(runtime: Runtime, plan: ReplayPlan, console: Console) -> ReplayReport
             applied = _pass(runtime, consumer, projector, plan, progress)
         while (lag := _catch_up(runtime, consumer, projector, plan)) > plan.catch_up_lag:
             applied += lag
-        switch_live(runtime.session, old.base, plan.projections, new.number)
+        switch_serving(runtime.session, old.base, plan.projections, new.number)
         switched = True
         console.print(f"switched {', '.join(plan.projections)} to version {new.number}; "
                       f"tailing {plan.grace_seconds} s")
@@ -203,7 +203,7 @@ def replay(runtime: Runtime, plan: ReplayPlan, console: Console) -> ReplayReport
             time.sleep(0.5)
     except BaseException:
         if not switched:
-            console.print("[yellow]replay cancelled: dropping the new version, live intact[/]")
+            console.print("[yellow]replay cancelled: dropping the new version, serving version intact[/]")
             drop_version(runtime.session, new)
             drop_version_keys(runtime.redis, new.redis_prefix)
         raise
@@ -246,13 +246,13 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def _retire(runtime: Runtime, old: LiveVersions, new: ReadModelVersion,
+def _retire(runtime: Runtime, old: ServingVersions, new: ReadModelVersion,
             switched: tuple[str, ...]) -> None:
     """Drop what nobody reads any more: the old data of the switched projections, the new
     data of the others, and every version no projection points at."""
     others = [p for p in PROJECTIONS if p not in switched]
     _drop_projections(runtime, new, others)
-    live_now = LiveVersions.of(old.base, {
+    live_now = ServingVersions.of(old.base, {
         p: new.number if p in switched else old.number(p) for p in PROJECTIONS
     })
     for projection in switched:

@@ -17,16 +17,16 @@ from core.settings import Settings
 from projections.projector import ProjectionPolicy, Projector
 from projections.stores.cql_store import CqlReadModels
 from projections.stores.redis_store import RedisReadModels
-from projections.versions import LiveVersions, live_version, read_live_versions
+from projections.versions import ServingVersions, read_serving_versions, serving_version
 from streams.producer import EventProducer, producer_config
 
-__all__ = ["Runtime", "LiveProjector"]
+__all__ = ["Runtime", "ServingProjector"]
 
 
 class Runtime:
     """Lazily connected clients, shared by the agents of one process."""
 
-    def __init__(self, settings: Settings, version: LiveVersions | None = None):
+    def __init__(self, settings: Settings, version: ServingVersions | None = None):
         self.settings = settings
         self._version = version
 
@@ -39,11 +39,11 @@ class Runtime:
         return redis_client(self.settings)
 
     @cached_property
-    def version(self) -> LiveVersions:
+    def version(self) -> ServingVersions:
         if self._version is not None:
             return self._version
         s = self.settings
-        return live_version(self.session, s.cql_keyspace, s.cql_replication)
+        return serving_version(self.session, s.cql_keyspace, s.cql_replication)
 
     @cached_property
     def raw_producer(self) -> Producer:
@@ -61,18 +61,18 @@ class Runtime:
         return CqlReadModels(self.session, self.version.keyspaces())
 
     def projector(
-        self, on_expired: Callable[[float], None] | None = None, live: bool = False
+        self, on_expired: Callable[[float], None] | None = None, live_feed: bool = False
     ) -> Projector:
         policy = ProjectionPolicy(
             fanout_threshold=self.settings.fanout_threshold,
             insights_days=self.settings.insights_days,
         )
         return Projector(self.redis_models(), self.cql_models(), policy, on_expired=on_expired,
-                         live_notifications=live)
+                         live_feed=live_feed)
 
-    def live_projector(self, refresh_seconds: float = 2.0, **options: Any) -> LiveProjector:
-        """A projector that follows the live version when a replay switches it."""
-        return LiveProjector(self, refresh_seconds, options)
+    def serving_projector(self, refresh_seconds: float = 2.0, **options: Any) -> ServingProjector:
+        """A projector that follows the serving version when a replay switches it."""
+        return ServingProjector(self, refresh_seconds, options)
 
     def close(self) -> None:
         if "session" in self.__dict__:
@@ -83,8 +83,8 @@ class Runtime:
             self.raw_producer.flush(10)
 
 
-class LiveProjector:
-    """Hands out the projector of the live version, re-reading the pointer every few seconds."""
+class ServingProjector:
+    """Hands out the projector of the serving version, re-reading the pointer every few seconds."""
 
     def __init__(self, runtime: Runtime, refresh_seconds: float, options: dict[str, Any]):
         self.runtime = runtime
@@ -103,7 +103,7 @@ class LiveProjector:
 
     def _follow_switch(self) -> None:
         rt = self.runtime
-        live = read_live_versions(rt.session, rt.settings.cql_keyspace)
+        live = read_serving_versions(rt.session, rt.settings.cql_keyspace)
         if live is not None and live != rt.version:
             rt.__dict__["version"] = live
             self._projector = rt.projector(**self.options)

@@ -1,7 +1,7 @@
-"""Read-model versions: the live ones serve reads; a replay builds the next one beside them.
+"""Read-model versions: the serving ones answer reads; a replay builds the next one beside them.
 
 Version N lives in CQL keyspace `{base}_vN` and under Redis prefix `{base}:vN:`. Each
-projection has its own live version number (table `{base}.live_version`), so a replay can
+projection has its own serving version number (table `{base}.live_version`), so a replay can
 switch some projections and leave the others where they are.
 """
 
@@ -17,13 +17,13 @@ from projections.migrate import migrate
 
 __all__ = [
     "ReadModelVersion",
-    "LiveVersions",
+    "ServingVersions",
     "create_version",
     "drop_version",
     "drop_tables",
-    "live_version",
-    "read_live_versions",
-    "switch_live",
+    "serving_version",
+    "read_serving_versions",
+    "switch_serving",
 ]
 
 
@@ -44,18 +44,18 @@ class ReadModelVersion:
 
 
 @dataclass(frozen=True)
-class LiveVersions:
+class ServingVersions:
     """The version each projection reads and writes."""
 
     base: str
     numbers: tuple[tuple[str, int], ...]
 
     @classmethod
-    def of(cls, base: str, numbers: Mapping[str, int]) -> LiveVersions:
+    def of(cls, base: str, numbers: Mapping[str, int]) -> ServingVersions:
         return cls(base, tuple(sorted(numbers.items())))
 
     @classmethod
-    def single(cls, base: str, number: int) -> LiveVersions:
+    def single(cls, base: str, number: int) -> ServingVersions:
         return cls.of(base, dict.fromkeys(PROJECTIONS, number))
 
     def number(self, projection: str) -> int:
@@ -84,22 +84,22 @@ def _ensure_meta(session: Session, base: str, replication: str) -> None:
     )
 
 
-def read_live_versions(session: Session, base: str) -> LiveVersions | None:
-    """The live versions, without creating or migrating anything (for readers)."""
+def read_serving_versions(session: Session, base: str) -> ServingVersions | None:
+    """The serving versions, without creating or migrating anything (for readers)."""
     rows = session.execute(f"SELECT name, number FROM {base}.live_version")
     numbers = {row.name: row.number for row in rows if row.name in PROJECTIONS}
-    return LiveVersions.of(base, numbers) if set(numbers) == set(PROJECTIONS) else None
+    return ServingVersions.of(base, numbers) if set(numbers) == set(PROJECTIONS) else None
 
 
-def live_version(session: Session, base: str, replication: str) -> LiveVersions:
-    """The live versions, every keyspace migrated; version 1 is created on first use."""
+def serving_version(session: Session, base: str, replication: str) -> ServingVersions:
+    """The serving versions, every keyspace migrated; version 1 is created on first use."""
     _ensure_meta(session, base, replication)
     for projection in PROJECTIONS:
         session.execute(
             f"INSERT INTO {base}.live_version (name, number) VALUES (%s, 1) IF NOT EXISTS",
             (projection,),
         )
-    live = read_live_versions(session, base)
+    live = read_serving_versions(session, base)
     assert live is not None
     for version in live.versions():
         migrate(session, version.keyspace, replication)
@@ -113,7 +113,7 @@ def create_version(session: Session, base: str, replication: str, number: int) -
     return version
 
 
-def switch_live(session: Session, base: str, projections: Iterable[str], number: int) -> None:
+def switch_serving(session: Session, base: str, projections: Iterable[str], number: int) -> None:
     """Point these projections at another version (readers follow on their next refresh)."""
     for projection in projections:
         session.execute(

@@ -30,7 +30,7 @@ class SimStory:
             return viewer in self.audience
         return viewer not in self.excluded
 
-    def is_live(self, now: float, now_ms: int) -> bool:
+    def is_active(self, now: float, now_ms: int) -> bool:
         """Still up both in simulated time and in event time (which backdating brings closer)."""
         if self.deleted or now >= self.posted + self.lifetime:
             return False
@@ -59,7 +59,7 @@ class StoryBook:
     def live(self, author: int, now: float, now_ms: int) -> list[SimStory]:
         """The author's stories still up, oldest first, forgetting the rest."""
         ids = self._by_author.get(author, [])
-        live = [s for s in ids if self._stories[s].is_live(now, now_ms)]
+        live = [s for s in ids if self._stories[s].is_active(now, now_ms)]
         for gone in set(ids) - set(live):
             del self._stories[gone]
         self._by_author[author] = live

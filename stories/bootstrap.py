@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from core.clients import cql_session, ensure_bucket, s3_client
 from core.settings import Settings
 from media.state import ensure_media_schema
-from projections.versions import live_version
+from projections.versions import serving_version
 from streams.admin import ensure_topics
 
 __all__ = ["InitReport", "init_all"]
@@ -27,7 +27,7 @@ def init_all(settings: Settings) -> InitReport:
     topics = ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
     session = cql_session(settings)
     try:
-        version = live_version(session, settings.cql_keyspace, settings.cql_replication)
+        version = serving_version(session, settings.cql_keyspace, settings.cql_replication)
         ensure_media_schema(session, settings)
     finally:
         session.cluster.shutdown()

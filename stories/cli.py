@@ -136,12 +136,12 @@ def replay(
     ] = None,
     grace: Annotated[float, typer.Option(help="Seconds to keep tailing after the switch")] = 5.0,
 ) -> None:
-    """Rebuild read models from the log into a new version beside the live one, then switch.
+    """Rebuild read models from the log into a new version beside the serving one, then switch.
 
     Every projection by default (--all); --projection NAME switches only those (the log is
     still read whole, since each fold needs the others' state). Shows progress (events done,
-    total, rate, ETA). The live version keeps serving until the new one has caught up;
-    Ctrl-C before the switch leaves the live version intact.
+    total, rate, ETA). The serving version keeps serving until the new one has caught up;
+    Ctrl-C before the switch leaves the serving version intact.
     """
     from stories.commands import replay as command
 

@@ -73,11 +73,11 @@ def _show_privacy(models, world, now_ms: int) -> None:
 
 def _show_counters(runtime: Runtime, models, world) -> None:
     public = world.story_ids["public"]
-    tallies = models.tallies(public)
-    console.print(f"story 'public': views {tallies.views}, unique viewers "
-                  f"{tallies.unique_viewers}, replies {tallies.replies}, "
-                  f"reactions {tallies.reactions}")
-    poll = models.tallies(world.story_ids["photo"]).stickers
+    counters = models.counters(public)
+    console.print(f"story 'public': views {counters.views}, unique viewers "
+                  f"{counters.unique_viewers}, replies {counters.replies}, "
+                  f"reactions {counters.reactions}")
+    poll = models.counters(world.story_ids["photo"]).stickers
     console.print(f"poll on 'photo': {poll}")
     viewers, _ = viewers_page(runtime.cql_models(), public, FROM_START, 400)
     table = Table("viewer", "first view", "reaction", title="viewer list of 'public' (CQL)")
@@ -178,7 +178,7 @@ def _folded(models, world) -> bool:
     tray = read_tray(models, "user-2", now_ms())
     latest = {item.author_id: item.latest_story_id for item in tray}
     return (
-        models.tallies(world.story_ids["public"]).unique_viewers == 7
+        models.counters(world.story_ids["public"]).unique_viewers == 7
         and latest.get("user-0") == world.story_ids["friends"]
         and latest.get("user-1") == world.story_ids["photo"]
     )

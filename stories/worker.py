@@ -24,7 +24,7 @@ from core.metrics import (
     STORE_RETRIES,
 )
 from projections.projector import Event
-from projections.runtime import LiveProjector, Runtime
+from projections.runtime import Runtime, ServingProjector
 from streams.agents import add_batch_agent, agent_name, with_store_backoff
 from streams.producer import dead_letter_headers
 from streams.topics import DEAD_LETTER, TOPICS, Topic, topic_name
@@ -101,9 +101,9 @@ def _note_retry(topic: str, attempt: int, error: BaseException | None) -> None:
                 topic, attempt, error)
 
 
-def _make_agent(app: faust.App, runtime: Runtime, topic: Topic, live: LiveProjector) -> None:
+def _make_agent(app: faust.App, runtime: Runtime, topic: Topic, serving: ServingProjector) -> None:
     def apply(events: list[Event]) -> list[tuple[int, str]]:
-        return live.current().apply(topic.suffix, events)
+        return serving.current().apply(topic.suffix, events)
 
     allowed = frozenset(topic.events)
     dead = DeadLetters(runtime)
@@ -155,9 +155,9 @@ def build_app(runtime: Runtime) -> faust.App:
         broker_commit_interval=1.0,
         producer_acks=-1,
     )
-    live = runtime.live_projector(on_expired=EXPIRY_LAG.observe, live=True)
+    serving = runtime.serving_projector(on_expired=EXPIRY_LAG.observe, live_feed=True)
     for topic in TOPICS:
-        _make_agent(app, runtime, topic, live)
+        _make_agent(app, runtime, topic, serving)
     from media.agent import add_media_agents
     from projections.expiry import add_expiry_timer
 

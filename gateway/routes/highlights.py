@@ -34,7 +34,7 @@ router = APIRouter(prefix="/api/v1", tags=["highlights"])
 @router.post("/highlights", status_code=202, response_model=HighlightAccepted,
              responses=WRITE_PROBLEMS)
 async def create(request: HighlightRequest, user: CurrentUser, gw: Gw) -> HighlightAccepted:
-    """Gather some of the caller's live stories into a new highlight."""
+    """Gather some of the caller's active stories into a new highlight."""
     command = await commands.in_thread(commands.create_highlight, gw, user, request)
     await gw.emit(command)
     return HighlightAccepted(highlight_id=command.record["highlight_id"])
@@ -61,7 +61,7 @@ async def delete(highlight_id: HighlightIdPath, user: CurrentUser, gw: Gw) -> Ac
              responses=WRITE_PROBLEMS)
 async def add_story(highlight_id: HighlightIdPath, request: HighlightStoryRequest,
                     user: CurrentUser, gw: Gw) -> Accepted:
-    """Append one of the caller's live stories to a highlight."""
+    """Append one of the caller's active stories to a highlight."""
     await commands.run_command(gw, commands.add_to_highlight, user, highlight_id,
                                request.story_id)
     return Accepted()

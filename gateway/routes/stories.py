@@ -91,7 +91,7 @@ def _muted(muted: str | None) -> frozenset[str]:
 
 @router.get("/users/{user_id}/stories", response_model=StoryList, responses=READ_PROBLEMS)
 async def stories_of(user_id: UserIdPath, user: CurrentUser, gw: Gw) -> StoryList:
-    """The author's live stories the caller may see, oldest first (viewing order)."""
+    """The author's active stories the caller may see, oldest first (viewing order)."""
     stories = await visible_stories_async(gw.models.redis, gw.async_redis, user, user_id,
                                           now_ms())
     keys = await gw.media_keys.of_async(
@@ -102,7 +102,7 @@ async def stories_of(user_id: UserIdPath, user: CurrentUser, gw: Gw) -> StoryLis
 @router.get("/stories/{story_id}/viewers", response_model=ViewerPage, responses=READ_PROBLEMS)
 def viewers(story_id: StoryIdPath, user: CurrentUser, gw: Gw, limit: Limit = 50,
             cursor: Cursor = None) -> ViewerPage:
-    """Who viewed the caller's live story, with first-view time and current reaction."""
+    """Who viewed the caller's active story, with first-view time and current reaction."""
     if own_story(gw.models.redis, user, story_id, now_ms()) is None:
         raise not_found()
     resource = f"viewers:{story_id}"

@@ -106,7 +106,7 @@ def _on_reply(active: ActiveWrites, records: RecordWrites, r: dict[str, Any], at
 
 
 def answer_increments(record: Mapping[str, Any]) -> dict[str, float]:
-    """What one answer adds to its sticker's tallies."""
+    """What one answer adds to its sticker's counters."""
     if record.get("option_index") is not None:
         return {f"o{record['option_index']}": 1, "n": 1}
     if record.get("slider_value") is not None:

@@ -1,6 +1,6 @@
 """The social-graph fold: follows, unfollows, close friends, and the trays a follow changes.
 
-A new follow brings the followee's live stories into the follower's tray; an author who
+A new follow brings the followee's active stories into the follower's tray; an author who
 crosses the fan-out threshold is flagged and merged into trays at read time instead, and one
 who drops back to it has every follower's entry pushed again.
 """

@@ -88,12 +88,12 @@ def needs(events: Sequence[Event], now: int) -> LifecycleNeeds:
 
 
 def kept_needed(events: Sequence[Event], stories: Mapping[str, list[Story]], now: int) -> list[str]:
-    """Media outcomes of stories not live here update their kept copy, if a highlight has one."""
-    live = {s.story_id for found in stories.values() for s in found if s.is_live(now)}
-    live |= {r["story_id"] for name, r in events
+    """Media outcomes of stories not active here update their kept copy, if a highlight has one."""
+    active = {s.story_id for found in stories.values() for s in found if s.is_active(now)}
+    active |= {r["story_id"] for name, r in events
              if name == "StoryPosted" and to_ms(r["expires_at"]) > now}
     return list(dict.fromkeys(r["story_id"] for name, r in events
-                              if name in _MEDIA and r["story_id"] not in live))
+                              if name in _MEDIA and r["story_id"] not in active))
 
 
 def deleted_highlights(events: Sequence[Event],
@@ -210,7 +210,7 @@ def _on_posted(run: _Run, record: dict[str, Any]) -> None:
     story = story_from_posted(record)
     if story.story_id in run.snapshot.deleted:
         return  # a deletion already seen wins over a late or replayed post
-    if story.is_live(run.now):
+    if story.is_active(run.now):
         run.store(story)
         return
     # Replay of an expired story: it must not come back, but what outlives it does.
@@ -226,7 +226,7 @@ def _on_media(change: Callable[[Story, dict[str, Any]], Story]
     def handle(run: _Run, record: dict[str, Any]) -> None:
         story_id = record["story_id"]
         story = run.find(story_id)
-        if story is not None and story.is_live(run.now):
+        if story is not None and story.is_active(run.now):
             run.store(change(story, record))
             return
         kept = run.snapshot.kept.get(story_id)

@@ -23,7 +23,7 @@ from projections.model import Story, TrayEntry
 
 __all__ = [
     "StoryRef",
-    "Tallies",
+    "Counters",
     "ActiveReads",
     "ActiveWrites",
     "RecordReads",
@@ -49,7 +49,7 @@ class StoryRef:
 
 
 @dataclass(frozen=True, slots=True)
-class Tallies:
+class Counters:
     """Aggregates of a story, without identities."""
 
     views: int
@@ -69,7 +69,7 @@ class ActiveReads(Protocol):
     def follower_counts(self, user_ids: Sequence[str]) -> dict[str, int]: ...
     def celebrities_among(self, user_ids: Sequence[str]) -> set[str]: ...
     def insights_owner(self, story_id: str) -> str | None: ...
-    def tallies(self, story_id: str) -> Tallies: ...
+    def counters(self, story_id: str) -> Counters: ...
 
 
 class ActiveWrites(Protocol):

@@ -37,5 +37,5 @@ class Kind(StrEnum):
     REACTORS = "rx"  # hash per story: pseudonym -> "at|emoji"
     REACTION_COUNTS = "rc"  # hash per story: emoji -> count
     ANSWERERS = "sa"  # hash per story: pseudonym of sticker:user -> 1
-    STICKER_TALLIES = "sk"  # hash per story: "sticker:field" -> number
+    STICKER_COUNTERS = "sk"  # hash per story: "sticker:field" -> number
     LIVE_CHANNEL = "live"  # pub/sub channel per story: its author's live engagement

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from projections.model import Story, TrayEntry
-from projections.stores.base import EXPIRY_GRACE_MS, SEEN_TTL_MS, StoryRef, Tallies
+from projections.stores.base import EXPIRY_GRACE_MS, SEEN_TTL_MS, Counters, StoryRef
 from projections.stores.memory_records import MemoryRecordStore
 from projections.stores.redis_dump import ACTIVE_STATE_PARTS
 from projections.stores.redis_store import pseudonym
@@ -22,7 +22,7 @@ __all__ = ["MemoryActiveStore", "MemoryRecordStore", "Clock"]
 
 Clock = Callable[[], float]
 _COUNTERS = ("view_events", "viewers", "replies", "reactions", "reaction_counts", "answerers",
-             "sticker_tallies")
+             "sticker_counters")
 
 
 class MemoryActiveStore:
@@ -97,13 +97,13 @@ class MemoryActiveStore:
         owner: str | None = self.get("insights_owners", story_id)
         return owner
 
-    def tallies(self, story_id: str) -> Tallies:
+    def counters(self, story_id: str) -> Counters:
         stickers: dict[str, dict[str, float]] = {}
-        for key, value in (self.get("sticker_tallies", story_id) or {}).items():
+        for key, value in (self.get("sticker_counters", story_id) or {}).items():
             sticker_id, field = key.split(":", 1)
             stickers.setdefault(sticker_id, {})[field] = value
         counts = self.get("reaction_counts", story_id) or {}
-        return Tallies(len(self.get("view_events", story_id) or ()),
+        return Counters(len(self.get("view_events", story_id) or ()),
                        len(self.get("viewers", story_id) or ()),
                        len(self.get("replies", story_id) or ()),
                        {e: n for e, n in counts.items() if n > 0}, stickers)
@@ -285,12 +285,12 @@ class MemoryActiveWrites:
             if who in answerers:
                 return None  # the first answer counts
             answerers.add(who)
-            tallies = s.entry("sticker_tallies", story_id, dict)
+            counters = s.entry("sticker_counters", story_id, dict)
             for name, amount in increments.items():
                 key = f"{sticker_id}:{name}"
-                tallies[key] = tallies.get(key, 0.0) + float(amount)
+                counters[key] = counters.get(key, 0.0) + float(amount)
             s.expire_at("answerers", story_id, keep_until)
-            s.expire_at("sticker_tallies", story_id, keep_until)
+            s.expire_at("sticker_counters", story_id, keep_until)
             return {"type": "answer", "story_id": story_id, "sticker_id": sticker_id,
                     "user_id": user_id}
         self._later(apply)

@@ -24,7 +24,7 @@ ACTIVE_STATE_PARTS = (
     "stories", "story_refs", "expiry_index", "deleted", "insights_owners", "trays",
     "tray_order", "seen", "celebrities", "followers", "following", "close_friends",
     "view_events", "viewers", "replies", "reactions", "reaction_counts", "answerers",
-    "sticker_tallies",
+    "sticker_counters",
 )
 
 
@@ -94,7 +94,7 @@ _PER_OWNER: dict[Kind, tuple[str, Callable[..., Any]]] = {
     Kind.REACTORS: ("reactions", lambda c, k, o: _reactions(c, k)),
     Kind.REACTION_COUNTS: ("reaction_counts", lambda c, k, o: _counts(c, k)),
     Kind.ANSWERERS: ("answerers", lambda c, k, o: {_hex(m) for m in c.hkeys(k)}),
-    Kind.STICKER_TALLIES: ("sticker_tallies", lambda c, k, o: _floats(c, k)),
+    Kind.STICKER_COUNTERS: ("sticker_counters", lambda c, k, o: _floats(c, k)),
 }
 
 

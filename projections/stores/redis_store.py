@@ -1,7 +1,7 @@
-"""The Redis read models: active stories, trays, follow graph sets, counters, sticker tallies.
+"""The Redis read models: active stories, trays, follow graph sets, counters (sticker results among them).
 
 Every key starts with the read-model version's prefix, so a replay can build a new version
-beside the live one. Writes are idempotent: sets and hashes keyed by ids, never blind INCRs.
+beside the serving one. Writes are idempotent: sets and hashes keyed by ids, never blind INCRs.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import redis
 
 from projections.catalogue import PROJECTIONS, REDIS_KINDS
 from projections.model import Story, TrayEntry
-from projections.stores.base import EXPIRY_GRACE_MS, SEEN_TTL_MS, StoryRef, Tallies
+from projections.stores.base import EXPIRY_GRACE_MS, SEEN_TTL_MS, Counters, StoryRef
 from projections.stores.keys import Kind
 from projections.stores.redis_dump import redis_dump
 from projections.stores.redis_scripts import ANSWER_SCRIPT, REACT_SCRIPT, SEEN_SCRIPT, VIEWS_SCRIPT
 
-__all__ = ["RedisReadModels", "RedisBatch", "pseudonym", "StoryRef", "Tallies", "SEEN_TTL_MS",
+__all__ = ["RedisReadModels", "RedisBatch", "pseudonym", "StoryRef", "Counters", "SEEN_TTL_MS",
            "EXPIRY_GRACE_MS", "SEEN_SCRIPT", "VIEWS_SCRIPT"]
 
 def pseudonym(secret: bytes, value: str) -> bytes:
@@ -140,22 +140,22 @@ class RedisReadModels:
     def follows(self, follower_id: str, author_id: str) -> bool:
         return bool(self.client.sismember(self.k(Kind.FOLLOWING, follower_id), author_id))
 
-    def tallies(self, story_id: str) -> Tallies:
+    def counters(self, story_id: str) -> Counters:
         """Counts and sticker results, readable for the insights window."""
         pipe = self.client.pipeline(transaction=False)
         pipe.scard(self.k(Kind.VIEW_EVENTS, story_id))
         pipe.scard(self.k(Kind.VIEWERS, story_id))
         pipe.scard(self.k(Kind.REPLIES, story_id))
         pipe.hgetall(self.k(Kind.REACTION_COUNTS, story_id))
-        pipe.hgetall(self.k(Kind.STICKER_TALLIES, story_id))
+        pipe.hgetall(self.k(Kind.STICKER_COUNTERS, story_id))
         views, viewers, replies, reactions, stickers = pipe.execute()
-        return Tallies(views, viewers, replies, _int_map(reactions), _sticker_map(stickers))
+        return Counters(views, viewers, replies, _int_map(reactions), _sticker_map(stickers))
 
     def batch(self) -> RedisBatch:
         return RedisBatch(self)
 
     def publish(self, notes: list[dict[str, Any]]) -> None:
-        """Tell live listeners (the author's open story) what just happened, once."""
+        """Tell the live feed (the author's open story) what just happened, once."""
         by_story: dict[str, list[dict[str, Any]]] = {}
         for note in notes:
             by_story.setdefault(note["story_id"], []).append(note)
@@ -259,7 +259,7 @@ class RedisBatch:
     def clear_counters(self, story_id: str) -> None:
         """Every counter of a story, identities' hashes included."""
         counters = (Kind.VIEW_EVENTS, Kind.VIEWERS, Kind.REPLIES, Kind.REACTION_COUNTS,
-                    Kind.REACTORS, Kind.STICKER_TALLIES, Kind.ANSWERERS)
+                    Kind.REACTORS, Kind.STICKER_COUNTERS, Kind.ANSWERERS)
         self.pipe.delete(*(self.m.k(kind, story_id) for kind in counters))
         self._count()
 
@@ -333,7 +333,7 @@ class RedisBatch:
         self, story_id: str, sticker_id: str, user_id: str, increments: dict[str, float],
         keep_until: int,
     ) -> None:
-        keys = [self.m.k(Kind.ANSWERERS, story_id), self.m.k(Kind.STICKER_TALLIES, story_id)]
+        keys = [self.m.k(Kind.ANSWERERS, story_id), self.m.k(Kind.STICKER_COUNTERS, story_id)]
         who = pseudonym(self.m.secret, f"{sticker_id}:{user_id}")
         args: list[Any] = [who, keep_until]
         for name, amount in increments.items():
@@ -365,7 +365,7 @@ class RedisBatch:
 
 @dataclass(slots=True)
 class _StoryViews:
-    """One story's views buffered in a batch: event and viewer pseudonyms, live notes."""
+    """One story's views buffered in a batch: event and viewer pseudonyms, live-feed notes."""
 
     events: list[bytes] = field(default_factory=list)
     viewers: list[bytes] = field(default_factory=list)

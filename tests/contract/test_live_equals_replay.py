@@ -103,7 +103,7 @@ def test_a_replay_rebuilds_what_the_live_run_built(backend: Backend):
     assert dump(rebuilt) == dump(live)
     short = next(r["story_id"] for n, r in run.log if n == "StoryPosted")
     assert rebuilt.redis.insights_owner(short) == "ann"  # insights outlive the story
-    assert rebuilt.redis.tallies(short).stickers == {"poll-1": {"n": 1.0, "o1": 1.0}}
+    assert rebuilt.redis.counters(short).stickers == {"poll-1": {"n": 1.0, "o1": 1.0}}
 
 
 def test_a_replay_after_expiry_keeps_insights_for_their_window(backend: Backend):
@@ -121,7 +121,7 @@ def test_a_replay_after_expiry_keeps_insights_for_their_window(backend: Backend)
     rebuilt = backend.projector(clock=a_day_later)
     replay(rebuilt, [*world.events, expired])
     assert rebuilt.redis.insights_owner(public) == "user-0"
-    assert rebuilt.redis.tallies(public) == live.redis.tallies(public)
+    assert rebuilt.redis.counters(public) == live.redis.counters(public)
 
 
 @pytest.mark.parametrize("backend", ["redis+cql"], indirect=True)

@@ -41,10 +41,10 @@ def test_trays_counters_and_privacy(backend: Backend):
     # user-5 is not a close friend: user-0's latest story visible to them is "public".
     assert tray_of(projector, "user-5") == {"user-0": ids["public"]}
     assert tray_of(projector, "user-9") == {}  # unfollowed
-    tallies = projector.redis.tallies(ids["public"])
-    assert (tallies.views, tallies.unique_viewers, tallies.replies) == (8, 7, 1)
-    assert tallies.reactions == {"😂": 2}
-    assert projector.redis.tallies(ids["photo"]).stickers["poll-1"] == {"n": 3.0, "o0": 1.0,
+    counters = projector.redis.counters(ids["public"])
+    assert (counters.views, counters.unique_viewers, counters.replies) == (8, 7, 1)
+    assert counters.reactions == {"😂": 2}
+    assert projector.redis.counters(ids["photo"]).stickers["poll-1"] == {"n": 3.0, "o0": 1.0,
                                                                         "o1": 2.0}
 
 
@@ -69,7 +69,7 @@ def test_a_deleted_story_is_gone_everywhere_and_stays_gone(backend: Backend):
     assert doomed not in state["record"].get("stories", {})
     assert doomed not in state["record"].get("viewers", {})
     assert all(doomed not in stories for stories in state["active"]["stories"].values())
-    assert projector.redis.tallies(doomed).views == 0
+    assert projector.redis.counters(doomed).views == 0
     assert projector.redis.insights_owner(doomed) is None
 
 
@@ -95,7 +95,7 @@ def test_a_view_before_its_post_counts_the_same(backend: Backend):
     views_first.apply_lifecycle(split["story-lifecycle"])
     for label in ("public", "photo"):
         story_id = world.story_ids[label]
-        assert in_order.redis.tallies(story_id) == views_first.redis.tallies(story_id)
+        assert in_order.redis.counters(story_id) == views_first.redis.counters(story_id)
     assert tray_of(views_first, "user-5") == tray_of(in_order, "user-5")
 
 
@@ -122,7 +122,7 @@ def test_expiry_removes_the_story_but_keeps_its_insights(backend: Backend):
     assert public not in state["active"]["stories"].get("user-0", {})
     assert public not in state["record"].get("stories", {})
     assert public not in state["record"].get("viewers", {})  # identities go with the story
-    assert projector.redis.tallies(public).unique_viewers == 7  # counts outlive it
+    assert projector.redis.counters(public).unique_viewers == 7  # counts outlive it
     assert projector.redis.insights_owner(public) == "user-0"
 
 
@@ -207,8 +207,8 @@ def test_views_count_once_per_event_and_per_viewer_and_report_first_viewers(back
     assert [n["user_id"] for n in first_time] == ["ann", "bob", "cat"]
     assert projector.apply_engagement(batch) == []  # redelivered after a crash
     assert projector.apply_engagement([view("bob", 4), view("dan", 4)]) == []
-    tallies = projector.redis.tallies(story_id)
-    assert (tallies.views, tallies.unique_viewers) == (6, 4)
+    counters = projector.redis.counters(story_id)
+    assert (counters.views, counters.unique_viewers) == (6, 4)
     assert dump(projector)["active"]["seen"]["dan"] == {story_id}
 
 

@@ -6,7 +6,7 @@ import uuid
 
 from core.clients import cql_session
 from projections.migrate import migrate, migrations
-from projections.versions import live_version
+from projections.versions import serving_version
 
 
 def test_migrations_create_every_table_once(settings):
@@ -32,7 +32,7 @@ def test_migrations_create_every_table_once(settings):
 def test_the_live_read_model_keyspace_is_migrated_by_init(settings):
     session = cql_session(settings)
     try:
-        live = live_version(session, settings.cql_keyspace, settings.cql_replication)
+        live = serving_version(session, settings.cql_keyspace, settings.cql_replication)
         session.set_keyspace(live.version("stories").keyspace)
         versions = {row.version for row in session.execute("SELECT version FROM schema_migrations")}
     finally:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from projections.catalogue import PROJECTIONS
-from projections.versions import create_version, switch_live
+from projections.versions import create_version, switch_serving
 from tests.integration.gateway_helpers import GatewayProcess, GatewayWorld, wait_until
 from tests.integration.worker_helpers import PrivateDeployment
 
@@ -52,7 +52,7 @@ def test_the_gateway_follows_a_switch_of_the_live_versions(local_stack, tmp_path
 
             session, base = world.deployment.runtime.session, world.settings.cql_keyspace
             create_version(session, base, world.settings.cql_replication, 2)
-            switch_live(session, base, PROJECTIONS, 2)
+            switch_serving(session, base, PROJECTIONS, 2)
             wait_until(lambda: gateway.models.versions.newest() == 2, "the switch", timeout=10)
             assert author.story_ids_of(author) == []  # version 2 has not seen the post
             assert story_id not in author.story_ids_of(author)

@@ -71,10 +71,10 @@ def test_tray_story_list_counters_and_privacy(stores):
         world.story_ids["public"]
     ]
 
-    tallies = models.tallies(world.story_ids["public"])
-    assert (tallies.views, tallies.unique_viewers, tallies.replies) == (8, 7, 1)
-    assert tallies.reactions == {"😂": 2}
-    poll = models.tallies(world.story_ids["photo"]).stickers["poll-1"]
+    counters = models.counters(world.story_ids["public"])
+    assert (counters.views, counters.unique_viewers, counters.replies) == (8, 7, 1)
+    assert counters.reactions == {"😂": 2}
+    poll = models.counters(world.story_ids["photo"]).stickers["poll-1"]
     assert poll == {"n": 3.0, "o0": 1.0, "o1": 2.0}
 
 
@@ -106,7 +106,7 @@ def test_views_in_one_batch_count_once_expire_with_the_story_and_notify_new_view
     from projections.stores.redis_store import SEEN_TTL_MS
 
     projector = stores.fresh()
-    projector.live_notifications = True
+    projector.live_feed = True
     models = projector.redis
     posted = datetime.now(UTC) - timedelta(minutes=5)
     story_id = str(uuid.uuid4())
@@ -128,8 +128,8 @@ def test_views_in_one_batch_count_once_expire_with_the_story_and_notify_new_view
     later = [view("bob", 4), view("dan", 4)]
     assert projector.apply_engagement(later) == []
 
-    tallies = models.tallies(story_id)
-    assert (tallies.views, tallies.unique_viewers) == (6, 4)
+    counters = models.counters(story_id)
+    assert (counters.views, counters.unique_viewers) == (6, 4)
     story_end = int((posted + timedelta(hours=24)).timestamp() * 1000)
     for kind in (Kind.VIEW_EVENTS, Kind.VIEWERS):
         left = models.client.pexpiretime(models.k(kind, story_id))

@@ -11,7 +11,7 @@ import pytest
 from projections.catalogue import PROJECTIONS, kinds_of
 from projections.queries import read_tray
 from projections.stores.cql_store import CqlReadModels
-from projections.versions import read_live_versions
+from projections.versions import read_serving_versions
 from simulation.sample import build_scenario
 from tests.integration.readmodel_helpers import redis_dump, viewer_rows
 from tests.integration.test_worker import caught_up, emit_all
@@ -79,7 +79,7 @@ def test_replay_of_one_projection_switches_only_it(built):
     old = redis_dump(d.runtime.redis, live.redis_prefix)
     assert old == {k: v for k, v in before.items() if k not in trays}  # the rest untouched
     assert live.keyspace in keyspaces(d)  # still serving the other projections
-    assert read_live_versions(d.runtime.session, d.settings.cql_keyspace) == versions
+    assert read_serving_versions(d.runtime.session, d.settings.cql_keyspace) == versions
 
 
 def test_cancelled_replay_leaves_the_live_version_intact(built, monkeypatch):
@@ -104,7 +104,7 @@ def test_cancelled_replay_leaves_the_live_version_intact(built, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         replay_module.replay(d.runtime, replay_module.ReplayPlan(grace_seconds=0), Console())
     new_number = live.newest() + 1
-    assert read_live_versions(d.runtime.session, d.settings.cql_keyspace) == live
+    assert read_serving_versions(d.runtime.session, d.settings.cql_keyspace) == live
     assert f"{live.base}_v{new_number}" not in keyspaces(d)
     assert redis_dump(d.runtime.redis, f"{live.base}:v{new_number}:") == {}
     assert redis_dump(d.runtime.redis, live.version("stories").redis_prefix) == before

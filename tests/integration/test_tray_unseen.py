@@ -1,4 +1,4 @@
-"""A tray shows an author as unseen while any live story of theirs the viewer may see is unseen.
+"""A tray shows an author as unseen while any active story of theirs the viewer may see is unseen.
 
 Folded by the Projector into the real Redis; pushed entries and celebrities merged at read
 time follow the same rule, and entries stored before the rule read as their latest story.

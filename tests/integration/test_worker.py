@@ -33,7 +33,7 @@ def emit_all(deployment, events):
 def caught_up(models, world) -> bool:
     tray = read_tray(models, "user-2", int(time.time() * 1000))
     latest = {item.author_id: item.latest_story_id for item in tray}
-    return (models.tallies(world.story_ids["public"]).unique_viewers == 7
+    return (models.counters(world.story_ids["public"]).unique_viewers == 7
             and latest.get("user-0") == world.story_ids["friends"]
             and latest.get("user-1") == world.story_ids["photo"])
 
@@ -105,7 +105,7 @@ def test_two_workers_build_the_same_read_models_as_one(local_stack, tmp_path):
             now = int(time.time() * 1000)
             results.append((
                 {u: read_tray(models, u, now) for u in ("user-2", "user-5", "user-9")},
-                {label: models.tallies(sid) for label, sid in world.story_ids.items()},
+                {label: models.counters(sid) for label, sid in world.story_ids.items()},
             ))
         finally:
             d.close()

@@ -64,7 +64,7 @@ def test_agent_names_are_role_and_topic_with_underscores() -> None:
 def test_projection_agents_keep_their_names() -> None:
     app = _app()
     for topic in TOPICS:
-        worker._make_agent(app, _runtime(), topic, live=None)  # type: ignore[arg-type]
+        worker._make_agent(app, _runtime(), topic, serving=None)  # type: ignore[arg-type]
 
     assert sorted(app.agents) == [
         "project_engagement",

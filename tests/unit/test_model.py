@@ -103,8 +103,8 @@ def test_only_live_stories_of_an_entry_decide_whether_it_is_unseen():
     older = posted(minutes_ago=60, lifetime_seconds=3600 + 60)
     newer = posted(minutes_ago=5)
     entry = tray_entry([older, newer], "fan", True, NOW_MS)
-    assert entry.live_story_ids(NOW_MS) == [older.story_id, newer.story_id]
-    assert entry.live_story_ids(NOW_MS + 120_000) == [newer.story_id]
+    assert entry.active_story_ids(NOW_MS) == [older.story_id, newer.story_id]
+    assert entry.active_story_ids(NOW_MS + 120_000) == [newer.story_id]
 
 
 def test_tray_entry_survives_its_json_form():
@@ -116,8 +116,8 @@ def test_a_tray_entry_stored_before_the_story_list_stands_for_its_latest_story()
     stored = b'{"s":"latest","t":1000,"x":90000,"th":null}'
     entry = TrayEntry.from_json("author", stored)
     assert (entry.latest_story_id, entry.expires_at, entry.stories) == ("latest", 90000, ())
-    assert entry.live_story_ids(1000) == ["latest"]
-    assert entry.live_story_ids(90000) == []
+    assert entry.active_story_ids(1000) == ["latest"]
+    assert entry.active_story_ids(90000) == []
     assert TrayEntry.from_json("author", entry.to_json()) == entry
 
 def test_story_survives_its_compact_json_form():

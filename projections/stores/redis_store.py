@@ -134,9 +134,6 @@ class RedisReadModels:
         flags = self.client.smismember(self.k(Kind.CELEBRITIES), list(user_ids))
         return {u for u, flag in zip(user_ids, flags, strict=True) if flag}
 
-    def follower_count(self, user_id: str) -> int:
-        return int(self.client.scard(self.k(Kind.FOLLOWERS, user_id)))
-
     def follows(self, follower_id: str, author_id: str) -> bool:
         return bool(self.client.sismember(self.k(Kind.FOLLOWING, follower_id), author_id))
 

@@ -22,7 +22,7 @@ from rich.console import Console
 from core.clients import ensure_bucket, s3_client
 from core.settings import Settings
 from harness import log, processes
-from harness.readmodels import redis_dump
+from harness.readmodels import entries
 from harness.waiting import wait_until
 from projections.replay import ReplayPlan, ReplayReport, replay
 from projections.runtime import Runtime
@@ -116,10 +116,9 @@ class Deployment:
                           interval=0.5)
 
     # -- read models -------------------------------------------------------------------------
-    def live_dump(self, projection: str = "stories") -> dict[str, Any]:
-        """Every Redis entry of the live version holding `projection`."""
-        prefix = self.runtime.version.version(projection).redis_prefix
-        return redis_dump(self.runtime.redis, prefix)
+    def read_models(self) -> dict[str, Any]:
+        """Every read-model entry of the serving versions (see `harness.readmodels.entries`)."""
+        return entries(self.runtime.redis_models())
 
     def replay(self, console: Console | None = None) -> ReplayReport:
         """`stories replay --grace 0` in this process; the deployment then reads the new version."""

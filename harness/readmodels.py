@@ -1,4 +1,8 @@
-"""Read models dumped entry by entry, so two states (live and replayed) can be compared."""
+"""Read models dumped entry by entry, so two states (serving and replayed) can be compared.
+
+`redis_dump` is every raw key under a prefix; `entries` is the read models only, as the stores
+read them back (coordination such as the expiry timer's claims left out), one entry per owner.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ from typing import Any
 import redis
 
 from projections.stores.cql_store import VIEWER_BUCKETS, CqlReadModels
+from projections.stores.redis_dump import redis_dump as read_models_of
+from projections.stores.redis_store import RedisReadModels
 
-__all__ = ["redis_dump", "viewer_rows", "differing"]
+__all__ = ["redis_dump", "entries", "viewer_rows", "differing"]
 
 
 def _value(client: redis.Redis, key: bytes, kind: str) -> Any:
@@ -28,6 +34,17 @@ def redis_dump(client: redis.Redis, prefix: str) -> dict[str, Any]:
     for key in client.scan_iter(match=f"{prefix}*", count=1000):
         dump[key.decode()[len(prefix):]] = _value(client, key, client.type(key).decode())
     return dump
+
+
+def entries(models: RedisReadModels) -> dict[str, Any]:
+    """Every read-model entry of these versions: `<part>:<owner>` to its value."""
+    flat: dict[str, Any] = {}
+    for part, value in read_models_of(models).items():
+        if isinstance(value, dict):
+            flat.update({f"{part}:{owner}": held for owner, held in value.items()})
+        else:
+            flat.update({f"{part}:{member}": True for member in value})
+    return flat
 
 
 def viewer_rows(cql: CqlReadModels, story_ids: Iterable[str]) -> list[tuple]:

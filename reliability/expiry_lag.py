@@ -16,8 +16,8 @@ from pathlib import Path
 
 import schemas
 from core.settings import Settings
+from harness.deployment import Deployment
 from projections.stores.redis_reads import stories_present
-from tests.integration.worker_helpers import PrivateDeployment
 
 __all__ = ["measure"]
 
@@ -38,7 +38,7 @@ def _stories(count: int) -> tuple[list[tuple[int, str, dict]], dict[str, tuple[s
 def measure(settings: Settings, count: int = 60) -> dict[str, float]:
     """p50/p95/p99/max seconds from expiry to removal, polled every 50 ms."""
     with tempfile.TemporaryDirectory() as work:
-        d = PrivateDeployment(settings, Path(work))
+        d = Deployment(settings, Path(work))
         try:
             d.start_worker()
             events, expiry = _stories(count)

@@ -20,12 +20,12 @@ from cassandra.concurrent import execute_concurrent
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 import schemas
+from core.clock import now_ms
 from harness.deployment import Deployment
 from harness.usage import cpu_seconds
 from harness.waiting import wait_until
 from projections.runtime import Runtime
 from projections.stores.cql_store import first_wins_ts, unlogged_batches, viewer_bucket
-from projections.stores.redis_store import SEEN_SCRIPT, SEEN_TTL_MS, VIEWS_SCRIPT, pseudonym
 from schemas.rules import to_millis
 from streams.producer import CONTENT_TYPE, producer_config
 from streams.topics import topic_for, topic_name
@@ -113,10 +113,7 @@ def _produce(settings: Any, views: list[View]) -> None:
 def _counted_views(runtime: Runtime, story_ids: list[str]) -> int:
     """Views the counters hold (one set member per view event)."""
     models = runtime.redis_models()
-    pipe = runtime.redis.pipeline(transaction=False)
-    for story_id in story_ids:
-        pipe.scard(models.k("ve", story_id))
-    return sum(pipe.execute())
+    return sum(models.counters(story_id).views for story_id in story_ids)
 
 
 def _viewer_rows(runtime: Runtime, story_ids: list[str]) -> int:
@@ -216,32 +213,17 @@ def _cql_ceiling(scratch: Runtime, views: list[View], batch: int, grouped: bool
 
 
 def _redis_ceiling(scratch: Runtime, views: list[View], batch: int) -> dict[str, Any]:
-    """The projector's Redis updates for views, one pipeline per batch: a views script per
-    story, one seen script for the batch's viewers."""
+    """The projector's Redis updates for views through the store's own writer, one flush per
+    batch: a views script per story, one seen script for the batch's viewers."""
     models = scratch.redis_models()
-    k, secret = models.k, models.secret
-    keep = int(time.time() * 1000) + 86_400_000 + INSIGHTS_MS
-    views_script = scratch.redis.register_script(VIEWS_SCRIPT)
-    seen_script = scratch.redis.register_script(SEEN_SCRIPT)
+    keep = now_ms() + 86_400_000 + INSIGHTS_MS
     began = time.perf_counter()
     for chunk in _chunks(views, batch):
-        pipe = scratch.redis.pipeline(transaction=False)
-        by_story: dict[str, list[View]] = {}
-        seen: dict[str, list[str]] = {}
+        writes = models.batch()
         for v in chunk:
-            by_story.setdefault(v.story_id, []).append(v)
-            seen.setdefault(v.viewer_id, []).append(v.story_id)
-        for story_id, story_views in by_story.items():
-            views_script(keys=[k("ve", story_id), k("vv", story_id)],
-                         args=[keep, len(story_views),
-                               *(pseudonym(secret, v.event_id) for v in story_views),
-                               *(pseudonym(secret, v.viewer_id) for v in story_views)],
-                         client=pipe)
-        args: list[object] = [SEEN_TTL_MS]
-        for story_ids in seen.values():
-            args += [len(story_ids), *story_ids]
-        seen_script(keys=[k("seen", viewer) for viewer in seen], args=args, client=pipe)
-        pipe.execute()
+            writes.view(v.story_id, v.viewer_id, v.event_id, v.at_ms, keep)
+            writes.mark_seen(v.viewer_id, v.story_id)
+        writes.flush()
     seconds = time.perf_counter() - began
     return {"events": len(views), "seconds": round(seconds, 3), "rate": round(len(views) / seconds)}
 

@@ -17,7 +17,7 @@ from harness.deployment import Deployment
 from harness.log import events_in_log, read_log
 from harness.readmodels import differing
 from projections.queries import read_tray
-from projections.stores.keys import Kind
+from projections.stores.redis_reads import stories_present
 from projections.stores.redis_store import RedisReadModels
 from reliability.traffic import ScenarioTraffic
 
@@ -61,7 +61,7 @@ def _gaps(models: RedisReadModels, traffic: ScenarioTraffic) -> tuple[int, int]:
 
 def _still_served(models: RedisReadModels, story_id: str, author: str, now_ms: int) -> bool:
     """Still in its author's stories, or still the latest story of a follower's tray."""
-    if models.client.hexists(models.k(Kind.AUTHOR_STORIES, author), story_id):
+    if stories_present(models, [(author, story_id)]).fetch(models.client)[0]:
         return True
     return any(item.latest_story_id == story_id
                for follower in models.followers(author)

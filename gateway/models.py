@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from core.version import VERSION
 from gateway.auth import USER_ID_PATTERN
 
 __all__ = [
@@ -305,6 +306,7 @@ class HighlightList(BaseModel):
 
 class Health(BaseModel):
     status: str = "ok"
+    version: str = Field(VERSION, description="The release of the product serving this request")
 
 
 class Readiness(BaseModel):

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from core.settings import get_settings
+from core.version import VERSION
 
 __all__ = ["app"]
 
@@ -26,8 +27,18 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"stories {VERSION}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _configure(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+def _configure(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Show the version and exit")] = False,
+) -> None:
     """Log to stderr; -v for debug detail."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from importlib.metadata import version
 
 import httpx
 import pytest
@@ -469,7 +470,7 @@ def test_highlights_are_edited_by_their_owner_and_shown_by_audience(world):
 
 
 def test_health_readiness_and_metrics(world):
-    assert world.client.get("/healthz").json() == {"status": "ok"}
+    assert world.client.get("/healthz").json() == {"status": "ok", "version": version("stories")}
     assert world.client.get("/readyz").json() == {
         "status": "ready", "checks": {"kafka": "ok", "redis": "ok", "cql": "ok"}}
     world.user("someone").get("/api/v1/stories/tray")

@@ -45,7 +45,7 @@ Commands are answered once the event log has acknowledged them; reads come from 
 models. Errors are RFC 9457 problem documents (`application/problem+json`).
 """
 
-DEPENDENCY_ERROR_TYPES: dict[type[BaseException], str] = {
+DEPENDENCY_ERROR_TYPES: dict[type[Exception], str] = {
     redis.ConnectionError: "redis",
     redis.TimeoutError: "redis",
     NoHostAvailable: "cql",
@@ -63,7 +63,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        gw = gateway or await to_thread.run_sync(Gateway, settings)
+        gw = gateway if gateway is not None else await to_thread.run_sync(Gateway, settings)
         app.state.gateway = gw
         follower = asyncio.create_task(gw.follow_live_version())
         try:

@@ -270,7 +270,8 @@ def check_answer(sticker: Mapping[str, Any], request: AnswerRequest) -> None:
     if given[0] != expected:
         raise invalid(given[0], f"a {sticker['kind']} sticker is answered with {expected}")
     options = len(sticker["options"])
-    if expected == "option_index" and request.option_index >= options:
+    index = request.option_index
+    if expected == "option_index" and index is not None and index >= options:
         raise invalid("option_index", f"must be 0 to {options - 1}")
 
 

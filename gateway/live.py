@@ -89,8 +89,9 @@ async def _relay_until_closed(
     for task in pending:
         task.cancel()
     for task in done:
-        if not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            raise error
 
 
 async def _until_client_leaves(websocket: WebSocket) -> None:
@@ -115,9 +116,10 @@ async def _forward(websocket: WebSocket, gw: Gateway, pubsub: PubSub, story_id: 
         quiet += 1.0
         if quiet >= KEEPALIVE_SECONDS:
             quiet = 0.0
-            channel = await _keep_following(websocket, gw, pubsub, story_id, channel)
-            if channel is None:
+            following = await _keep_following(websocket, gw, pubsub, story_id, channel)
+            if following is None:
                 return
+            channel = following
 
 
 async def _keep_following(

@@ -155,7 +155,7 @@ def _visible_member(
     follows: bool, now: int,
 ) -> Story | None:
     if story_id in live:
-        story = live[story_id]
-        return story if may_see(story, viewer_id, follows, now) else None
+        active = live[story_id]
+        return active if may_see(active, viewer_id, follows, now) else None
     story = kept.get(story_id)
     return story if story is not None and may_see_kept(story, viewer_id, follows) else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 
@@ -64,7 +65,7 @@ class MediaSchedule:
 
     def due(self, now_ms: int, limit: int) -> list[str]:
         """Jobs whose time has come, earliest first."""
-        found = self.client.zrangebyscore(self.k("jobs"), "-inf", now_ms, 0, limit)
+        found = cast(list[bytes], self.client.zrangebyscore(self.k("jobs"), "-inf", now_ms, 0, limit))
         return [story_id.decode() for story_id in found]
 
     def scheduled(self, story_id: str) -> bool:
@@ -93,7 +94,8 @@ class MediaSchedule:
         self.client.srem(self.k("kept", author_id), story_id)
 
     def kept(self, author_id: str) -> set[str]:
-        return {s.decode() for s in self.client.smembers(self.k("kept", author_id))}
+        members = cast(set[bytes], self.client.smembers(self.k("kept", author_id)))
+        return {s.decode() for s in members}
 
     # -- release checks ------------------------------------------------------------------------
     def check_release(self, checks: Iterable[ReleaseCheck], due_ms: int) -> None:
@@ -102,7 +104,8 @@ class MediaSchedule:
             self.client.zadd(self.k("releases"), mapping)
 
     def due_releases(self, now_ms: int, limit: int) -> list[ReleaseCheck]:
-        found = self.client.zrangebyscore(self.k("releases"), "-inf", now_ms, 0, limit)
+        found = cast(list[bytes],
+                     self.client.zrangebyscore(self.k("releases"), "-inf", now_ms, 0, limit))
         return [ReleaseCheck.parse(member) for member in found]
 
     def done_release(self, check: ReleaseCheck) -> None:

@@ -7,29 +7,35 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 from confluent_kafka import Consumer, Producer
 from rich.console import Console
 from rich.table import Table
 
 from core.clock import now_ms
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from projections.queries import read_tray, visible_stories
 from projections.runtime import Runtime
 from projections.stores.cql_reads import FROM_START, viewers_page
-from simulation.sample import build_scenario
+from projections.stores.redis_store import RedisReadModels
+from simulation.sample import Scenario, build_scenario
 from streams.topics import DEAD_LETTER, topic_name
+
+if TYPE_CHECKING:
+    import httpx
 
 console = Console()
 
 
-def _start_worker(log_path: str) -> subprocess.Popen:
+def _start_worker(log_path: str) -> subprocess.Popen[bytes]:
     log = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
     return subprocess.Popen([sys.executable, "-m", "stories.cli", "worker"],
                             stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
 
 
-def _emit(runtime: Runtime, world) -> None:
+def _emit(runtime: Runtime, world: Scenario) -> None:
     items = [(i, name, record) for i, (name, record) in enumerate(world.events, start=1)]
     report = runtime.events.emit_many(items)
     counts = Counter(name for name, _ in world.events)
@@ -40,7 +46,7 @@ def _emit(runtime: Runtime, world) -> None:
     console.print(table)
 
 
-def _wait_for(predicate, what: str, timeout: float = 90) -> None:
+def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     with console.status(f"waiting for {what}"):
         while time.monotonic() < deadline:
@@ -51,7 +57,7 @@ def _wait_for(predicate, what: str, timeout: float = 90) -> None:
     raise SystemExit(f"timed out waiting for {what}")
 
 
-def _show_trays(models, now_ms: int) -> None:
+def _show_trays(models: RedisReadModels, now_ms: int) -> None:
     table = Table("viewer", "tray (author: unseen?, latest story)", title="trays")
     for viewer in ("user-2", "user-5", "user-9"):
         items = read_tray(models, viewer, now_ms)
@@ -61,7 +67,7 @@ def _show_trays(models, now_ms: int) -> None:
     console.print(table)
 
 
-def _show_privacy(models, world, now_ms: int) -> None:
+def _show_privacy(models: RedisReadModels, world: Scenario, now_ms: int) -> None:
     table = Table("viewer", "stories of user-0 they may see", title="audience rules")
     for viewer in ("user-2", "user-5", "stranger"):
         stories = visible_stories(models, viewer, "user-0", now_ms)
@@ -71,7 +77,7 @@ def _show_privacy(models, world, now_ms: int) -> None:
     console.print(table)
 
 
-def _show_counters(runtime: Runtime, models, world) -> None:
+def _show_counters(runtime: Runtime, models: RedisReadModels, world: Scenario) -> None:
     public = world.story_ids["public"]
     counters = models.counters(public)
     console.print(f"story 'public': views {counters.views}, unique viewers "
@@ -101,7 +107,10 @@ def _show_dead_letter(runtime: Runtime) -> None:
         while time.monotonic() < deadline:
             message = consumer.poll(1)
             if message is not None and not message.error() and message.value() == garbage:
-                headers = {k: v.decode() for k, v in message.headers() or []}
+                # A consumed message's headers are (name, bytes) pairs; the stub's union also
+                # covers the dict a producer accepts.
+                pairs = cast(list[tuple[str, bytes]], message.headers() or [])
+                headers = {k: v.decode() for k, v in pairs}
                 console.print(
                     f"[green]✓[/green] a malformed message went to {message.topic()} with reason "
                     f"{headers['dlq-reason']!r} (from {headers['dlq-source-topic']}"
@@ -113,7 +122,7 @@ def _show_dead_letter(runtime: Runtime) -> None:
     console.print("[red]the malformed message did not reach the dead-letter topic[/red]")
 
 
-def _start_gateway(log_path: str) -> subprocess.Popen:
+def _start_gateway(log_path: str) -> subprocess.Popen[bytes]:
     log = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
     return subprocess.Popen([sys.executable, "-m", "stories.cli", "gateway"],
                             stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
@@ -134,7 +143,7 @@ def _token(user_id: str) -> str:
     return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def _call(url: str, user_id: str, method: str, path: str) -> object:
+def _call(url: str, user_id: str, method: str, path: str) -> httpx.Response:
     """One API call as `user_id`, printed with its answer."""
     import httpx
 
@@ -144,7 +153,7 @@ def _call(url: str, user_id: str, method: str, path: str) -> object:
     return response
 
 
-def _show_gateway(settings, world) -> None:
+def _show_gateway(settings: Settings, world: Scenario) -> None:
     """The HTTP API in front of the same read models: a few real calls and their answers."""
     url = f"http://{settings.gateway_host}:{settings.gateway_port}"
     log_path = str(settings.state_dir / "demo-gateway.log")
@@ -173,7 +182,7 @@ def _show_gateway(settings, world) -> None:
         gateway.wait(30)
 
 
-def _folded(models, world) -> bool:
+def _folded(models: RedisReadModels, world: Scenario) -> bool:
     """Every topic's agent has caught up with the world just emitted."""
     tray = read_tray(models, "user-2", now_ms())
     latest = {item.author_id: item.latest_story_id for item in tray}

@@ -143,7 +143,9 @@ def measure_freshness(deployment: Deployment, plan: FreshnessPlan,
     began = time.perf_counter()
     background = _background(deployment, plan)
     time.sleep(min(2.0, plan.seconds / 5))  # let the load build up first
-    posts, views, missed = [], [], 0
+    posts: list[float] = []
+    views: list[float] = []
+    missed = 0
     while background.poll() is None and min(len(posts), len(views)) < plan.probes:
         for probe, samples in ((lambda: _post_probe(runtime), posts), (view_probe, views)):
             latency = probe()

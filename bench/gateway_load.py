@@ -50,7 +50,8 @@ def _gateway_requests(deployment: Deployment, pairs: list[tuple[str, str]]
                       ) -> tuple[list[LoadRequest], list[LoadRequest]]:
     from gateway.auth import issue_token
 
-    trays, stories = [], []
+    trays: list[LoadRequest] = []
+    stories: list[LoadRequest] = []
     for viewer, author in pairs:
         headers = {"Authorization": f"Bearer {issue_token(deployment.settings, viewer, 7200)}"}
         trays.append(("/api/v1/stories/tray", headers))

@@ -33,7 +33,8 @@ from streams.topics import topic_for, topic_name
 __all__ = ["IngestPlan", "measure_ingest", "post_stories"]
 
 INSIGHTS_MS = 30 * 86_400_000
-VIEW_HEADERS = [("event-type", b"StoryViewed"), ("content-type", CONTENT_TYPE)]
+VIEW_HEADERS: list[tuple[str, str | bytes | None]] = [("event-type", b"StoryViewed"),
+                                                  ("content-type", CONTENT_TYPE)]
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ def _kafka_ceiling(deployment: Deployment, since: dict[int, int]) -> dict[str, A
             for message in consumer.consume(5000, timeout=1.0):
                 began = began or time.perf_counter()
                 if not message.error():
-                    schemas.decode(message.value())
+                    schemas.decode(message.value() or b"")
                     done += 1
     finally:
         consumer.close()
@@ -205,7 +206,8 @@ def _cql_ceiling(scratch: Runtime, views: list[View], batch: int, grouped: bool
                 bound = prepared.bind(params)
                 key = (bound.keyspace, bound.table, bound.routing_key)
                 partitions.setdefault(key, []).append(bound)
-            rows = [(b, None) for b in unlogged_batches(session, partitions)]
+            batches: list[tuple[Any, Any]] = [(b, None) for b in unlogged_batches(session, partitions)]
+            rows = batches
         execute_concurrent(session, rows, concurrency=64, raise_on_first_error=True)
     seconds = time.perf_counter() - began
     return {"events": len(views), "seconds": round(seconds, 3), "rate": round(len(views) / seconds),

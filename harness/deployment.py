@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -71,22 +72,22 @@ class Deployment:
         return {**os.environ, **processes.settings_env(self.settings), **later, **extra}
 
     def spawn(self, label: str, argv: list[str], log_path: Path | None = None,
-              **extra_env: str) -> subprocess.Popen:
+              extra_env: Mapping[str, str] | None = None) -> subprocess.Popen:
         """A child process against this deployment, its output in `<workdir>/<label>.log`."""
         log_path = log_path or self.workdir / f"{label}.log"
-        process = processes.spawn(argv, self.env(**extra_env), log_path, self.workdir)
+        process = processes.spawn(argv, self.env(**(extra_env or {})), log_path, self.workdir)
         self.processes.append(process)
         return process
 
     def start_worker(self, **extra_env: str) -> subprocess.Popen:
         """`stories worker` in the deployment's consumer group."""
-        process = self.spawn(f"worker-{len(self.workers)}", WORKER, **extra_env)
+        process = self.spawn(f"worker-{len(self.workers)}", WORKER, extra_env=extra_env)
         self.workers.append(process)
         return process
 
     def serve(self, label: str, argv: list[str], port: int, **extra_env: str) -> subprocess.Popen:
         """A server process, returned once it answers its health path."""
-        process = self.spawn(label, argv, **extra_env)
+        process = self.spawn(label, argv, extra_env=extra_env)
         processes.wait_healthy(process, f"http://127.0.0.1:{port}", self.workdir / f"{label}.log")
         return process
 

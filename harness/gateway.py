@@ -51,7 +51,7 @@ class GatewayProcess:
         self.log_path = log_path or deployment.workdir / f"{label}.log"
         env = {f"STORIES_{k.upper()}": str(v) for k, v in settings.items()}
         env["STORIES_GATEWAY_PORT"] = str(self.port)
-        self.process: subprocess.Popen = deployment.spawn(label, GATEWAY, self.log_path, **env)
+        self.process: subprocess.Popen = deployment.spawn(label, GATEWAY, self.log_path, env)
         processes.wait_healthy(self.process, self.url, self.log_path, timeout=60)
 
     def stop(self) -> None:

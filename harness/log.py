@@ -44,10 +44,12 @@ def _drain(consumer: Consumer, ends: dict[tuple[str, int], int], timeout: float)
         for message in consumer.consume(5000, timeout=1.0):
             if message.error():
                 continue
-            place = (message.topic(), message.partition())
-            if message.offset() + 1 >= ends.get(place, 0):
-                ends.pop(place, None)
-            events.append(schemas.decode(message.value()))
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            if topic is None or partition is None or offset is None:
+                continue
+            if offset + 1 >= ends.get((topic, partition), 0):
+                ends.pop((topic, partition), None)
+            events.append(schemas.decode(message.value() or b""))
     return events
 
 

@@ -32,7 +32,9 @@ def redis_dump(client: redis.Redis, prefix: str) -> dict[str, Any]:
     """Every key under a prefix (without it) with its value; TTLs left out."""
     dump = {}
     for key in client.scan_iter(match=f"{prefix}*", count=1000):
-        dump[key.decode()[len(prefix):]] = _value(client, key, client.type(key).decode())
+        kind = client.type(key)
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        dump[key.decode()[len(prefix):]] = _value(client, key, kind)
     return dump
 
 

@@ -9,6 +9,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -22,7 +23,7 @@ from reliability.outcome import Row, Size
 __all__ = ["gateway_killed"]
 
 CLIENTS = 8
-LIMITS = {"gateway_write_limit": 100_000}
+LIMITS: dict[str, Any] = {"gateway_write_limit": 100_000}
 
 
 class Posters:

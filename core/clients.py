@@ -7,20 +7,35 @@ from typing import Any
 import boto3
 import redis
 from botocore.config import Config
+from cassandra import ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
-from cassandra.policies import RoundRobinPolicy
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
 from core.settings import Settings
 
-__all__ = ["cql_cluster", "cql_session", "redis_client", "s3_client", "ensure_bucket"]
+__all__ = ["cql_cluster", "cql_profile", "cql_session", "redis_client", "s3_client", "ensure_bucket"]
 
 # ScyllaDB speaks protocol v4; pinning it keeps the driver from negotiating past it.
 CQL_PROTOCOL_VERSION = 4
 
 
+def cql_profile(settings: Settings) -> ExecutionProfile:
+    """The default execution profile: token-aware routing within the local datacenter, at the
+    configured consistency; lightweight transactions run at the configured serial consistency."""
+    # An empty local_dc lets the driver take the datacenter of the first contact point that
+    # answers; contact points should then all be nodes of the local datacenter.
+    routing = TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.cql_datacenter))
+    return ExecutionProfile(
+        load_balancing_policy=routing,
+        consistency_level=ConsistencyLevel.name_to_value[settings.cql_consistency],
+        serial_consistency_level=ConsistencyLevel.name_to_value[settings.cql_serial_consistency],
+        request_timeout=30,
+    )
+
+
 def cql_cluster(settings: Settings) -> Cluster:
     """A driver cluster object for the configured contact points."""
-    profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=30)
+    profile = cql_profile(settings)
     return Cluster(
         settings.cql_contact_points,
         port=settings.cql_port,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings", "DEFAULT_JWT_SECRET", "REPO_ROOT"]
+__all__ = ["Settings", "get_settings", "replication_map", "DEFAULT_JWT_SECRET", "REPO_ROOT"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JWT_SECRET = "development-only-secret-change-me"
@@ -25,14 +27,36 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
     kafka_controller_port: int = Field(9093, description="KRaft controller port (local stack)")
     topic_prefix: str = Field("stories", description="Prefix of every topic name")
+    kafka_replication_factor: int = Field(
+        1, ge=1, description="Replicas of every topic created, faust's own included (cluster: 3)"
+    )
+    kafka_min_insync_replicas: int = Field(
+        1, ge=1, description="min.insync.replicas of the topics created (cluster: 2)"
+    )
 
     cql_hosts: str = Field("127.0.0.1", description="Comma-separated CQL contact points")
     cql_port: int = Field(9042, description="CQL native transport port")
     cql_storage_port: int = Field(7000, description="Inter-node port of the CQL server (local stack)")
     cql_keyspace: str = Field("stories", description="Keyspace of the read models")
+    cql_replication_strategy: Literal["SimpleStrategy", "NetworkTopologyStrategy"] = Field(
+        "SimpleStrategy", description="Replication strategy of the keyspaces created"
+    )
+    cql_replication_factor: int = Field(1, ge=1, description="Replicas of the keyspaces created")
+    cql_datacenter: str = Field(
+        "",
+        description="Local datacenter: routing preference, and the NetworkTopologyStrategy key"
+        " (empty: the datacenter of the first contact point)",
+    )
     cql_replication: str = Field(
-        "{'class': 'SimpleStrategy', 'replication_factor': 1}",
-        description="Replication map used when the keyspace is created",
+        "",
+        description="Raw replication map of the keyspaces created; when set it wins over the"
+        " strategy, factor and datacenter settings (empty: built from them)",
+    )
+    cql_consistency: Literal[
+        "ANY", "ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "LOCAL_ONE"
+    ] = Field("LOCAL_QUORUM", description="Consistency level of every CQL read and write")
+    cql_serial_consistency: Literal["SERIAL", "LOCAL_SERIAL"] = Field(
+        "LOCAL_SERIAL", description="Serial consistency of lightweight transactions"
     )
 
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL")
@@ -108,6 +132,21 @@ class Settings(BaseSettings):
         return [host.strip() for host in self.cql_hosts.split(",") if host.strip()]
 
     @model_validator(mode="after")
+    def _replication(self) -> Settings:
+        """Kafka's replica counts agree; `cql_replication` holds the map actually used."""
+        if self.kafka_min_insync_replicas > self.kafka_replication_factor:
+            raise ValueError(
+                "STORIES_KAFKA_MIN_INSYNC_REPLICAS cannot exceed STORIES_KAFKA_REPLICATION_FACTOR"
+            )
+        if self.cql_datacenter and not _DATACENTER.fullmatch(self.cql_datacenter):
+            raise ValueError(f"STORIES_CQL_DATACENTER is not a datacenter name: {self.cql_datacenter!r}")
+        if not self.cql_replication.strip():
+            self.cql_replication = replication_map(
+                self.cql_replication_strategy, self.cql_replication_factor, self.cql_datacenter
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:
         insecure = self.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET
         if insecure and self.environment not in ("development", "test"):
@@ -115,6 +154,23 @@ class Settings(BaseSettings):
                 "STORIES_JWT_SECRET must be set: the default secret is refused outside development"
             )
         return self
+
+
+_DATACENTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def replication_map(strategy: str, factor: int, datacenter: str = "") -> str:
+    """The CQL replication map of a strategy: one factor for the whole cluster (SimpleStrategy)
+    or for the named datacenter (NetworkTopologyStrategy, which needs one)."""
+    if strategy == "SimpleStrategy":
+        return f"{{'class': 'SimpleStrategy', 'replication_factor': {factor}}}"
+    if strategy == "NetworkTopologyStrategy":
+        if not datacenter:
+            raise ValueError(
+                "STORIES_CQL_DATACENTER must name the datacenter for NetworkTopologyStrategy"
+            )
+        return f"{{'class': 'NetworkTopologyStrategy', '{datacenter}': {factor}}}"
+    raise ValueError(f"unknown replication strategy {strategy!r}")
 
 
 @lru_cache(maxsize=1)

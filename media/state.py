@@ -15,8 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from cassandra import ConsistencyLevel
-from cassandra.cluster import Session
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import PreparedStatement
 
@@ -187,7 +186,7 @@ def settled_ttl(job: MediaJob, now_ms: int) -> int:
 
 
 class MediaStateStore:
-    """Prepared statements over the media keyspace; reads and writes at LOCAL_QUORUM."""
+    """Prepared statements over the media keyspace, at the session's configured consistency."""
 
     def __init__(self, session: Session, keyspace: str):
         self.session = session
@@ -196,9 +195,10 @@ class MediaStateStore:
 
     def _prepare(self, name: str, cql: str) -> PreparedStatement:
         statement = self.session.prepare(cql.format(ks=self.keyspace))
-        statement.consistency_level = ConsistencyLevel.LOCAL_QUORUM
-        if name not in _READS:
-            statement.serial_consistency_level = ConsistencyLevel.LOCAL_SERIAL
+        profile = self.session.get_execution_profile(EXEC_PROFILE_DEFAULT)
+        statement.consistency_level = profile.consistency_level  # STORIES_CQL_CONSISTENCY
+        if name not in _READS:  # compare-and-set at STORIES_CQL_SERIAL_CONSISTENCY
+            statement.serial_consistency_level = profile.serial_consistency_level
         return statement
 
     def _applied(self, name: str, params: tuple[Any, ...]) -> bool:

@@ -45,6 +45,7 @@ from projections.versions import (
     drop_version,
     switch_serving,
 )
+from streams.admin import partition_count
 from streams.topics import TOPICS, Topic, topic_name
 
 __all__ = ["ReplayPlan", "ReplayReport", "replay", "REPLAY_ORDER"]
@@ -101,12 +102,14 @@ def _consumer(runtime: Runtime) -> Consumer:
     })
 
 
-def _start_positions(consumer: Consumer, name: str, topic: Topic, plan: ReplayPlan) -> None:
-    """Where each partition starts: the beginning, or the first offset at or after --since."""
-    partitions = [TopicPartition(name, p, OFFSET_BEGINNING) for p in range(topic.partitions)]
+def _start_positions(consumer: Consumer, name: str, topic: Topic, count: int,
+                     plan: ReplayPlan) -> None:
+    """Where each of the `count` partitions starts: the beginning, or the first offset at or
+    after --since."""
+    partitions = [TopicPartition(name, p, OFFSET_BEGINNING) for p in range(count)]
     if plan.since is not None and topic.suffix in TIME_BOUNDED:
         at_ms = to_ms(plan.since)
-        wanted = [TopicPartition(name, p, at_ms) for p in range(topic.partitions)]
+        wanted = [TopicPartition(name, p, at_ms) for p in range(count)]
         partitions = consumer.offsets_for_times(wanted, timeout=30)
     for tp in partitions:
         low, high = consumer.get_watermark_offsets(TopicPartition(name, tp.partition), timeout=30)
@@ -115,10 +118,10 @@ def _start_positions(consumer: Consumer, name: str, topic: Topic, plan: ReplayPl
         plan.positions.setdefault((name, tp.partition), min(max(start, low), high))
 
 
-def _ends(consumer: Consumer, names: list[tuple[str, Topic]]) -> dict[tuple[str, int], int]:
+def _ends(consumer: Consumer, counts: dict[str, int]) -> dict[tuple[str, int], int]:
     return {
         (name, p): consumer.get_watermark_offsets(TopicPartition(name, p), timeout=30)[1]
-        for name, topic in names for p in range(topic.partitions)
+        for name, count in counts.items() for p in range(count)
     }
 
 
@@ -163,14 +166,16 @@ def _pass(runtime: Runtime, consumer: Consumer, projector: Projector, plan: Repl
     """One pass over every topic up to the current end; returns the events applied."""
     prefix = runtime.settings.topic_prefix
     named = [(topic_name(t, prefix), t) for t in _topics(runtime)]
+    # The broker's partition counts, which may differ from the catalogue's (see `stories init`).
+    counts = {name: partition_count(consumer, name, timeout=30) for name, _ in named}
     for name, topic in named:
-        _start_positions(consumer, name, topic, plan)
-    ends = _ends(consumer, named)
+        _start_positions(consumer, name, topic, counts[name], plan)
+    ends = _ends(consumer, counts)
     total = sum(max(0, ends[k] - plan.positions[k]) for k in ends)
     task = progress.add_task("replaying", total=total) if progress else None
     applied = 0
     for name, topic in named:
-        for batch in _read(consumer, name, list(range(topic.partitions)), plan, ends):
+        for batch in _read(consumer, name, list(range(counts[name])), plan, ends):
             projector.apply(topic.suffix, _decoded(batch))
             applied += len(batch)
             if progress is not None and task is not None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from cassandra.cluster import Session
 
 from projections.catalogue import PROJECTIONS, tables_of
-from projections.migrate import migrate
+from projections.migrate import create_keyspace, migrate
 
 __all__ = [
     "ReadModelVersion",
@@ -78,7 +78,7 @@ class ServingVersions:
 
 
 def _ensure_meta(session: Session, base: str, replication: str) -> None:
-    session.execute(f"CREATE KEYSPACE IF NOT EXISTS {base} WITH replication = {replication}")
+    create_keyspace(session, base, replication)  # live_version is written by compare-and-set
     session.execute(
         f"CREATE TABLE IF NOT EXISTS {base}.live_version (name text PRIMARY KEY, number int)"
     )

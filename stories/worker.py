@@ -154,6 +154,7 @@ def build_app(runtime: Runtime) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
         producer_acks=-1,
+        topic_replication_factor=settings.kafka_replication_factor,
     )
     serving = runtime.serving_projector(on_expired=EXPIRY_LAG.observe, live_feed=True)
     for topic in TOPICS:

@@ -33,12 +33,13 @@ class Topic:
     events: tuple[str, ...]
     description: str
 
-    def config(self) -> dict[str, str]:
-        """Broker-side topic configuration."""
+    def config(self, min_insync_replicas: int = 1) -> dict[str, str]:
+        """Broker-side topic configuration; with acks=all, a write needs `min_insync_replicas`
+        replicas in sync (1 on a single broker, 2 of 3 on a cluster)."""
         return {
             "cleanup.policy": "delete",
             "retention.ms": str(self.retention_ms),
-            "min.insync.replicas": "1",
+            "min.insync.replicas": str(min_insync_replicas),
             "message.timestamp.type": "CreateTime",
             "compression.type": "producer",
         }

@@ -23,7 +23,9 @@ from harness.gateway import NO_SUCH_STORY, GatewayWorld, User, WebSocketDenialRe
 from harness.waiting import wait_until
 from reliability.outcome import Row, Size
 
-__all__ = ["access_matrix", "CALLERS", "AUDIENCE", "story_calls", "expected_status", "bad_tokens"]
+__all__ = ["access_matrix", "AccessWorld", "CALLERS", "STORIES", "AUDIENCE", "Check", "story_calls",
+           "expected_status", "bad_tokens", "story_checks", "live_check", "delete_checks",
+           "token_checks", "open_checks"]
 
 Call = tuple[str, str, dict | None]
 Check = tuple[str, bool]
@@ -36,6 +38,7 @@ AUDIENCE = {
     "only": {"only_member"},
     "except": {"follower", "friend"},
 }
+STORIES = tuple(AUDIENCE)
 log = logging.getLogger(__name__)
 
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json")
@@ -104,7 +107,7 @@ def _same(one: httpx.Response, other: httpx.Response) -> bool:
         other.status_code, other.content, other.headers.get("content-type"))
 
 
-def _story_checks(access: AccessWorld, caller: str, story: str) -> Iterator[Check]:
+def story_checks(access: AccessWorld, caller: str, story: str) -> Iterator[Check]:
     """Each action on one story as one caller; a denial answered exactly as absence."""
     user, story_id = access.users[caller], access.story_ids[story]
     absent = story_calls(NO_SUCH_STORY)
@@ -130,7 +133,7 @@ def _denial(client: Any, path: str) -> WebSocketDenialResponse | None:
         return denied
 
 
-def _live_check(access: AccessWorld, caller: str) -> Check:
+def live_check(access: AccessWorld, caller: str) -> Check:
     """Only the author watches the live feed; others are refused as for no story at all."""
     user = access.users[caller]
     token = user.headers["Authorization"].split()[1]
@@ -145,7 +148,7 @@ def _live_check(access: AccessWorld, caller: str) -> Check:
     return f"{caller} live", ok
 
 
-def _delete_checks(access: AccessWorld) -> Iterator[Check]:
+def delete_checks(access: AccessWorld) -> Iterator[Check]:
     """Nobody but the author deletes; the author's deletion takes the story away."""
     author = access.author
     story_id = author.post_story(text="to delete")
@@ -213,7 +216,7 @@ def _refused(answer: httpx.Response) -> bool:
             and answer.headers.get("www-authenticate", "").startswith("Bearer"))
 
 
-def _token_checks(access: AccessWorld) -> Iterator[Check]:
+def token_checks(access: AccessWorld) -> Iterator[Check]:
     """Every endpoint, the live feed included, refuses each bad token with a 401 problem."""
     client = access.world.client
     live = f"/api/v1/stories/{access.story_ids['public']}/live"
@@ -225,15 +228,20 @@ def _token_checks(access: AccessWorld) -> Iterator[Check]:
         yield f"{label}: live", denied is not None and denied.status_code == 401
 
 
-def _checks(access: AccessWorld) -> Iterator[Check]:
-    for caller in CALLERS:
-        for story in AUDIENCE:
-            yield from _story_checks(access, caller, story)
-        yield _live_check(access, caller)
-    yield from _delete_checks(access)
-    yield from _token_checks(access)
+def open_checks(access: AccessWorld) -> Iterator[Check]:
+    """The health, metrics and API document endpoints answer without a token."""
     for path in OPEN_PATHS:
         yield f"open {path}", access.world.client.get(path).status_code == 200
+
+
+def _checks(access: AccessWorld) -> Iterator[Check]:
+    for caller in CALLERS:
+        for story in STORIES:
+            yield from story_checks(access, caller, story)
+        yield live_check(access, caller)
+    yield from delete_checks(access)
+    yield from token_checks(access)
+    yield from open_checks(access)
 
 
 def access_matrix(settings: Settings, size: Size, work: Path, seed: int) -> Row:

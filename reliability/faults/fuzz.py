@@ -30,7 +30,8 @@ from core.settings import Settings
 from harness.gateway import GatewayProcess, GatewayWorld
 from reliability.outcome import Row, Size
 
-__all__ = ["api_fuzz"]
+__all__ = ["api_fuzz", "LIMITS", "MAX_EXAMPLES", "Case", "target", "aimed_config", "cases",
+           "check_operation", "documents_problems", "got_past_validation"]
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ POLL = [{"sticker_id": "poll", "kind": "POLL", "prompt": "?", "options": ["a", "
 Case = tuple[str, str, GenerationMode]
 
 
-def _aimed_config(headers: dict[str, str], story_ids: list[str], user_ids: list[str]
+def aimed_config(headers: dict[str, str], story_ids: list[str], user_ids: list[str]
                   ) -> SchemathesisConfig:
     """Requests as one real user, half of the ids drawn from real stories and users."""
     return SchemathesisConfig.from_dict({
@@ -65,7 +66,7 @@ def _aimed_config(headers: dict[str, str], story_ids: list[str], user_ids: list[
     })
 
 
-def _target(world: GatewayWorld) -> tuple[dict[str, str], list[str], list[str]]:
+def target(world: GatewayWorld) -> tuple[dict[str, str], list[str], list[str]]:
     """A fan following an author, a story of each: (the fan's headers, story ids, user ids)."""
     with world.serving():
         author, fan = world.user("author"), world.user("fan")
@@ -75,29 +76,35 @@ def _target(world: GatewayWorld) -> tuple[dict[str, str], list[str], list[str]]:
     return fan.headers, [own, visible], [author.id, fan.id]
 
 
-def _cases(document: dict[str, Any]) -> list[Case]:
+def cases(document: dict[str, Any]) -> list[Case]:
     """Every documented operation, with invalid requests too where it takes any input."""
-    cases = []
+    found = []
     for path, item in document["paths"].items():
         for method, operation in item.items():
-            cases.append((method.upper(), path, GenerationMode.POSITIVE))
+            found.append((method.upper(), path, GenerationMode.POSITIVE))
             if operation.get("parameters") or operation.get("requestBody"):
-                cases.append((method.upper(), path, GenerationMode.NEGATIVE))
-    return cases
+                found.append((method.upper(), path, GenerationMode.NEGATIVE))
+    return found
 
 
 def _call_and_validate(case: Any) -> None:
     case.call_and_validate(checks=CHECKS)
 
 
-def _holds(schema: Any, case: Case) -> bool:
-    """Every generated example of one operation passes every check."""
+def check_operation(schema: Any, case: Case) -> None:
+    """Run every generated example of one operation through every check; raise on the first failure."""
     method, path, mode = case
     strategy = schema[path][method].as_strategy(generation_mode=mode)
     run = examples(deadline=None, suppress_health_check=list(HealthCheck),
                    max_examples=MAX_EXAMPLES, database=None)(given(case=strategy)(_call_and_validate))
+    run()
+
+
+def _holds(schema: Any, case: Case) -> bool:
+    """Every generated example of one operation passes every check."""
+    method, path, mode = case
     try:
-        run()
+        check_operation(schema, case)
     except Exception as failure:  # noqa: BLE001 - a failing example is the finding, reported
         log.warning("fuzz failure on %s %s (%s): %s", method, path, mode.value, failure)
         return False
@@ -109,7 +116,7 @@ def _problem_schema(operation: dict[str, Any]) -> Any:
     return content.get("application/problem+json", {}).get("schema")
 
 
-def _documents_problems(document: dict[str, Any]) -> bool:
+def documents_problems(document: dict[str, Any]) -> bool:
     """Every API operation documents its 401, and its 422 as a problem document."""
     problem = {"$ref": "#/components/schemas/ProblemDocument"}
     return "ProblemDocument" in document["components"]["schemas"] and all(
@@ -118,7 +125,7 @@ def _documents_problems(document: dict[str, Any]) -> bool:
         for operation in item.values())
 
 
-def _got_past_validation(url: str) -> bool:
+def got_past_validation(url: str) -> bool:
     """Generated requests were accepted too, not only refused (read from the server's metrics)."""
     answered = [line for line in httpx.get(f"{url}/metrics").text.splitlines()
                 if line.startswith("stories_gateway_requests_total{")]
@@ -133,13 +140,13 @@ def api_fuzz(settings: Settings, size: Size, work: Path, seed: int) -> Row:
     """Every endpoint from /openapi.json with malformed and oversized input: no 5xx, no hang."""
     world = GatewayWorld(settings, work)
     try:
-        headers, story_ids, user_ids = _target(world)
+        headers, story_ids, user_ids = target(world)
         server = GatewayProcess(world.deployment, **LIMITS)
         schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json",
-                                               config=_aimed_config(headers, story_ids, user_ids))
+                                               config=aimed_config(headers, story_ids, user_ids))
         document = httpx.get(f"{server.url}/openapi.json").json()
-        results = [_holds(schema, case) for case in _cases(document)]
-        results += [_documents_problems(document), _got_past_validation(server.url)]
+        results = [_holds(schema, case) for case in cases(document)]
+        results += [documents_problems(document), got_past_validation(server.url)]
     finally:
         world.close()
     failed = results.count(False)

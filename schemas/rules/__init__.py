@@ -11,6 +11,7 @@ the limits the rules enforce.
 
 from __future__ import annotations
 
+from schemas.rules import limits
 from schemas.rules.checks import (
     SYSTEM_ACTOR,
     Rule,
@@ -27,40 +28,11 @@ from schemas.rules.engagement import (
 )
 from schemas.rules.highlights import check_highlight_created, check_highlight_updated
 from schemas.rules.lifecycle import check_story_expired, check_story_posted
-from schemas.rules.limits import (
-    DEFAULT_LIFETIME_SECONDS,
-    MAX_ANSWER_CHARS,
-    MAX_CAPTION_CHARS,
-    MAX_CLOCK_SKEW,
-    MAX_LIFETIME_SECONDS,
-    MAX_OPTION_CHARS,
-    MAX_OPTIONS,
-    MAX_PROMPT_CHARS,
-    MAX_REASON_CHARS,
-    MAX_STICKERS,
-    MAX_TEXT_CHARS,
-    MAX_TITLE_CHARS,
-    MIN_LIFETIME_SECONDS,
-    MIN_OPTIONS,
-)
+from schemas.rules.limits import *  # noqa: F403 - the limits, named once in limits.__all__
 from schemas.rules.media import check_media_processed, check_media_rejected
 from schemas.rules.social_graph import check_close_friends_changed, check_follow_change
 
 __all__ = [
-    "DEFAULT_LIFETIME_SECONDS",
-    "MAX_ANSWER_CHARS",
-    "MAX_CAPTION_CHARS",
-    "MAX_CLOCK_SKEW",
-    "MAX_LIFETIME_SECONDS",
-    "MAX_OPTIONS",
-    "MAX_OPTION_CHARS",
-    "MAX_PROMPT_CHARS",
-    "MAX_REASON_CHARS",
-    "MAX_STICKERS",
-    "MAX_TEXT_CHARS",
-    "MAX_TITLE_CHARS",
-    "MIN_LIFETIME_SECONDS",
-    "MIN_OPTIONS",
     "RULES",
     "Rule",
     "SYSTEM_ACTOR",
@@ -68,6 +40,7 @@ __all__ = [
     "is_single_emoji",
     "to_millis",
 ]
+__all__ += limits.__all__
 
 RULES: dict[str, Rule] = {
     "StoryPosted": check_story_posted,

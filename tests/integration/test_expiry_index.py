@@ -5,10 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 import schemas
-from core.clients import cql_session
 from core.clock import to_ms
 from projections.stores.expiry_index import (
     DueExpiry,
@@ -17,16 +14,6 @@ from projections.stores.expiry_index import (
     release_expiry,
     settle_expiry,
 )
-from tests.integration.readmodel_helpers import PrivateReadModels
-
-
-@pytest.fixture(scope="module")
-def stores(local_stack):
-    session = cql_session(local_stack)
-    models = PrivateReadModels(local_stack, session)
-    yield models
-    models.close()
-    session.cluster.shutdown()
 
 
 def _post(projector, minutes_left: int) -> dict:

@@ -10,27 +10,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import orjson
-import pytest
 
-from core.clients import cql_session
 from projections.queries import read_tray, visible_stories
 from projections.stores.keys import Kind
 from simulation.sample import build_scenario, by_topic
-from tests.integration.readmodel_helpers import PrivateReadModels
-
-
-def _private_read_models(settings):
-    session = cql_session(settings)
-    models = PrivateReadModels(settings, session)
-    yield models
-    models.close()
-    session.cluster.shutdown()
-
-
-@pytest.fixture(scope="module")
-def stores(local_stack):
-    yield from _private_read_models(local_stack)
-
 
 
 def project(projector, events, batch_size=7):

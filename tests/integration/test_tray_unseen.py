@@ -12,23 +12,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import schemas
-from core.clients import cql_session
 from core.clock import to_ms
 from projections.model import TrayEntry
 from projections.queries import read_tray
 from projections.stores.keys import Kind
-from tests.integration.readmodel_helpers import PrivateReadModels
 
 MINUTE_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def stores(local_stack):
-    session = cql_session(local_stack)
-    models = PrivateReadModels(local_stack, session)
-    yield models
-    models.close()
-    session.cluster.shutdown()
 
 
 def _post(projector, author: str, minutes_ago: int, lifetime_seconds: int) -> str:

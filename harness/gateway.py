@@ -78,7 +78,7 @@ def _expect(response: httpx.Response, status: int) -> httpx.Response:
 class User:
     """Calls the API as one user (the token's subject), through any client of the gateway."""
 
-    def __init__(self, client: httpx.Client, settings: Settings, user_id: str):
+    def __init__(self, client: TestClient, settings: Settings, user_id: str):
         self.client = client
         self.id = user_id
         self.headers = {"Authorization": f"Bearer {issue_token(settings, user_id, 3600)}"}

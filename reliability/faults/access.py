@@ -179,7 +179,7 @@ def bad_tokens(settings: Settings) -> dict[str, str | None]:
             "no token": None,
             "forged (wrong secret)": jwt.encode(_claims(), "not-the-secret-" * 4, "HS256"),
             "expired": jwt.encode(_claims(exp=datetime.now(UTC) - timedelta(seconds=5)), secret),
-            "alg none": jwt.encode(_claims(), None, algorithm="none"),
+            "alg none": jwt.encode(_claims(), "", algorithm="none"),
             "alg RS256": jwt.encode(_claims(), rsa_key, algorithm="RS256"),
             "alg HS512 with the secret": jwt.encode(_claims(), secret, algorithm="HS512"),
             "no exp": jwt.encode(_claims(exp=None), secret),

@@ -44,7 +44,7 @@ CHECKS = [
     negative_data_rejection,
 ]
 MAX_EXAMPLES = 25
-LIMITS = {"gateway_write_limit": 100_000, "gateway_engagement_limit": 100_000}
+LIMITS: dict[str, Any] = {"gateway_write_limit": 100_000, "gateway_engagement_limit": 100_000}
 POLL = [{"sticker_id": "poll", "kind": "POLL", "prompt": "?", "options": ["a", "b"]}]
 Case = tuple[str, str, GenerationMode]
 

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from core.settings import get_settings
 from core.version import VERSION
+from stories.commands.dlq import app as dlq_app
 
 __all__ = ["app"]
 
@@ -233,6 +234,9 @@ def reconcile_media(
     report = reconcile_with_settings(get_settings(), dry_run=dry_run)
     console.print(report.summary(), markup=False)
     typer.echo(orjson.dumps(report.as_dict()))
+
+
+app.add_typer(dlq_app, name="dlq")
 
 
 @app.command()

@@ -12,7 +12,7 @@ from confluent_kafka.admin import AdminClient, NewTopic, TopicMetadata
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
 from core.settings import get_settings
-from streams.topics import DEAD_LETTER, TOPICS, Topic, topic_name
+from streams.topics import DEAD_LETTER, DEAD_LETTER_REDRIVEN, TOPICS, Topic, topic_name
 
 __all__ = [
     "PartitionMismatch",
@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def all_topics() -> tuple[Topic, ...]:
-    """Every topic the project owns, the dead-letter topic included."""
-    return (*TOPICS, DEAD_LETTER)
+    """Every topic the project owns, the dead-letter topics included."""
+    return (*TOPICS, DEAD_LETTER, DEAD_LETTER_REDRIVEN)
 
 
 @dataclass(frozen=True)

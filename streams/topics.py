@@ -10,6 +10,7 @@ __all__ = [
     "Topic",
     "TOPICS",
     "DEAD_LETTER",
+    "DEAD_LETTER_REDRIVEN",
     "topic_for",
     "topic_name",
     "key_of",
@@ -32,12 +33,13 @@ class Topic:
     retention_ms: int
     events: tuple[str, ...]
     description: str
+    cleanup_policy: str = "delete"
 
     def config(self, min_insync_replicas: int = 1) -> dict[str, str]:
         """Broker-side topic configuration; with acks=all, a write needs `min_insync_replicas`
         replicas in sync (1 on a single broker, 2 of 3 on a cluster)."""
         return {
-            "cleanup.policy": "delete",
+            "cleanup.policy": self.cleanup_policy,
             "retention.ms": str(self.retention_ms),
             "min.insync.replicas": str(min_insync_replicas),
             "message.timestamp.type": "CreateTime",
@@ -93,6 +95,19 @@ DEAD_LETTER = Topic(
     retention_ms=ENGAGEMENT_RETENTION_MS,
     events=(),
     description="Messages that could not be decoded or broke the rules; the reason is in headers.",
+)
+
+DEAD_LETTER_REDRIVEN = Topic(
+    suffix="dead-letter-redriven",
+    partitions=1,
+    key_field="dead_letter_id",
+    # Compacted and kept forever: a mark must outlive the dead letter it names (or a later redrive
+    # would send that one again), and compaction keeps one small record per redriven dead letter.
+    retention_ms=-1,
+    events=(),
+    description="One mark per dead letter sent back to its topic, keyed by its id; written in the "
+                "same transaction as the re-sent event, read before each redrive.",
+    cleanup_policy="compact",
 )
 
 EVENT_TOPIC: dict[str, Topic] = {event: topic for topic in TOPICS for event in topic.events}

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
     "EVENTS_PROJECTED",
     "DEAD_LETTERS",
     "STORE_RETRIES",
     "BATCH_SECONDS",
+    "BATCH_SIZE",
+    "FOLD_SECONDS",
+    "CONSUMER_LAG",
+    "STORE_FAULT",
+    "WORKER_READY",
+    "DEAD_LETTER_REASONS",
     "EXPIRY_LAG",
     "STORIES_EXPIRED",
     "MEDIA_OUTCOMES",
@@ -19,15 +25,36 @@ __all__ = [
 EVENTS_PROJECTED = Counter(
     "stories_events_projected_total", "Events folded into the read models", ["topic"]
 )
+# Why a message was set aside: it did not decode, broke the events' rules, was impossible
+# against the read models, or made the fold fail while the rest of its batch folded.
+DEAD_LETTER_REASONS = ("decode", "validation", "rejected", "fold_error")
 DEAD_LETTERS = Counter(
-    "stories_dead_letters_total", "Messages set aside on the dead-letter topic", ["source_topic"]
+    "stories_dead_letters_total", "Messages set aside on the dead-letter topic",
+    ["source_topic", "reason"],
 )
 STORE_RETRIES = Counter(
-    "stories_store_retries_total", "Batches retried because a store was unavailable", ["topic"]
+    "stories_store_retries_total",
+    "Batches retried because a store was unavailable or refused the writes", ["topic"],
 )
 BATCH_SECONDS = Histogram(
     "stories_batch_seconds", "Time to decode and project one batch", ["topic"]
 )
+BATCH_SIZE = Histogram(
+    "stories_batch_size", "Messages in one batch handed to the worker", ["topic"],
+    buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2000, 5000),
+)
+FOLD_SECONDS = Histogram(
+    "stories_fold_seconds", "Time the projector takes to fold one batch into the read models",
+    ["topic"],
+)
+CONSUMER_LAG = Gauge(
+    "stories_consumer_lag", "Messages of a partition not yet committed by this worker",
+    ["topic", "partition"],
+)
+STORE_FAULT = Gauge(
+    "stories_store_fault", "1 while a store fault holds a topic's batches back", ["topic"]
+)
+WORKER_READY = Gauge("stories_worker_ready", "1 when the worker answers /readyz with 200")
 EXPIRY_LAG = Histogram(
     "stories_expiry_lag_seconds",
     "From a story's expiry time to the StoryExpired event being emitted",

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     insights_days: int = Field(30, description="Days an author can read insights after expiry")
     worker_batch_size: int = Field(2000, description="Events the worker folds per batch")
     worker_metrics_port: int = Field(9108, description="Worker's Prometheus port (0: none)")
+    worker_metrics_host: str = Field(
+        "127.0.0.1",
+        description="Address the worker serves /metrics, /healthz and /readyz on (0.0.0.0 in a container)",
+    )
     worker_processes: int = Field(
         1, ge=1, description="Processes `stories worker` runs in one consumer group (one per core)"
     )

@@ -2,8 +2,13 @@
 
 Each agent takes batches, decodes them (bad messages go to the dead-letter topic with the
 reason and their origin), folds them with the Projector in a thread (the stores' clients
-block), and only then lets faust commit the offsets. A store that is away is retried with
-backoff, never skipped: the batch is acknowledged only once it is written.
+block), and only then lets faust commit the offsets.
+
+Only an event that is itself wrong is set aside: one that does not decode or breaks the rules,
+one the projector rejects, or one whose fold fails while the rest of its batch folds. A store
+fault (core.errors.is_store_fault: a store that is away, or one that refuses the writes) is
+retried with back-off for as long as it lasts; the batch is acknowledged only once it is
+written, and the worker reports not ready meanwhile.
 """
 
 from __future__ import annotations
@@ -14,22 +19,39 @@ from functools import partial
 from typing import Any
 
 import faust
+from confluent_kafka import Producer
 
 import schemas
+from core.clients import redis_client
 from core.metrics import (
     BATCH_SECONDS,
+    BATCH_SIZE,
     DEAD_LETTERS,
     EVENTS_PROJECTED,
     EXPIRY_LAG,
+    FOLD_SECONDS,
     STORE_RETRIES,
 )
 from projections.projector import Event
-from projections.runtime import Runtime, ServingProjector
-from streams.agents import add_batch_agent, agent_name, with_store_backoff
+from projections.runtime import Runtime
+from stories.health import (
+    ENGINE_TIMEOUT,
+    EngineCheck,
+    Readiness,
+    StoreFaults,
+    serve_health,
+    track_assignment,
+    update_consumer_lag,
+)
+from streams.agents import BatchHandler, add_batch_agent, add_timer, agent_name, with_store_backoff
 from streams.producer import dead_letter_headers
 from streams.topics import DEAD_LETTER, TOPICS, Topic, topic_name
 
-__all__ = ["build_app", "run_worker", "DeadLetters", "decode_batch"]
+__all__ = ["build_app", "run_worker", "DeadLetters", "decode_batch", "batch_handler"]
+
+Apply = Callable[[list[Event]], list[tuple[int, str]]]  # a fold: the rejected (index, reason)
+Rejection = tuple[int, str, str]  # index in the batch, reason, reason class (a metric label)
+LAG_INTERVAL = 5.0  # seconds between consumer lag measurements
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +59,20 @@ log = logging.getLogger(__name__)
 class DeadLetters:
     """Sets messages aside with their reason; flushed before the batch's offsets commit."""
 
-    def __init__(self, runtime: Runtime):
-        self.producer = runtime.raw_producer
-        self.topic = topic_name(DEAD_LETTER, runtime.settings.topic_prefix)
+    def __init__(self, producer: Producer, topic: str):
+        self.producer = producer
+        self.topic = topic
 
-    def send(self, value: bytes | None, key: bytes | None, reason: str, origin: Any) -> None:
+    @classmethod
+    def of(cls, runtime: Runtime) -> DeadLetters:
+        return cls(runtime.raw_producer, topic_name(DEAD_LETTER, runtime.settings.topic_prefix))
+
+    def send(self, value: bytes | None, key: bytes | None, reason: str, origin: Any,
+             kind: str) -> None:
+        """Set one message aside; `kind` is one of core.metrics.DEAD_LETTER_REASONS."""
         headers = dead_letter_headers(reason, origin.topic, origin.partition, origin.offset)
         self.producer.produce(self.topic, value=value, key=key, headers=headers)
-        DEAD_LETTERS.labels(origin.topic).inc()
+        DEAD_LETTERS.labels(origin.topic, kind).inc()
         log.warning("dead-lettered %s[%d]@%d: %s", origin.topic, origin.partition,
                     origin.offset, reason)
 
@@ -65,82 +93,116 @@ def decode_batch(
             if name not in allowed:
                 raise schemas.EventValidationError("event", f"{name} does not belong here")
         except schemas.EventError as error:
-            dead.send(message.value, message.key, str(error), message)
+            kind = "validation" if isinstance(error, schemas.EventValidationError) else "decode"
+            dead.send(message.value, message.key, str(error), message, kind)
             continue
         events.append((name, record))
         origins.append(message)
     return events, origins
 
 
-async def _write_with_backoff(apply: Callable[[list[Event]], list[tuple[int, str]]],
-                              events: list[Event], topic: str) -> list[tuple[int, str]]:
-    """Run the fold in a thread; a store that is away is retried until it is back."""
-    return await with_store_backoff(partial(apply, events), partial(_note_retry, topic))
+async def _project(apply: Apply, events: list[Event], topic: str,
+                   faults: StoreFaults) -> list[Rejection]:
+    """Fold a batch; if the fold itself fails, fold event by event and set the culprits aside.
 
-
-async def _project(apply: Callable[[list[Event]], list[tuple[int, str]]],
-                   events: list[Event], topic: str) -> list[tuple[int, str]]:
-    """Fold a batch; if the fold itself fails, fold event by event and set the culprits aside."""
+    A store fault never reaches here as an error: it is waited out inside, batch or event.
+    """
+    on_retry = partial(_note_retry, topic, faults)
     try:
-        return await _write_with_backoff(apply, events, topic)
+        rejected = await with_store_backoff(partial(apply, events), on_retry)
+        return [(index, reason, "rejected") for index, reason in rejected]
     except Exception:  # a bug must not lose the batch or stop the worker
         log.exception("batch of %d %s events failed; retrying one by one", len(events), topic)
-    rejected: list[tuple[int, str]] = []
+    found: list[Rejection] = []
     for index, event in enumerate(events):
         try:
-            rejected += [(index, reason) for _, reason in
-                         await _write_with_backoff(apply, [event], topic)]
+            found += [(index, reason, "rejected") for _, reason in
+                      await with_store_backoff(partial(apply, [event]), on_retry)]
         except Exception as error:  # noqa: BLE001 - reported on the dead-letter topic
-            rejected.append((index, f"projection failed: {error!r}"))
-    return rejected
+            found.append((index, f"projection failed: {error!r}", "fold_error"))
+    return found
 
 
-def _note_retry(topic: str, attempt: int, error: BaseException | None) -> None:
+def _note_retry(topic: str, faults: StoreFaults, attempt: int, error: BaseException | None
+                ) -> None:
+    faults.hold(topic)
     STORE_RETRIES.labels(topic).inc()
-    log.warning("store unavailable while projecting %s (attempt %d): %s; backing off",
-                topic, attempt, error)
+    log.warning("store fault while projecting %s (attempt %d): %r; backing off, the batch is "
+                "held until the store takes the writes", topic, attempt, error)
 
 
-def _make_agent(app: faust.App, runtime: Runtime, topic: Topic, serving: ServingProjector) -> None:
-    def apply(events: list[Event]) -> list[tuple[int, str]]:
-        return serving.current().apply(topic.suffix, events)
-
+def batch_handler(topic: Topic, fold: Apply, dead: DeadLetters, faults: StoreFaults
+                  ) -> BatchHandler:
+    """The handler of one input topic's batches: decode, fold, set aside, then return."""
     allowed = frozenset(topic.events)
-    dead = DeadLetters(runtime)
+
+    def apply(events: list[Event]) -> list[tuple[int, str]]:
+        with FOLD_SECONDS.labels(topic.suffix).time():
+            return fold(events)
 
     async def project(messages: list[Any]) -> None:
+        BATCH_SIZE.labels(topic.suffix).observe(len(messages))
         with BATCH_SECONDS.labels(topic.suffix).time():
             events, origins = decode_batch(messages, allowed, dead)
-            rejected = await _project(apply, events, topic.suffix)
-            for index, reason in rejected:
+            try:
+                rejected = await _project(apply, events, topic.suffix, faults)
+            finally:
+                faults.clear(topic.suffix)
+            for index, reason, kind in rejected:
                 origin = origins[index]
-                dead.send(origin.value, origin.key, reason, origin)
+                dead.send(origin.value, origin.key, reason, origin, kind)
             dead.flush()
         EVENTS_PROJECTED.labels(topic.suffix).inc(len(events) - len(rejected))
 
+    project.__module__ = __name__
+    return project
+
+
+def _fold(current: Callable[[], Any], suffix: str, events: list[Event]) -> list[tuple[int, str]]:
+    result: list[tuple[int, str]] = current().apply(suffix, events)
+    return result
+
+
+def _make_agent(app: faust.App, runtime: Runtime, topic: Topic, fold: Apply,
+                faults: StoreFaults) -> None:
+    handler = batch_handler(topic, fold, DeadLetters.of(runtime), faults)
     add_batch_agent(app, topic_name(topic, runtime.settings.topic_prefix),
-                    agent_name("project", topic.suffix), project,
+                    agent_name("project", topic.suffix), handler,
                     runtime.settings.worker_batch_size, within=0.05)
 
 
 def run_worker(runtime: Runtime) -> None:
-    """Run the worker until interrupted, exposing Prometheus metrics."""
-    from prometheus_client import start_http_server
-
-    port = runtime.settings.worker_metrics_port
+    """Run the worker until interrupted, serving /metrics, /healthz and /readyz."""
+    faults = StoreFaults()
+    app = build_app(runtime, faults)
+    host, port = runtime.settings.worker_metrics_host, runtime.settings.worker_metrics_port
     if port:
+        readiness = Readiness(engine_check(runtime), faults)
+        track_assignment(app, readiness)
         try:
-            start_http_server(port, addr="127.0.0.1")
+            serve_health(host, port, readiness)
         except OSError as error:
-            log.warning("metrics not served: port %d: %s (set STORIES_WORKER_METRICS_PORT)",
-                        port, error)
-    app = build_app(runtime)
+            log.warning("metrics and health not served: %s:%d: %s (set "
+                        "STORIES_WORKER_METRICS_HOST / STORIES_WORKER_METRICS_PORT)",
+                        host, port, error)
     app.finalize()
     worker = faust.Worker(app, loglevel="INFO", quiet=True, override_logging=False)
     worker.execute_from_commandline()
 
 
-def build_app(runtime: Runtime) -> faust.App:
+def engine_check(runtime: Runtime) -> EngineCheck:
+    """Redis PING and the CQL cluster's system.local, each with a short timeout."""
+    ping = redis_client(runtime.settings, socket_connect_timeout=ENGINE_TIMEOUT,
+                        socket_timeout=ENGINE_TIMEOUT)
+
+    def cql() -> object:
+        return runtime.session.execute("SELECT release_version FROM system.local",
+                                       timeout=ENGINE_TIMEOUT).one()
+
+    return EngineCheck({"redis": ping.ping, "cql": cql})
+
+
+def build_app(runtime: Runtime, faults: StoreFaults | None = None) -> faust.App:
     """The worker's faust app: a batching agent per input topic, the expiry timer, the media worker."""
     settings = runtime.settings
     app = faust.App(
@@ -157,8 +219,10 @@ def build_app(runtime: Runtime) -> faust.App:
         topic_replication_factor=settings.kafka_replication_factor,
     )
     serving = runtime.serving_projector(on_expired=EXPIRY_LAG.observe, live_feed=True)
+    faults = faults or StoreFaults()
     for topic in TOPICS:
-        _make_agent(app, runtime, topic, serving)
+        _make_agent(app, runtime, topic, partial(_fold, serving.current, topic.suffix), faults)
+    add_timer(app, "consumer-lag", LAG_INTERVAL, partial(update_consumer_lag, app))
     from media.agent import add_media_agents
     from projections.expiry import add_expiry_timer
 

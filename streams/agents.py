@@ -1,4 +1,4 @@
-"""Batching faust agents for the worker: one loop, one back-off for a store that is away.
+"""Batching faust agents for the worker: one loop, one back-off for a store fault.
 
 An agent takes up to `batch_size` messages of its topic (or what arrived within `within`
 seconds), hands them to its handler, and asks for the next batch only once the handler has
@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 import faust
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential
 
-from core.errors import STORE_ERRORS
+from core.errors import is_store_fault
 
 __all__ = [
     "BatchHandler",
@@ -75,9 +75,13 @@ def add_timer(app: faust.App, name: str, interval: float, tick: Callable[[], Awa
 
 
 async def with_store_backoff(work: Callable[[], T], on_retry: RetryHook) -> T:
-    """Run blocking store work in a thread; a store that is away is waited out, never skipped."""
+    """Run blocking store work in a thread; a store fault is waited out, never skipped.
+
+    A store fault (core.errors.is_store_fault: a store that is away, or one that refuses the
+    writes) is retried with back-off and no attempt limit; any other error is raised.
+    """
     async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type(STORE_ERRORS),
+        retry=retry_if_exception(is_store_fault),
         wait=STORE_BACKOFF,
         before_sleep=lambda state: _report_retry(state, on_retry),
         reraise=True,

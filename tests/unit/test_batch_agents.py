@@ -17,6 +17,7 @@ import streams.agents as agents
 from core.metrics import STORE_RETRIES
 from media import agent as media_agent
 from stories import worker
+from stories.health import StoreFaults
 from streams.agents import STORE_BACKOFF, add_batch_agent, agent_name, with_store_backoff
 from streams.topics import TOPICS
 
@@ -64,7 +65,7 @@ def test_agent_names_are_role_and_topic_with_underscores() -> None:
 def test_projection_agents_keep_their_names() -> None:
     app = _app()
     for topic in TOPICS:
-        worker._make_agent(app, _runtime(), topic, serving=None)  # type: ignore[arg-type]
+        worker._make_agent(app, _runtime(), topic, lambda events: [], StoreFaults())
 
     assert sorted(app.agents) == [
         "project_engagement",
@@ -177,7 +178,7 @@ async def test_projection_retries_are_counted_per_topic() -> None:
         return []
 
     before = STORE_RETRIES.labels("unit-topic")._value.get()
-    rejected = await worker._write_with_backoff(apply, [], "unit-topic")
+    rejected = await worker._project(apply, [], "unit-topic", StoreFaults())
 
     assert rejected == []
     assert STORE_RETRIES.labels("unit-topic")._value.get() - before == 2

@@ -326,8 +326,7 @@ def _read_all(consumer: Consumer, name: str, timeout: float) -> Iterator[Message
     first: dict[int, int] = {}
     wanted: dict[int, int] = {}
     for partition in range(partition_count(consumer, name, timeout)):
-        low, high = consumer.get_watermark_offsets(TopicPartition(name, partition),
-                                                   timeout=timeout)
+        low, high = _watermarks(consumer, name, partition, timeout)
         if high > low:
             first[partition], wanted[partition] = low, high
     if not wanted:
@@ -351,6 +350,30 @@ def _read_all(consumer: Consumer, name: str, timeout: float) -> Iterator[Message
         yield message
         if cast(int, message.offset()) + 1 >= wanted.get(partition, 0):
             pending.discard(partition)
+
+
+_LEADER_MOVING = frozenset({
+    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TIMED_OUT, KafkaError._TRANSPORT,
+})
+
+
+def _watermarks(consumer: Consumer, name: str, partition: int, timeout: float) -> tuple[int, int]:
+    """The first and next offsets of a partition, retried while its leader is being elected
+    (a topic just created) or moves."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(TopicPartition(name, partition),
+                                                       timeout=timeout)
+            return low, high
+        except KafkaException as error:
+            cause = error.args[0] if error.args else None
+            transient = isinstance(cause, KafkaError) and (
+                cause.retriable() or cause.code() in _LEADER_MOVING)
+            if not transient or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 class _Deadline:
@@ -420,8 +443,7 @@ def find_dead_letter(bootstrap: str, prefix: str, letter_id: str,
     try:
         if partition >= partition_count(consumer, name, timeout):
             return None
-        low, high = consumer.get_watermark_offsets(TopicPartition(name, partition),
-                                                   timeout=timeout)
+        low, high = _watermarks(consumer, name, partition, timeout)
         if not low <= offset < high:
             return None
         consumer.assign([TopicPartition(name, partition, offset)])

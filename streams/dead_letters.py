@@ -24,7 +24,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 import schemas
-from streams.admin import partition_count
+from streams.admin import ensure_topics, partition_count
 from streams.producer import CONTENT_TYPE, producer_config
 from streams.topics import DEAD_LETTER, DEAD_LETTER_REDRIVEN, TOPICS, key_of, topic_name
 
@@ -325,7 +325,7 @@ def _read_all(consumer: Consumer, name: str, timeout: float) -> Iterator[Message
     """Every message of a topic from its first offset up to its end as of the start."""
     first: dict[int, int] = {}
     wanted: dict[int, int] = {}
-    for partition in range(partition_count(consumer, name, timeout)):
+    for partition in range(_partitions(consumer, name, timeout)):
         low, high = _watermarks(consumer, name, partition, timeout)
         if high > low:
             first[partition], wanted[partition] = low, high
@@ -350,6 +350,17 @@ def _read_all(consumer: Consumer, name: str, timeout: float) -> Iterator[Message
         yield message
         if cast(int, message.offset()) + 1 >= wanted.get(partition, 0):
             pending.discard(partition)
+
+
+def _partitions(consumer: Consumer, name: str, timeout: float) -> int:
+    """The topic's partition count; 0 when it does not exist (not created yet)."""
+    try:
+        return partition_count(consumer, name, timeout)
+    except KafkaException as missing:
+        cause = missing.args[0] if missing.args else None
+        if isinstance(cause, KafkaError) and cause.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            return 0
+        raise
 
 
 _LEADER_MOVING = frozenset({
@@ -441,7 +452,7 @@ def find_dead_letter(bootstrap: str, prefix: str, letter_id: str,
     name = topic_name(DEAD_LETTER, prefix)
     consumer = _reader(bootstrap)
     try:
-        if partition >= partition_count(consumer, name, timeout):
+        if partition >= _partitions(consumer, name, timeout):
             return None
         low, high = _watermarks(consumer, name, partition, timeout)
         if not low <= offset < high:
@@ -563,6 +574,7 @@ def redrive(
     report = RedriveReport(dry_run=dry_run)
     producer: Producer | None = None
     if not dry_run:
+        ensure_topics(bootstrap, prefix, timeout)  # the marks topic, on a deployment from before it
         producer = Producer(producer_config(
             bootstrap, **{"transactional.id": transactional_id(prefix), "linger.ms": 20}))
         producer.init_transactions(timeout)  # fences an earlier run; its open work is aborted

@@ -162,3 +162,14 @@ def test_redrive_sends_the_valid_one_back_exactly_once(settings, topic_prefix, l
         [ids["valid"]]
     dead = topic_name(DEAD_LETTER, topic_prefix)
     assert sum(end_offsets(settings.kafka_bootstrap, dead, DEAD_LETTER.partitions)) == 3
+
+
+def test_a_deployment_without_the_topics_has_no_dead_letters(local_stack):
+    prefix = f"test-none-{uuid.uuid4().hex[:8]}"
+    result = _invoke(prefix, "dlq", "list")
+    assert result.stdout == ""
+    assert "0 of 0 dead letters" in result.stderr
+    assert _invoke(prefix, "dlq", "redrive", "--dry-run").stdout.startswith("would send 0")
+    assert CliRunner().invoke(app, ["dlq", "show", "0:0"],
+                              env={"STORIES_TOPIC_PREFIX": prefix}).exit_code == 1
+    get_settings.cache_clear()

@@ -110,7 +110,6 @@ def _redis_server(console: Console) -> str:
 
 def probe(settings: Settings) -> str:
     """Ready once PING answers; reports the server's version."""
-    import redis
 
     from core.clients import redis_client
 

@@ -246,6 +246,11 @@ class RedisBatch:
         self._count(len(by_slot))
         self.seen = {}
 
+    def _command(self, *args: Any) -> None:
+        """Queue a command as is (routed by its keys on a cluster)."""
+        pipe: Any = self.pipe  # redis-py leaves the pipeline's execute_command untyped
+        pipe.execute_command(*args)
+
     def _script(self, script: Script, keys: list[str], args: list[Any]) -> None:
         """Queue a script on the keys of one slot. A cluster pipeline cannot load scripts and
         each node has its own script cache (a failover or resharding empties it for the
@@ -253,7 +258,7 @@ class RedisBatch:
         never NOSCRIPT); a single node's pipeline loads it and calls it by hash."""
         if self.m.cluster:
             # (ClusterPipeline.eval is not the EVAL command: send the command itself.)
-            self.pipe.execute_command("EVAL", script.script, len(keys), *keys, *args)
+            self._command("EVAL", script.script, len(keys), *keys, *args)
         else:
             script(keys=keys, args=args, client=self.pipe)
 
@@ -296,7 +301,7 @@ class RedisBatch:
         counters = (Kind.VIEW_EVENTS, Kind.VIEWERS, Kind.REPLIES, Kind.REACTION_COUNTS,
                     Kind.REACTORS, Kind.STICKER_COUNTERS, Kind.ANSWERERS)
         # One DEL of keys of one slot (a cluster pipeline's `delete` takes a single key).
-        self.pipe.execute_command("DEL", *(self.m.k(kind, story_id) for kind in counters))
+        self._command("DEL", *(self.m.k(kind, story_id) for kind in counters))
         self._count()
 
     # -- trays -------------------------------------------------------------------------------

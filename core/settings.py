@@ -59,7 +59,16 @@ class Settings(BaseSettings):
         "LOCAL_SERIAL", description="Serial consistency of lightweight transactions"
     )
 
-    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL")
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Redis URL; the `redis+cluster://` scheme names a seed node of a Redis Cluster",
+    )
+    redis_cluster: bool = Field(
+        False, description="Talk to Redis as a cluster (same as a `redis+cluster://` URL)"
+    )
+    redis_cluster_port: int = Field(
+        7379, description="Port of the one-node Redis Cluster the local stack starts for checks"
+    )
 
     s3_endpoint: str = Field("http://127.0.0.1:9000", description="S3-compatible endpoint")
     s3_region: str = Field("us-east-1", description="S3 region used for signing")

@@ -18,7 +18,7 @@ from cassandra.cluster import Session
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from core.clients import cql_session, redis_client, s3_client
+from core.clients import cql_session, redis_async_client, redis_client, s3_client
 from core.settings import Settings
 from gateway.auth import TokenVerifier
 from gateway.cursors import CursorSigner
@@ -90,8 +90,7 @@ class Gateway:
 
     @cached_property
     def async_redis(self) -> redis.asyncio.Redis:
-        return redis.asyncio.Redis.from_url(self.settings.redis_url, socket_timeout=5,
-                                            socket_connect_timeout=2)
+        return redis_async_client(self.settings, socket_timeout=5, socket_connect_timeout=2)
 
     @cached_property
     def kafka_admin(self) -> AdminClient:

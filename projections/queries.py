@@ -19,6 +19,7 @@ from projections.stores.redis_reads import (
     Read,
     author_stories_and_follow,
     authors_stories,
+    celebrities_among,
     pipelined,
     seen_among,
     tray_index,
@@ -84,20 +85,25 @@ def _round_trip(read: Read[T]) -> Plan[T]:
 def tray_plan(
     models: RedisReadModels, viewer_id: str, now_ms: int, muted: frozenset[str] = frozenset()
 ) -> Plan[list[TrayItem]]:
-    """The whole (bounded) tray, in at most three round trips: unseen first, then newest;
+    """The whole (bounded) tray, in at most four round trips: unseen first, then newest;
     muted authors last."""
-    # Round trip 1: the pushed tray entries and the followed celebrities.
+    # Round trip 1: the pushed tray entries and the followees (the viewer's slot).
     index = yield from _round_trip(tray_index(models, viewer_id, MAX_TRAY_AUTHORS))
     entries = {e.author_id: e for e in index.entries if e.expires_at > now_ms}
-    # Round trip 2: big authors are merged at read time instead of pushed at posting.
-    celebrities = index.celebrities[:MAX_TRAY_AUTHORS]
+    # Round trip 2: which followees are celebrities (the global celebrity set, one key).
+    celebrities: list[str] = []
+    if index.following:
+        celebrities = yield from _round_trip(celebrities_among(models, index.following))
+    # Round trip 3: big authors are merged at read time instead of pushed at posting (one
+    # HVALS per author, each on its author's slot).
+    celebrities = celebrities[:MAX_TRAY_AUTHORS]
     if celebrities:
         rows = yield from _round_trip(authors_stories(models, celebrities))
         entries.update(_celebrity_entries(rows, viewer_id, now_ms))
     ordered = list(entries.values())
     if not ordered:
         return []
-    # Round trip 3: which active stories of each author the viewer has already watched.
+    # Round trip 4: which active stories of each author the viewer has already watched.
     active = [entry.active_story_ids(now_ms) for entry in ordered]
     flags = yield from _round_trip(seen_among(models, viewer_id, [s for ids in active for s in ids]))
     items = [

@@ -51,7 +51,7 @@ def _configure(
 @app.command()
 def up(
     services: Annotated[
-        list[str] | None, typer.Argument(help="Only these: kafka, cassandra, redis, s3proxy")
+        list[str] | None, typer.Argument(help="Only these: kafka, cassandra, redis, redis-cluster, s3proxy")
     ] = None,
     init: Annotated[bool, typer.Option(help="Also run `stories init` (when starting all)")] = True,
 ) -> None:
@@ -64,7 +64,7 @@ def up(
 @app.command()
 def down(
     services: Annotated[
-        list[str] | None, typer.Argument(help="Only these: kafka, cassandra, redis, s3proxy")
+        list[str] | None, typer.Argument(help="Only these: kafka, cassandra, redis, redis-cluster, s3proxy")
     ] = None,
 ) -> None:
     """Stop the processes that `stories up` started (and only those)."""

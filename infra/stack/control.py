@@ -28,7 +28,8 @@ PROBE_INTERVAL_S = 0.5
 EXTERNAL_GRACE_S = 15.0
 
 # Cassandra first: the slowest to start, so its thread is the first to launch.
-SERVICES: tuple[Service, ...] = (cassandra.SERVICE, kafka.SERVICE, s3.SERVICE, redis.SERVICE)
+SERVICES: tuple[Service, ...] = (cassandra.SERVICE, kafka.SERVICE, s3.SERVICE, redis.SERVICE,
+                                 redis.CLUSTER_SERVICE)
 SERVICE_NAMES = tuple(service.name for service in SERVICES)
 
 

@@ -1,4 +1,9 @@
-"""Redis: Debian's redis-server, without persistence, installed with apt-get if missing."""
+"""Redis: Debian's redis-server, without persistence, installed with apt-get if missing.
+
+Two of them: the stack's Redis, and a one-node Redis Cluster (`cluster-enabled yes`, every
+slot assigned to that node) on its own port, for the checks that the key layout is
+cluster-safe: it refuses every command whose keys span slots, as a real cluster does.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,10 @@ from core.settings import Settings
 from infra.stack.service import Service, StackError
 from infra.stack.state import Dirs, last_lines
 
-__all__ = ["SERVICE", "endpoint", "command", "probe"]
+__all__ = ["SERVICE", "CLUSTER_SERVICE", "endpoint", "command", "probe", "cluster_endpoint",
+           "cluster_url"]
+
+SLOTS = 16384
 
 
 def endpoint(settings: Settings) -> tuple[str, int]:
@@ -31,6 +39,49 @@ def command(settings: Settings, dirs: Dirs, console: Console) -> list[str]:
         "--save", "", "--appendonly", "no", "--daemonize", "no",
         "--dir", str(dirs.data), "--logfile", str(dirs.logs / "redis.log"),
     ]  # fmt: skip
+
+
+def cluster_endpoint(settings: Settings) -> tuple[str, int]:
+    """Host of the stack's Redis, on the cluster's own port."""
+    return endpoint(settings)[0], settings.redis_cluster_port
+
+
+def cluster_url(settings: Settings) -> str:
+    """The one-node cluster's URL, in the form `STORIES_REDIS_URL` takes."""
+    host, port = cluster_endpoint(settings)
+    return f"redis+cluster://{host}:{port}"
+
+
+def cluster_command(settings: Settings, dirs: Dirs, console: Console) -> list[str]:
+    """A cluster-enabled redis-server with its own node file, data and log."""
+    host, port = cluster_endpoint(settings)
+    return [
+        _redis_server(console), "--port", str(port), "--bind", host,
+        "--cluster-enabled", "yes", "--cluster-config-file", str(dirs.data / "nodes.conf"),
+        # A single node: no replica to fail over to, and every slot stays served.
+        "--cluster-require-full-coverage", "no",
+        "--save", "", "--appendonly", "no", "--daemonize", "no",
+        "--dir", str(dirs.data), "--logfile", str(dirs.logs / "redis-cluster.log"),
+    ]  # fmt: skip
+
+
+def cluster_probe(settings: Settings) -> str:
+    """Ready once the node owns every slot (assigned here on its first start) and says ok."""
+    import redis
+
+    host, port = cluster_endpoint(settings)
+    client = redis.Redis(host=host, port=port, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        info = client.cluster("info")
+        if int(info.get("cluster_slots_assigned", 0)) == 0:
+            client.execute_command("CLUSTER ADDSLOTSRANGE", 0, SLOTS - 1)
+            info = client.cluster("info")
+        if info.get("cluster_state") != "ok":
+            raise RuntimeError(f"cluster state {info.get('cluster_state')}")
+        version = client.info("server").get("redis_version", "?")
+    finally:
+        client.close()
+    return f"Redis {version}, cluster of one node, {SLOTS} slots"
 
 
 def _redis_server(console: Console) -> str:
@@ -59,9 +110,10 @@ def _redis_server(console: Console) -> str:
 
 def probe(settings: Settings) -> str:
     """Ready once PING answers; reports the server's version."""
-    import redis
 
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+    from core.clients import redis_client
+
+    client = redis_client(settings, socket_connect_timeout=2, socket_timeout=2)
     try:
         client.ping()
         version = client.info("server").get("redis_version", "?")
@@ -71,3 +123,5 @@ def probe(settings: Settings) -> str:
 
 
 SERVICE = Service("redis", endpoint, command, probe, "redis.log", 30.0)
+CLUSTER_SERVICE = Service("redis-cluster", cluster_endpoint, cluster_command, cluster_probe,
+                          "redis-cluster.log", 30.0)

@@ -2,6 +2,10 @@
 
 The index is written with the stories (`RedisBatch.put_story`, `drop_story`); this module
 reads it and keeps the claims, so the expiry timer never builds a key.
+
+On a cluster the index is one global sorted set (its own slot), touched one command at a
+time; each claim is a single key of its story's slot (`xc:{story}`), so claiming, settling
+and releasing never span slots.
 """
 
 from __future__ import annotations

@@ -111,7 +111,8 @@ def redis_dump(models: RedisReadModels) -> dict[str, Any]:
 
 def _read_key(models: RedisReadModels, state: dict[str, Any], key: bytes, rest: str,
               prefix: str) -> None:
-    kind_text, _, owner = rest.partition(":")
+    kind_text, _, tagged = rest.partition(":")
+    owner = tagged[1:-1] if tagged.startswith("{") and tagged.endswith("}") else tagged
     try:
         kind = Kind(kind_text)
     except ValueError:

@@ -3,6 +3,9 @@
 The keys are built here, beside the store that writes them, so no reader knows the layout. A
 `Read` runs on its own (`fetch` with the sync client, `fetch_async` with `redis.asyncio`) or
 as one round trip of a longer plan (`projections.queries`): every client sends the same.
+
+Each command touches the keys of one slot (see `redis_store`): a round trip over many owners
+is one command per key, which the cluster client splits by node.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ __all__ = [
     "TrayIndex",
     "pipelined",
     "tray_index",
+    "celebrities_among",
     "authors_stories",
     "seen_among",
     "author_story",
@@ -63,28 +67,43 @@ class Read(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class TrayIndex:
-    """What a viewer's tray starts from: the pushed entries and the followed celebrities."""
+    """What a viewer's tray starts from: the pushed entries and whom the viewer follows."""
 
     entries: tuple[TrayEntry, ...]  # in tray order: newest story first
-    celebrities: tuple[str, ...]  # authors merged at read time, sorted
+    following: tuple[str, ...]  # the viewer's followees, sorted
 
 
 def tray_index(models: RedisReadModels, viewer_id: str, limit: int) -> Read[TrayIndex]:
-    """The viewer's pushed entries (at most `limit`) and the celebrities they follow."""
+    """The viewer's pushed entries (at most `limit`) and their followees: keys of the
+    viewer's slot only (`celebrities_among` then picks the followed celebrities)."""
     k = models.k
     commands = (
         ("zrevrange", (k(Kind.TRAY_ORDER, viewer_id), 0, limit - 1)),
         ("hgetall", (k(Kind.TRAY_ENTRIES, viewer_id),)),
-        ("sinter", (k(Kind.FOLLOWING, viewer_id), k(Kind.CELEBRITIES))),
+        ("smembers", (k(Kind.FOLLOWING, viewer_id),)),
     )
     return Read(commands, _tray_index)
 
 
 def _tray_index(answers: list[Any]) -> TrayIndex:
-    authors, raw_entries, celebrities = answers
+    authors, raw_entries, following = answers
     entries = tuple(TrayEntry.from_json(a.decode(), raw_entries[a]) for a in authors
                     if a in raw_entries)
-    return TrayIndex(entries, tuple(sorted(c.decode() for c in celebrities)))
+    return TrayIndex(entries, tuple(sorted(f.decode() for f in following)))
+
+
+def celebrities_among(models: RedisReadModels, user_ids: Sequence[str]) -> Read[list[str]]:
+    """Which of these users (at least one) are celebrities, merged into trays at read time.
+
+    The celebrity set is one global key: it is small (authors above the fan-out threshold),
+    read-mostly, and asked per tray with one SMISMEMBER over the viewer's followees, never
+    intersected with a viewer's key (their slots differ). Its node serves that lookup for
+    every tray; a replica per node, or a copy per slot range, is the next step if it runs hot.
+    """
+    ids = list(user_ids)
+    command = ("smismember", (models.k(Kind.CELEBRITIES), ids))
+    return Read((command,), lambda answers: [u for u, flag in zip(ids, answers[0], strict=True)
+                                             if flag])
 
 
 def authors_stories(models: RedisReadModels, author_ids: Sequence[str]) -> Read[list[list[Story]]]:

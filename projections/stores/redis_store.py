@@ -2,6 +2,13 @@
 
 Every key starts with the read-model version's prefix, so a replay can build a new version
 beside the serving one. Writes are idempotent: sets and hashes keyed by ids, never blind INCRs.
+
+Cluster-safe: a key's hash tag is its owner's id (`<prefix><kind>:{<owner>}`), so the keys of
+one owner share a slot: a viewer's tray, seen set and follow sets; a story's ref, tombstone,
+counters and identities' hashes; an author's stories. Every script and multi-key command
+touches the keys of one owner; reads over many owners are one command per key, pipelined
+(the cluster client sends each node its part). The global keys (the celebrity set, the
+expiry index) have a slot of their own and are only ever used one key per command.
 """
 
 from __future__ import annotations
@@ -13,7 +20,10 @@ from typing import Any
 
 import orjson
 import redis
+from redis.commands.core import Script
+from redis.crc import key_slot
 
+from core.clients import is_cluster
 from projections.catalogue import PROJECTIONS, REDIS_KINDS
 from projections.model import Story, TrayEntry
 from projections.stores.base import EXPIRY_GRACE_MS, SEEN_TTL_MS, Counters, StoryRef
@@ -39,6 +49,7 @@ class RedisReadModels:
             dict.fromkeys(PROJECTIONS, prefix) if isinstance(prefix, str) else dict(prefix)
         )
         self.secret = secret
+        self.cluster = is_cluster(client)
         self._react = client.register_script(REACT_SCRIPT)
         self._answer = client.register_script(ANSWER_SCRIPT)
         self._views = client.register_script(VIEWS_SCRIPT)
@@ -52,8 +63,10 @@ class RedisReadModels:
         return prefix
 
     def k(self, kind: Kind, ident: str = "") -> str:
+        """The key of a kind and owner: the owner's id is the hash tag, so every key of one
+        owner lands on one slot of a cluster; a global key (no owner) has a slot of its own."""
         prefix = self.prefixes[REDIS_KINDS[kind]]
-        return f"{prefix}{kind}:{ident}" if ident else f"{prefix}{kind}"
+        return f"{prefix}{kind}:{{{ident}}}" if ident else f"{prefix}{kind}"
 
     def live_channel(self, story_id: str) -> str:
         """Pub/sub channel of a story's live engagement, for its author."""
@@ -78,15 +91,23 @@ class RedisReadModels:
         """Author and expiry of many stories in one round trip; None for unknown or gone."""
         if not story_ids:
             return {}
-        values = self.client.mget([self.k(Kind.STORY_REF, s) for s in story_ids])
+        values = self._get_each([self.k(Kind.STORY_REF, s) for s in story_ids])
         return {s: _parse_ref(v) for s, v in zip(story_ids, values, strict=True)}
 
     def deleted(self, story_ids: Sequence[str]) -> set[str]:
         """Which of these stories were deleted (their engagement must not come back)."""
         if not story_ids:
             return set()
-        flags = self.client.mget([self.k(Kind.DELETED, s) for s in story_ids])
+        flags = self._get_each([self.k(Kind.DELETED, s) for s in story_ids])
         return {s for s, flag in zip(story_ids, flags, strict=True) if flag}
+
+    def _get_each(self, keys: Sequence[str]) -> list[Any]:
+        """GET of keys of many owners in one round trip: one GET per key, pipelined, since an
+        MGET spanning slots is refused by a cluster."""
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.get(key)
+        return list(pipe.execute())
 
     def story(self, story_id: str) -> Story | None:
         """One story of the read model (any status), or None when unknown, expired or deleted."""
@@ -131,6 +152,7 @@ class RedisReadModels:
         """Which of these users are flagged as pulled at read time (one round trip)."""
         if not user_ids:
             return set()
+        # One key: the global celebrity set (see `redis_reads.celebrities_among`).
         flags = self.client.smismember(self.k(Kind.CELEBRITIES), list(user_ids))
         return {u for u, flag in zip(user_ids, flags, strict=True) if flag}
 
@@ -181,7 +203,7 @@ class RedisBatch:
 
     def _watch_next(self, note: dict[str, Any]) -> None:
         """The next command's truthy result means `note` happened for the first time."""
-        self.watched.append((len(self.pipe.command_stack), note))
+        self.watched.append((len(self.pipe), note))
 
     def _count(self, n: int = 1) -> None:
         self.size += n
@@ -202,22 +224,43 @@ class RedisBatch:
     def _drain_views(self) -> None:
         k = self.m.k
         for story_id, views in self.views.items():
-            self.view_watched.append((len(self.pipe.command_stack), views.notes))
-            self.m._views(keys=[k(Kind.VIEW_EVENTS, story_id), k(Kind.VIEWERS, story_id)],
-                          args=[views.keep_until, len(views.events), *views.events,
-                                *views.viewers], client=self.pipe)
+            self.view_watched.append((len(self.pipe), views.notes))
+            self._script(self.m._views, [k(Kind.VIEW_EVENTS, story_id), k(Kind.VIEWERS, story_id)],
+                         [views.keep_until, len(views.events), *views.events, *views.viewers])
         self._count(len(self.views))
         self.views = {}
 
     def _drain_seen(self) -> None:
-        if not self.seen:
-            return
-        args: list[Any] = [SEEN_TTL_MS]
-        for story_ids in self.seen.values():
-            args += [len(story_ids), *story_ids]
-        self.m._seen(keys=[self.m.k(Kind.SEEN, v) for v in self.seen], args=args, client=self.pipe)
-        self._count()
+        """One script per slot over the seen sets of that slot's viewers (a script's keys must
+        share a slot; on one node every key is in slot 0 of this grouping)."""
+        by_slot: dict[int, list[tuple[str, list[str]]]] = {}
+        for viewer_id, story_ids in self.seen.items():
+            key = self.m.k(Kind.SEEN, viewer_id)
+            slot = key_slot(key.encode()) if self.m.cluster else 0
+            by_slot.setdefault(slot, []).append((key, story_ids))
+        for group in by_slot.values():
+            args: list[Any] = [SEEN_TTL_MS]
+            for _, story_ids in group:
+                args += [len(story_ids), *story_ids]
+            self._script(self.m._seen, [key for key, _ in group], args)
+        self._count(len(by_slot))
         self.seen = {}
+
+    def _command(self, *args: Any) -> None:
+        """Queue a command as is (routed by its keys on a cluster)."""
+        pipe: Any = self.pipe  # redis-py leaves the pipeline's execute_command untyped
+        pipe.execute_command(*args)
+
+    def _script(self, script: Script, keys: list[str], args: list[Any]) -> None:
+        """Queue a script on the keys of one slot. A cluster pipeline cannot load scripts and
+        each node has its own script cache (a failover or resharding empties it for the
+        slots moved), so there the script goes by its text (EVAL: compiled once per node,
+        never NOSCRIPT); a single node's pipeline loads it and calls it by hash."""
+        if self.m.cluster:
+            # (ClusterPipeline.eval is not the EVAL command: send the command itself.)
+            self._command("EVAL", script.script, len(keys), *keys, *args)
+        else:
+            script(keys=keys, args=args, client=self.pipe)
 
     # -- stories -----------------------------------------------------------------------------
     def put_story(self, story: Story, insights_until: int) -> None:
@@ -254,10 +297,11 @@ class RedisBatch:
         self._count(2)
 
     def clear_counters(self, story_id: str) -> None:
-        """Every counter of a story, identities' hashes included."""
+        """Every counter of a story, identities' hashes included (one slot: the story's tag)."""
         counters = (Kind.VIEW_EVENTS, Kind.VIEWERS, Kind.REPLIES, Kind.REACTION_COUNTS,
                     Kind.REACTORS, Kind.STICKER_COUNTERS, Kind.ANSWERERS)
-        self.pipe.delete(*(self.m.k(kind, story_id) for kind in counters))
+        # One DEL of keys of one slot (a cluster pipeline's `delete` takes a single key).
+        self._command("DEL", *(self.m.k(kind, story_id) for kind in counters))
         self._count()
 
     # -- trays -------------------------------------------------------------------------------
@@ -323,7 +367,7 @@ class RedisBatch:
         who = pseudonym(self.m.secret, user_id)
         self._watch_next({"type": "reaction", "story_id": story_id, "user_id": user_id,
                           "emoji": emoji, "at": at_ms})
-        self.m._react(keys=keys, args=[who, at_ms, emoji, keep_until], client=self.pipe)
+        self._script(self.m._react, keys, [who, at_ms, emoji, keep_until])
         self._count()
 
     def answer(
@@ -337,7 +381,7 @@ class RedisBatch:
             args += [f"{sticker_id}:{name}", amount]
         self._watch_next({"type": "answer", "story_id": story_id, "sticker_id": sticker_id,
                           "user_id": user_id})
-        self.m._answer(keys=keys, args=args, client=self.pipe)
+        self._script(self.m._answer, keys, args)
         self._count()
 
     def keep_replies_until(self, story_id: str, keep_until: int) -> None:

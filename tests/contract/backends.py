@@ -61,12 +61,21 @@ class MemoryBackend:
 
 class RedisCqlBackend:
     """The real Redis and CQL server: a fresh Redis prefix per projector, and a keyspace from
-    a small pool, emptied before it is handed out (creating one takes seconds)."""
+    a small pool, emptied before it is handed out (creating one takes seconds).
+
+    With `cluster`, Redis is the stack's one-node Redis Cluster through the cluster-aware
+    client: every slot on one node, yet a command whose keys span slots is refused, so the
+    whole suite proves the key layout cluster-safe."""
 
     name = "redis+cql"
     POOL = 2
 
-    def __init__(self, settings: Settings, session: Any):
+    def __init__(self, settings: Settings, session: Any, cluster: bool = False):
+        if cluster:
+            from infra.stack.redis import cluster_url
+
+            settings = settings.model_copy(update={"redis_url": cluster_url(settings)})
+            self.name = "redis-cluster+cql"
         self.session = session
         self.redis = redis_client(settings)
         base = f"c{uuid.uuid4().hex[:10]}"

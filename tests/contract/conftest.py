@@ -1,4 +1,5 @@
-"""Every contract test runs once per store backend: in memory, and Redis + the CQL server."""
+"""Every contract test runs once per store backend: in memory, Redis + the CQL server, and a
+one-node Redis Cluster (which refuses cross-slot commands) + the CQL server."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from tests.contract.backends import Backend, MemoryBackend, RedisCqlBackend
 
-BACKENDS = ("memory", "redis+cql")
+BACKENDS = ("memory", "redis+cql", "redis-cluster+cql")
 
 
 @pytest.fixture(scope="session")
@@ -23,10 +24,23 @@ def redis_cql_backend(request: pytest.FixtureRequest) -> Iterator[RedisCqlBacken
     session.cluster.shutdown()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster_cql_backend(request: pytest.FixtureRequest) -> Iterator[RedisCqlBackend]:
+    from core.clients import cql_session
+
+    settings = request.getfixturevalue("local_stack")
+    session = cql_session(settings)
+    backend = RedisCqlBackend(settings, session, cluster=True)
+    yield backend
+    backend.close()
+    session.cluster.shutdown()
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> Backend:
     if request.param == "memory":
         return MemoryBackend()
-    real: RedisCqlBackend = request.getfixturevalue("redis_cql_backend")
+    fixture = "redis_cql_backend" if request.param == "redis+cql" else "redis_cluster_cql_backend"
+    real: RedisCqlBackend = request.getfixturevalue(fixture)
     real.new_test()
     return real

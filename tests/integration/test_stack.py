@@ -47,11 +47,11 @@ def bucket(s3: Any) -> Iterator[str]:
     s3.delete_bucket(Bucket=name)
 
 
-def test_status_reports_all_four_services_healthy(local_stack: Settings) -> None:
+def test_status_reports_all_five_services_healthy(local_stack: Settings) -> None:
     services = {service.name: service for service in status(local_stack)}
 
     assert sorted(services) == sorted(SERVICE_NAMES)
-    assert len(services) == 4
+    assert len(services) == 5  # Redis twice: single node and one-node cluster
     unhealthy = {
         name: service.detail
         for name, service in services.items()
@@ -113,3 +113,19 @@ def test_presigned_url_with_a_forged_signature_is_refused(s3: Any, bucket: str) 
     forged = url.replace(signature, "0" * len(signature))
 
     assert httpx.get(forged).status_code == 403
+
+
+def test_the_one_node_cluster_owns_every_slot_and_refuses_cross_slot_commands(
+    local_stack: Settings,
+) -> None:
+    from infra.stack.redis import cluster_endpoint
+
+    host, port = cluster_endpoint(local_stack)
+    client = redis.Redis(host=host, port=port)
+    try:
+        info = client.cluster("info")
+        assert info["cluster_state"] == "ok" and int(info["cluster_slots_assigned"]) == 16384
+        with pytest.raises(redis.ResponseError, match="same slot"):
+            client.mget(f"test:{uuid.uuid4().hex}", f"test:{uuid.uuid4().hex}")
+    finally:
+        client.close()

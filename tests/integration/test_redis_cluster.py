@@ -1,0 +1,122 @@
+"""The serving paths on the stack's one-node Redis Cluster (every command's keys in one slot,
+or refused): the gateway's asyncio reads through the cluster client, the expiry index and its
+claims, dropping a version, the gateway's and media's own keys, scripts after a cache flush."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+from core.clients import is_cluster, redis_async_client, redis_client
+from core.settings import Settings
+from gateway.idempotency import ClaimState, IdempotencyKeys
+from gateway.ratelimit import WriteLimiter
+from infra.stack.redis import cluster_url
+from media.schedule import MediaSchedule
+from projections.projector import ProjectionPolicy, Projector
+from projections.queries import read_tray, read_tray_async, visible_stories, visible_stories_async
+from projections.stores.expiry_index import (
+    claim_expiry,
+    due_expiries,
+    release_expiry,
+    settle_expiry,
+)
+from projections.stores.memory import MemoryRecordStore
+from projections.stores.redis_store import RedisReadModels
+from projections.stores.redis_versions import drop_version_keys
+from simulation.sample import build_scenario, by_topic
+
+SECRET = b"cluster-secret"
+
+
+@pytest.fixture(scope="module")
+def cluster(local_stack: Settings) -> Settings:
+    return local_stack.model_copy(update={"redis_url": cluster_url(local_stack)})
+
+
+def _project(projector: Projector, events) -> None:
+    for topic, topic_events in by_topic(events).items():
+        apply = {"story-lifecycle": projector.apply_lifecycle,
+                 "engagement": projector.apply_engagement,
+                 "social-graph": projector.apply_graph,
+                 "highlights": projector.apply_highlights}[topic]
+        for i in range(0, len(topic_events), 5):
+            assert apply(topic_events[i:i + 5]) == []
+
+
+def test_reads_on_the_cluster_equal_those_on_a_single_node(local_stack: Settings,
+                                                            cluster: Settings):
+    world = build_scenario()
+    single = redis_client(local_stack)
+    client = redis_client(cluster)
+    assert is_cluster(client)
+    prefix = f"k{uuid.uuid4().hex[:10]}:"
+    # threshold 2: some authors are celebrities, merged into trays at read time
+    policy = ProjectionPolicy(fanout_threshold=2)
+    on_cluster = Projector(RedisReadModels(client, prefix, SECRET), MemoryRecordStore(), policy)
+    on_one_node = Projector(RedisReadModels(single, prefix, SECRET), MemoryRecordStore(), policy)
+    _project(on_cluster, world.events)
+    _project(on_one_node, world.events)
+    assert on_cluster.redis.dump()["celebrities"]
+    now = int(time.time() * 1000)
+    viewers = [f"user-{n}" for n in range(10)]
+    async_client = redis_async_client(cluster)
+
+    async def async_reads():
+        trays = [await read_tray_async(on_cluster.redis, async_client, v, now) for v in viewers]
+        stories = [await visible_stories_async(on_cluster.redis, async_client, v, "user-0", now)
+                   for v in viewers]
+        await async_client.aclose()
+        return trays, stories
+
+    try:
+        trays, stories = asyncio.run(async_reads())
+        assert trays == [read_tray(on_cluster.redis, v, now) for v in viewers]
+        assert trays == [read_tray(on_one_node.redis, v, now) for v in viewers]
+        assert any(trays)
+        assert stories == [visible_stories(on_one_node.redis, v, "user-0", now) for v in viewers]
+        ids = list(world.story_ids.values())
+        assert on_cluster.redis.story_refs(ids) == on_one_node.redis.story_refs(ids)
+        assert on_cluster.redis.deleted(ids) == on_one_node.redis.deleted(ids)
+        assert on_cluster.redis.dump() == on_one_node.redis.dump()
+
+        models = on_cluster.redis
+        due = due_expiries(models, now + 10 * 86_400_000, 100)
+        assert {d.story_id for d in due} <= set(ids) and due
+        story = due[0].story_id
+        assert claim_expiry(models, story, 30_000) and not claim_expiry(models, story, 30_000)
+        release_expiry(models, story)
+        assert claim_expiry(models, story, 30_000)
+        settle_expiry(models, story, 60_000)
+        assert not claim_expiry(models, story, 30_000)
+    finally:
+        drop_version_keys(single, prefix)
+        single.close()
+        assert drop_version_keys(client, prefix) > 0
+        assert not list(client.scan_iter(match=f"{prefix}*"))
+        client.close()
+
+
+def test_gateway_and_media_keys_and_scripts_after_a_cache_flush(cluster: Settings):
+    client = redis_client(cluster)
+    prefix = f"k{uuid.uuid4().hex[:10]}:gw:"
+    try:
+        keys = IdempotencyKeys(client, prefix, ttl_seconds=60, stale_seconds=30)
+        claim = keys.claim("ann", "key-1", "fp")
+        assert claim.state is ClaimState.NEW
+        client.script_flush()  # as after a failover: the node no longer knows the scripts
+        keys.complete("ann", "key-1", claim)
+        assert keys.claim("ann", "key-1", "fp").state is ClaimState.DONE
+        WriteLimiter(client, prefix, 60, {"write": 5}).spend("ann", "write")
+        schedule = MediaSchedule(client, prefix)
+        token = schedule.claim("story-1", 10_000)
+        assert token is not None
+        client.script_flush()
+        schedule.unclaim("story-1", token)
+        assert schedule.claim_left_ms("story-1") == 0
+    finally:
+        drop_version_keys(client, prefix)
+        client.close()

@@ -85,14 +85,14 @@ def _round_trip(read: Read[T]) -> Plan[T]:
 def tray_plan(
     models: RedisReadModels, viewer_id: str, now_ms: int, muted: frozenset[str] = frozenset()
 ) -> Plan[list[TrayItem]]:
-    """The whole (bounded) tray, in at most four round trips: unseen first, then newest;
-    muted authors last."""
-    # Round trip 1: the pushed tray entries and the followees (the viewer's slot).
+    """The whole (bounded) tray, in at most three round trips on a single node (four on a
+    cluster): unseen first, then newest; muted authors last."""
+    # Round trip 1: the pushed tray entries, and the followed celebrities or the followees.
     index = yield from _round_trip(tray_index(models, viewer_id, MAX_TRAY_AUTHORS))
     entries = {e.author_id: e for e in index.entries if e.expires_at > now_ms}
-    # Round trip 2: which followees are celebrities (the global celebrity set, one key).
-    celebrities: list[str] = []
-    if index.following:
+    # On a cluster: which followees are celebrities (the global celebrity set, one key).
+    celebrities = list(index.celebrities or ())
+    if index.celebrities is None and index.following:
         celebrities = yield from _round_trip(celebrities_among(models, index.following))
     # Round trip 3: big authors are merged at read time instead of pushed at posting (one
     # HVALS per author, each on its author's slot).

@@ -70,26 +70,31 @@ class TrayIndex:
     """What a viewer's tray starts from: the pushed entries and whom the viewer follows."""
 
     entries: tuple[TrayEntry, ...]  # in tray order: newest story first
-    following: tuple[str, ...]  # the viewer's followees, sorted
+    following: tuple[str, ...]  # the viewer's followees, sorted (on a cluster)
+    celebrities: tuple[str, ...] | None  # the followed celebrities (on a single node), sorted
 
 
 def tray_index(models: RedisReadModels, viewer_id: str, limit: int) -> Read[TrayIndex]:
-    """The viewer's pushed entries (at most `limit`) and their followees: keys of the
-    viewer's slot only (`celebrities_among` then picks the followed celebrities)."""
+    """The viewer's pushed entries (at most `limit`), and the followed celebrities: on a
+    single node intersected by Redis; on a cluster the celebrity set lives in another slot, so
+    this reads the followees, and `celebrities_among` picks the celebrities in a second trip."""
     k = models.k
-    commands = (
+    following = k(Kind.FOLLOWING, viewer_id)
+    commands: tuple[Command, ...] = (
         ("zrevrange", (k(Kind.TRAY_ORDER, viewer_id), 0, limit - 1)),
         ("hgetall", (k(Kind.TRAY_ENTRIES, viewer_id),)),
-        ("smembers", (k(Kind.FOLLOWING, viewer_id),)),
+        ("smembers", (following,)) if models.cluster else
+        ("sinter", (following, k(Kind.CELEBRITIES))),
     )
-    return Read(commands, _tray_index)
+    return Read(commands, lambda answers: _tray_index(answers, models.cluster))
 
 
-def _tray_index(answers: list[Any]) -> TrayIndex:
-    authors, raw_entries, following = answers
+def _tray_index(answers: list[Any], cluster: bool) -> TrayIndex:
+    authors, raw_entries, members = answers
     entries = tuple(TrayEntry.from_json(a.decode(), raw_entries[a]) for a in authors
                     if a in raw_entries)
-    return TrayIndex(entries, tuple(sorted(f.decode() for f in following)))
+    ids = tuple(sorted(m.decode() for m in members))
+    return TrayIndex(entries, ids, None) if cluster else TrayIndex(entries, (), ids)
 
 
 def celebrities_among(models: RedisReadModels, user_ids: Sequence[str]) -> Read[list[str]]:

@@ -102,8 +102,10 @@ class RedisReadModels:
         return {s for s, flag in zip(story_ids, flags, strict=True) if flag}
 
     def _get_each(self, keys: Sequence[str]) -> list[Any]:
-        """GET of keys of many owners in one round trip: one GET per key, pipelined, since an
-        MGET spanning slots is refused by a cluster."""
+        """GET of keys of many owners in one round trip: one MGET on a single node; on a
+        cluster one GET per key, pipelined, since an MGET spanning slots is refused."""
+        if not self.cluster:
+            return list(self.client.mget(keys))
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
             pipe.get(key)

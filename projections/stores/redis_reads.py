@@ -26,7 +26,6 @@ __all__ = [
     "tray_index",
     "celebrities_among",
     "authors_stories",
-    "seen_among",
     "author_story",
     "author_stories_among",
     "author_stories_and_follow",
@@ -72,10 +71,12 @@ class TrayIndex:
     entries: tuple[TrayEntry, ...]  # in tray order: newest story first
     following: tuple[str, ...]  # the viewer's followees, sorted (on a cluster)
     celebrities: tuple[str, ...] | None  # the followed celebrities (on a single node), sorted
+    seen: frozenset[str]  # the stories the viewer watched (in the last 49 hours)
 
 
 def tray_index(models: RedisReadModels, viewer_id: str, limit: int) -> Read[TrayIndex]:
-    """The viewer's pushed entries (at most `limit`), and the followed celebrities: on a
+    """The viewer's pushed entries (at most `limit`), what the viewer has watched, and the
+    followed celebrities: on a
     single node intersected by Redis; on a cluster the celebrity set lives in another slot, so
     this reads the followees, and `celebrities_among` picks the celebrities in a second trip."""
     k = models.k
@@ -85,16 +86,20 @@ def tray_index(models: RedisReadModels, viewer_id: str, limit: int) -> Read[Tray
         ("hgetall", (k(Kind.TRAY_ENTRIES, viewer_id),)),
         ("smembers", (following,)) if models.cluster else
         ("sinter", (following, k(Kind.CELEBRITIES))),
+        ("smembers", (k(Kind.SEEN, viewer_id),)),
     )
     return Read(commands, lambda answers: _tray_index(answers, models.cluster))
 
 
 def _tray_index(answers: list[Any], cluster: bool) -> TrayIndex:
-    authors, raw_entries, members = answers
+    authors, raw_entries, members, seen = answers
     entries = tuple(TrayEntry.from_json(a.decode(), raw_entries[a]) for a in authors
                     if a in raw_entries)
     ids = tuple(sorted(m.decode() for m in members))
-    return TrayIndex(entries, ids, None) if cluster else TrayIndex(entries, (), ids)
+    watched = frozenset(s.decode() for s in seen)
+    if cluster:
+        return TrayIndex(entries, ids, None, watched)
+    return TrayIndex(entries, (), ids, watched)
 
 
 def celebrities_among(models: RedisReadModels, user_ids: Sequence[str]) -> Read[list[str]]:
@@ -115,12 +120,6 @@ def authors_stories(models: RedisReadModels, author_ids: Sequence[str]) -> Read[
     """Every stored story (any status, unordered) of each author, in the authors' order."""
     commands = tuple(("hvals", (models.k(Kind.AUTHOR_STORIES, a),)) for a in author_ids)
     return Read(commands, lambda rows: [[Story.from_json(v) for v in row] for row in rows])
-
-
-def seen_among(models: RedisReadModels, viewer_id: str, story_ids: Sequence[str]) -> Read[list[bool]]:
-    """Whether the viewer has watched each of these stories (at least one story id)."""
-    command = ("smismember", (models.k(Kind.SEEN, viewer_id), list(story_ids)))
-    return Read((command,), lambda answers: [bool(flag) for flag in answers[0]])
 
 
 # -- stories ----------------------------------------------------------------------------------

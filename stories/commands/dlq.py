@@ -1,4 +1,4 @@
-"""`stories dlq`: list, show and redrive dead letters (streams/dead_letters.py does the work).
+"""`stories dlq`: list, show and redrive dead letters (streams/dead_letters/ does the work).
 
 Event content (story text, captions, sticker prompts and options, free-text answers, titles) is
 never printed: such fields show as `<redacted>`.

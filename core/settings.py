@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
-__all__ = ["Settings", "get_settings", "replication_map", "DEFAULT_JWT_SECRET", "REPO_ROOT"]
+__all__ = ["Settings", "get_settings", "replication_map", "env_file", "DEFAULT_JWT_SECRET",
+           "REPO_ROOT", "ENV_FILE_VARIABLE", "CLUSTER_ENV_FILE"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JWT_SECRET = "development-only-secret-change-me"
+# A file of `STORIES_*=value` lines read under the environment: the environment still wins.
+ENV_FILE_VARIABLE = "STORIES_ENV_FILE"
+# The local cluster's addresses, replication and credentials (`stories up --cluster`).
+CLUSTER_ENV_FILE = REPO_ROOT / "infra" / "cluster.env"
 
 
 class Settings(BaseSettings):
@@ -140,9 +151,32 @@ class Settings(BaseSettings):
         "", description="S3 endpoint as clients reach it, in presigned URLs (empty: s3_endpoint)"
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then the file `STORIES_ENV_FILE` names (read when
+        the settings are built, so a command can point every later read at another stack)."""
+        path = env_file()
+        if path is None:
+            return init_settings, env_settings
+        return init_settings, env_settings, DotEnvSettingsSource(settings_cls, env_file=path)
+
     @property
     def cql_contact_points(self) -> list[str]:
         return [host.strip() for host in self.cql_hosts.split(",") if host.strip()]
+
+    @model_validator(mode="after")
+    def _state_dir_from_repository(self) -> Settings:
+        """A relative state folder (as infra/cluster.env names one) lies in the repository."""
+        if not self.state_dir.is_absolute():
+            self.state_dir = REPO_ROOT / self.state_dir
+        return self
 
     @model_validator(mode="after")
     def _replication(self) -> Settings:
@@ -184,6 +218,18 @@ def replication_map(strategy: str, factor: int, datacenter: str = "") -> str:
             )
         return f"{{'class': 'NetworkTopologyStrategy', '{datacenter}': {factor}}}"
     raise ValueError(f"unknown replication strategy {strategy!r}")
+
+
+def env_file() -> Path | None:
+    """The settings file `STORIES_ENV_FILE` names (relative paths from the working directory,
+    then from the repository), or None; a name that is no file is refused."""
+    named = os.environ.get(ENV_FILE_VARIABLE, "").strip()
+    if not named:
+        return None
+    for candidate in (Path(named), REPO_ROOT / named):
+        if candidate.is_file():
+            return candidate.resolve()
+    raise ValueError(f"{ENV_FILE_VARIABLE}={named!r} names no file")
 
 
 @lru_cache(maxsize=1)

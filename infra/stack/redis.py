@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from urllib.parse import urlsplit
 
 from rich.console import Console
@@ -22,6 +23,8 @@ __all__ = ["SERVICE", "CLUSTER_SERVICE", "endpoint", "command", "probe", "cluste
            "cluster_url"]
 
 SLOTS = 16384
+# Every Redis service of the stack starts in its own thread; one installs, the others wait.
+_INSTALLING = threading.Lock()
 
 
 def endpoint(settings: Settings) -> tuple[str, int]:
@@ -86,9 +89,11 @@ def cluster_probe(settings: Settings) -> str:
 
 def _redis_server(console: Console) -> str:
     """The redis-server executable, installed with apt-get on the first run if need be."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
+    with _INSTALLING:
+        return shutil.which("redis-server") or _install_redis_server(console)
+
+
+def _install_redis_server(console: Console) -> str:
     apt_get = shutil.which("apt-get")
     if apt_get is None:
         raise StackError("redis", "redis-server is not installed and there is no apt-get here")

@@ -16,7 +16,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-__all__ = ["Settings", "get_settings", "replication_map", "env_file", "DEFAULT_JWT_SECRET",
+__all__ = ["Settings", "get_settings", "replication_map", "env_file", "cluster_settings",
+           "DEFAULT_JWT_SECRET",
            "REPO_ROOT", "ENV_FILE_VARIABLE", "CLUSTER_ENV_FILE"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -160,8 +161,11 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Arguments, then the environment, then the file `STORIES_ENV_FILE` names (read when
-        the settings are built, so a command can point every later read at another stack)."""
+        """Arguments, then the environment, then a settings file: the one passed as `_env_file`,
+        else the one `STORIES_ENV_FILE` names (read when the settings are built, so a command can
+        point every later read at another stack)."""
+        if isinstance(dotenv_settings, DotEnvSettingsSource) and dotenv_settings.env_file:
+            return init_settings, env_settings, dotenv_settings
         path = env_file()
         if path is None:
             return init_settings, env_settings
@@ -230,6 +234,11 @@ def env_file() -> Path | None:
         if candidate.is_file():
             return candidate.resolve()
     raise ValueError(f"{ENV_FILE_VARIABLE}={named!r} names no file")
+
+
+def cluster_settings() -> Settings:
+    """The local cluster's settings: infra/cluster.env under the environment."""
+    return Settings(_env_file=CLUSTER_ENV_FILE)
 
 
 @lru_cache(maxsize=1)

@@ -6,6 +6,7 @@ This module declares the subcommands, their arguments and help; stories/commands
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +15,7 @@ import orjson
 import typer
 from rich.console import Console
 
-from core.settings import get_settings
+from core.settings import CLUSTER_ENV_FILE, ENV_FILE_VARIABLE, get_settings
 from core.version import VERSION
 from stories.commands.dlq import app as dlq_app
 
@@ -34,58 +35,79 @@ def _show_version(wanted: bool) -> None:
         raise typer.Exit()
 
 
+ClusterOption = Annotated[bool, typer.Option(
+    "--cluster", help="The local cluster: the settings of infra/cluster.env under the environment")]
+
+
+def _use_cluster(wanted: bool) -> None:
+    """Point these settings, and those of every process started from here, at the local cluster."""
+    if wanted:
+        os.environ[ENV_FILE_VARIABLE] = str(CLUSTER_ENV_FILE)
+        get_settings.cache_clear()
+
+
 @app.callback()
 def _configure(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
                                           help="Show the version and exit")] = False,
+    cluster: ClusterOption = False,
 ) -> None:
-    """Log to stderr; -v for debug detail."""
+    """Log to stderr; -v for debug detail; --cluster for any command against the local cluster."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    _use_cluster(cluster)
+
+
+SERVICES_HELP = ("Only these: kafka, cassandra, redis, redis-cluster, s3proxy; on the cluster "
+                 "kafka-1…3, cassandra-1…3, redis-1…6, redis-cluster, s3proxy")
 
 
 @app.command()
 def up(
-    services: Annotated[
-        list[str] | None, typer.Argument(help="Only these: kafka, cassandra, redis, redis-cluster, s3proxy")
-    ] = None,
+    services: Annotated[list[str] | None, typer.Argument(help=SERVICES_HELP)] = None,
     init: Annotated[bool, typer.Option(help="Also run `stories init` (when starting all)")] = True,
+    cluster: ClusterOption = False,
 ) -> None:
-    """Start the local stack (Kafka, CQL server, Redis, S3) and wait until each is ready."""
+    """Start the local stack (Kafka, CQL server, Redis, S3) and wait until each is ready;
+    --cluster: three Kafka brokers, three Cassandra nodes, a Redis Cluster of six, S3."""
     from stories.commands import stack
 
+    _use_cluster(cluster)
     stack.start(get_settings(), console, services, init)
 
 
 @app.command()
 def down(
-    services: Annotated[
-        list[str] | None, typer.Argument(help="Only these: kafka, cassandra, redis, redis-cluster, s3proxy")
-    ] = None,
+    services: Annotated[list[str] | None, typer.Argument(help=SERVICES_HELP)] = None,
+    cluster: ClusterOption = False,
 ) -> None:
-    """Stop the processes that `stories up` started (and only those)."""
+    """Stop the processes that `stories up` started (and only those): the stack's, and the
+    local cluster's when it runs."""
     from stories.commands import stack
 
+    _use_cluster(cluster)
     stack.stop(get_settings(), console, services)
 
 
 @app.command()
-def status() -> None:
+def status(cluster: ClusterOption = False) -> None:
     """Show each service of the local stack, its address and health."""
     from stories.commands import stack
 
+    _use_cluster(cluster)
     stack.show_status(get_settings())
 
 
 @app.command()
-def init() -> None:
+def init(cluster: ClusterOption = False) -> None:
     """Create the topics, the CQL schema (versioned migrations) and the bucket if missing."""
     from stories.commands import stack
 
+    _use_cluster(cluster)
     stack.initialize(get_settings(), console)
 
 

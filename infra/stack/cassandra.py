@@ -1,6 +1,14 @@
-"""Cassandra: the CQL server standing in for ScyllaDB, from the jars of infra/cassandra/pom.xml."""
+"""Cassandra: the CQL server standing in for ScyllaDB, from the jars of infra/cassandra/pom.xml.
+
+One node per contact point in `STORIES_CQL_HOSTS`: one for the single-node stack, three for the
+local cluster, each on its own loopback address with the same ports. The first node is the
+seed; each later one starts only once the node before it serves CQL, since nodes joining a ring
+at the same time collide.
+"""
 
 from __future__ import annotations
+
+from functools import partial
 
 from rich.console import Console
 
@@ -10,34 +18,59 @@ from infra.stack.processes import java
 from infra.stack.service import Service, StackError
 from infra.stack.state import Dirs
 
-__all__ = ["SERVICE", "endpoint", "command", "probe"]
+__all__ = ["SERVICE", "services", "endpoint", "command", "probe", "initial_token"]
 
 # Cassandra mlockall()s the heap committed at start-up when it runs as root: a small -Xms keeps
 # an idle node from pinning the whole 1 GiB.
 HEAP = ("-Xms256m", "-Xmx1g")
+CLUSTER_HEAP = ("-Xms256m", "-Xmx768m")  # three nodes on one box
+# A joining node waits this long for gossip to settle (30 s by default): enough on loopback.
+CLUSTER_FLAGS = ("-Dcassandra.ring_delay_ms=5000",)
+START_TIMEOUT_S = 240.0
+TOKEN_SPACE = 2**64  # Murmur3 tokens run from -2**63 to 2**63 - 1
 
 
-def endpoint(settings: Settings) -> tuple[str, int]:
-    """The first contact point: where the local node serves CQL."""
-    return settings.cql_contact_points[0], settings.cql_port
+def services(settings: Settings) -> list[Service]:
+    """`cassandra` for one node; `cassandra-1` … `cassandra-n` for a cluster, each after the last."""
+    total = len(settings.cql_contact_points)
+    if total == 1:
+        return [SERVICE]
+    return [_node_service(number, f"cassandra-{number}",
+                          after=() if number == 1 else (f"cassandra-{number - 1}",))
+            for number in range(1, total + 1)]
 
 
-def command(settings: Settings, dirs: Dirs, console: Console) -> list[str]:
+def endpoint(settings: Settings, node: int = 1) -> tuple[str, int]:
+    """Where node `node` (the first by default) serves CQL."""
+    return settings.cql_contact_points[node - 1], settings.cql_port
+
+
+def initial_token(node: int, total: int) -> int:
+    """Node `node`'s one token: the ring split evenly, so each node owns as much as the others."""
+    return -(2**63) + (node - 1) * (TOKEN_SPACE // total)
+
+
+def command(settings: Settings, dirs: Dirs, console: Console, node: int = 1) -> list[str]:
     """The node's command line, its jars fetched and its configuration rendered."""
     lib = fetch_jars("cassandra", dirs, console)
-    host, port = endpoint(settings)
+    host, port = endpoint(settings, node)
+    total = len(settings.cql_contact_points)
     config = render(
         "cassandra", "cassandra.yaml", dirs.conf / "cassandra.yaml",
-        host=host, cql_port=port, storage_port=settings.cql_storage_port, data_dir=dirs.data,
+        host=host, seed=settings.cql_contact_points[0], cql_port=port,
+        storage_port=settings.cql_storage_port, data_dir=dirs.data,
+        initial_token=0 if total == 1 else initial_token(node, total),
+        hinted_handoff="true" if total > 1 else "false",
     )  # fmt: skip
     logback = render("cassandra", "logback.xml", dirs.conf / "logback.xml", log_file=dirs.logs / "system.log")
     triggers = dirs.conf / "triggers"  # Cassandra warns every minute when it is missing
     triggers.mkdir(exist_ok=True)
     jamm = next(lib.glob("jamm-*.jar"), None)
     if jamm is None:
-        raise StackError("cassandra", f"no jamm-*.jar in {lib}: delete that folder to refetch it")
+        raise StackError(dirs.name, f"no jamm-*.jar in {lib}: delete that folder to refetch it")
+    sizing = HEAP if total == 1 else (*CLUSTER_HEAP, *CLUSTER_FLAGS)
     return [
-        java("cassandra"), *HEAP,
+        java("cassandra"), *sizing,
         *jvm_options(INFRA_DIR / "cassandra" / "jvm-options.conf"),
         f"-javaagent:{jamm}",  # Cassandra measures its memtables with it
         f"-Dcassandra.config={config.as_uri()}",
@@ -48,25 +81,37 @@ def command(settings: Settings, dirs: Dirs, console: Console) -> list[str]:
     ]  # fmt: skip
 
 
-def probe(settings: Settings) -> str:
-    """Ready once a CQL query answers; reports the server's release."""
+def probe(settings: Settings, node: int = 1) -> str:
+    """Ready once this node answers a CQL query itself; reports its release and, on a cluster,
+    how many peers it sees."""
     from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
-    from cassandra.policies import RoundRobinPolicy
+    from cassandra.policies import WhiteListRoundRobinPolicy
 
-    profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=5)
+    host, port = endpoint(settings, node)
+    # Only this node: the probe asks whether it has joined, not whether the cluster answers.
+    profile = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy([host]),
+                               request_timeout=5)
     cluster = Cluster(
-        settings.cql_contact_points,
-        port=settings.cql_port,
+        [host],
+        port=port,
         protocol_version=4,  # what ScyllaDB speaks; the project pins it everywhere
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         connect_timeout=3,
         control_connection_timeout=3,
     )
     try:
-        row = cluster.connect().execute("SELECT release_version FROM system.local").one()
+        session = cluster.connect()
+        row = session.execute("SELECT release_version FROM system.local").one()
+        peers = len(list(session.execute("SELECT peer FROM system.peers")))
     finally:
         cluster.shutdown()
-    return f"release {row.release_version}"
+    total = len(settings.cql_contact_points)
+    return f"release {row.release_version}" + ("" if total == 1 else f", {peers} peers")
 
 
-SERVICE = Service("cassandra", endpoint, command, probe, "system.log", 240.0)
+def _node_service(node: int, name: str, after: tuple[str, ...] = ()) -> Service:
+    return Service(name, partial(endpoint, node=node), partial(command, node=node),
+                   partial(probe, node=node), "system.log", START_TIMEOUT_S, after)
+
+
+SERVICE = _node_service(1, "cassandra")

@@ -1,8 +1,14 @@
-"""Up, down and status of the whole stack: every service at once, one thread each."""
+"""Up, down and status of the whole stack: every service at once, one thread each.
+
+The stack is what the settings describe: one node of each engine by default, or a cluster of
+an engine whose settings name several nodes (infra/cluster.env: three Kafka brokers, three
+Cassandra nodes, six Redis nodes). A service waits for those it comes after.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -14,12 +20,12 @@ from tenacity import Retrying, stop_after_delay, stop_any, wait_fixed
 from tenacity.stop import stop_base
 
 from core.settings import Settings
-from infra.stack import cassandra, kafka, redis, s3
+from infra.stack import cassandra, kafka, redis, redis_cluster, s3
 from infra.stack.processes import alive, port_open, recorded_pid, spawn, terminate
 from infra.stack.service import Service, ServiceStatus, StackError, one_line
 from infra.stack.state import exclusive, log_tail, service_dirs
 
-__all__ = ["SERVICES", "SERVICE_NAMES", "up", "down", "status"]
+__all__ = ["SERVICES", "SERVICE_NAMES", "services_of", "up", "down", "status"]
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +33,19 @@ PROBE_INTERVAL_S = 0.5
 # Something already listening that `up` did not start gets a grace period, not a full start-up.
 EXTERNAL_GRACE_S = 15.0
 
-# Cassandra first: the slowest to start, so its thread is the first to launch.
+# The single-node stack. Cassandra first: the slowest to start, so its thread is the first to launch.
 SERVICES: tuple[Service, ...] = (cassandra.SERVICE, kafka.SERVICE, s3.SERVICE, redis.SERVICE,
                                  redis.CLUSTER_SERVICE)
 SERVICE_NAMES = tuple(service.name for service in SERVICES)
+
+
+def services_of(settings: Settings) -> tuple[Service, ...]:
+    """The services these settings describe, Cassandra's first."""
+    from core.clients import redis_clustered
+
+    redis_services = (redis_cluster.services(settings) if redis_clustered(settings)
+                      else [redis.SERVICE, redis.CLUSTER_SERVICE])
+    return (*cassandra.services(settings), *kafka.services(settings), s3.SERVICE, *redis_services)
 
 
 class _ProbeTimeout(Exception):
@@ -39,14 +54,16 @@ class _ProbeTimeout(Exception):
         self.process_died = process_died
 
 
-def _chosen(names: Sequence[str] | None) -> list[Service]:
+def _chosen(settings: Settings, names: Sequence[str] | None) -> list[Service]:
     """The services named (all when None), refusing unknown names."""
+    described = services_of(settings)
     if not names:
-        return list(SERVICES)
-    unknown = sorted(set(names) - set(SERVICE_NAMES))
+        return list(described)
+    known = [service.name for service in described]
+    unknown = sorted(set(names) - set(known))
     if unknown:
-        raise ValueError(f"unknown service {', '.join(unknown)}; choose from {', '.join(SERVICE_NAMES)}")
-    return [service for service in SERVICES if service.name in names]
+        raise ValueError(f"unknown service {', '.join(unknown)}; choose from {', '.join(known)}")
+    return [service for service in described if service.name in names]
 
 
 def up(settings: Settings, console: Console, services: Sequence[str] | None = None) -> None:
@@ -57,9 +74,10 @@ def up(settings: Settings, console: Console, services: Sequence[str] | None = No
     the service's log) when a service cannot be started or does not become ready in time.
     """
     began = time.monotonic()
-    chosen = _chosen(services)
+    chosen = _chosen(settings, services)
+    order = _StartOrder({service.name for service in chosen})
     with exclusive(settings), ThreadPoolExecutor(len(chosen), "stack-up") as pool:
-        futures = [pool.submit(_ensure_running, service, settings, console) for service in chosen]
+        futures = [pool.submit(order.start, service, settings, console) for service in chosen]
     errors = [error for future in futures if (error := future.exception()) is not None]
     for error in errors:
         if not isinstance(error, StackError):
@@ -78,7 +96,7 @@ def up(settings: Settings, console: Console, services: Sequence[str] | None = No
 def down(settings: Settings, console: Console, services: Sequence[str] | None = None) -> None:
     """Stop the processes that `up` started (all, or those named), and only those: SIGTERM,
     then SIGKILL if need be."""
-    chosen = _chosen(services)
+    chosen = [service for service in _chosen(settings, services) if service.command is not None]
     with exclusive(settings), ThreadPoolExecutor(len(chosen), "stack-down") as pool:
         futures = [pool.submit(_stop, service, settings, console) for service in chosen]
     for future in futures:
@@ -87,8 +105,33 @@ def down(settings: Settings, console: Console, services: Sequence[str] | None = 
 
 def status(settings: Settings) -> list[ServiceStatus]:
     """Each service's address, whether something runs there, and whether it passes its probe."""
-    with ThreadPoolExecutor(len(SERVICES), thread_name_prefix="stack-status") as pool:
-        return list(pool.map(lambda service: _status_of(service, settings), SERVICES))
+    described = services_of(settings)
+    with ThreadPoolExecutor(len(described), thread_name_prefix="stack-status") as pool:
+        return list(pool.map(lambda service: _status_of(service, settings), described))
+
+
+class _StartOrder:
+    """Starts each service once those it comes after (among the ones being started) are ready."""
+
+    def __init__(self, starting: set[str]) -> None:
+        self._done = {name: threading.Event() for name in starting}
+        self._failed: set[str] = set()
+
+    def start(self, service: Service, settings: Settings, console: Console) -> None:
+        for name in service.after:
+            if name in self._done:
+                self._done[name].wait()
+            if name in self._failed:
+                self._failed.add(service.name)
+                self._done[service.name].set()
+                raise StackError(service.name, f"not started: {name} did not start")
+        try:
+            _ensure_running(service, settings, console)
+        except BaseException:
+            self._failed.add(service.name)
+            raise
+        finally:
+            self._done[service.name].set()
 
 
 def _ensure_running(service: Service, settings: Settings, console: Console) -> None:
@@ -97,6 +140,9 @@ def _ensure_running(service: Service, settings: Settings, console: Console) -> N
     address = f"{host}:{port}"
     began = time.monotonic()
     pid = recorded_pid(dirs)
+    if service.command is None:
+        _form(service, settings, console, address)
+        return
     if pid is None and port_open(host, port):
         _adopt_external(service, settings, console, address)
         return
@@ -127,6 +173,18 @@ def _ensure_running(service: Service, settings: Settings, console: Console) -> N
         f"[green]✓[/green] {service.name:<9} {address:<15} {how}, ready in {elapsed:.1f} s,"
         f" pid {pid} ({escape(detail)})"
     )
+
+
+def _form(service: Service, settings: Settings, console: Console, address: str) -> None:
+    """A step with no process of its own: its probe does the work, until it passes."""
+    began = time.monotonic()
+    try:
+        detail = _wait_until_ready(service, settings, None, service.start_timeout_s)
+    except _ProbeTimeout as error:
+        raise StackError(service.name, f"not ready after {service.start_timeout_s:.0f} s "
+                                       f"(last probe error: {error})") from None
+    console.print(f"[green]✓[/green] {service.name:<9} {address:<15} ready in "
+                  f"{time.monotonic() - began:.1f} s ({escape(detail)})")
 
 
 def _adopt_external(service: Service, settings: Settings, console: Console, address: str) -> None:
@@ -195,7 +253,7 @@ def _stop(service: Service, settings: Settings, console: Console) -> None:
 def _status_of(service: Service, settings: Settings) -> ServiceStatus:
     dirs = service_dirs(settings, service.name)
     host, port = service.endpoint(settings)
-    pid = recorded_pid(dirs)
+    pid = None if service.command is None else recorded_pid(dirs)
     running = pid is not None or port_open(host, port)
     healthy, detail = False, "not running"
     if running:
@@ -203,6 +261,6 @@ def _status_of(service: Service, settings: Settings) -> ServiceStatus:
             detail, healthy = _probe(service, settings), True
         except Exception as error:  # any probe failure: running but not healthy
             detail = one_line(error)
-    if running and pid is None:
+    if running and pid is None and service.command is not None:
         detail = f"not started by `up`; {detail}"
     return ServiceStatus(service.name, f"{host}:{port}", running, healthy, pid, detail)

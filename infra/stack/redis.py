@@ -20,7 +20,7 @@ from infra.stack.service import Service, StackError
 from infra.stack.state import Dirs, last_lines
 
 __all__ = ["SERVICE", "CLUSTER_SERVICE", "endpoint", "command", "probe", "cluster_endpoint",
-           "cluster_url"]
+           "cluster_url", "redis_server"]
 
 SLOTS = 16384
 # Every Redis service of the stack starts in its own thread; one installs, the others wait.
@@ -37,7 +37,7 @@ def command(settings: Settings, dirs: Dirs, console: Console) -> list[str]:
     """redis-server's command line: no snapshots, its data and log in the state folder."""
     host, port = endpoint(settings)
     return [
-        _redis_server(console), "--port", str(port), "--bind", host,
+        redis_server(console), "--port", str(port), "--bind", host,
         # Test data only: no snapshots, no append-only file.
         "--save", "", "--appendonly", "no", "--daemonize", "no",
         "--dir", str(dirs.data), "--logfile", str(dirs.logs / "redis.log"),
@@ -59,7 +59,7 @@ def cluster_command(settings: Settings, dirs: Dirs, console: Console) -> list[st
     """A cluster-enabled redis-server with its own node file, data and log."""
     host, port = cluster_endpoint(settings)
     return [
-        _redis_server(console), "--port", str(port), "--bind", host,
+        redis_server(console), "--port", str(port), "--bind", host,
         "--cluster-enabled", "yes", "--cluster-config-file", str(dirs.data / "nodes.conf"),
         # A single node: no replica to fail over to, and every slot stays served.
         "--cluster-require-full-coverage", "no",
@@ -87,7 +87,7 @@ def cluster_probe(settings: Settings) -> str:
     return f"Redis {version}, cluster of one node, {SLOTS} slots"
 
 
-def _redis_server(console: Console) -> str:
+def redis_server(console: Console) -> str:
     """The redis-server executable, installed with apt-get on the first run if need be."""
     with _INSTALLING:
         return shutil.which("redis-server") or _install_redis_server(console)

@@ -15,15 +15,20 @@ __all__ = ["Service", "ServiceStatus", "StackError", "one_line", "count"]
 
 @dataclass(frozen=True)
 class Service:
-    """One engine of the local stack, described once for up, down and status."""
+    """One engine (or one node of an engine's cluster) of the local stack, described once for
+    up, down and status."""
 
     name: str
     endpoint: Callable[[Settings], tuple[str, int]]
-    # Fetches and renders whatever the service needs, then returns its command line.
-    command: Callable[[Settings, Dirs, Console], list[str]]
+    # Fetches and renders whatever the service needs, then returns its command line; None for
+    # a step with no process of its own (forming a cluster of nodes started before it).
+    command: Callable[[Settings, Dirs, Console], list[str]] | None
     probe: Callable[[Settings], str]  # raises unless ready; returns a one-line detail
     log_name: str
     start_timeout_s: float
+    # Services that must be ready before this one starts (a Cassandra node joins the ring only
+    # once the node before it has).
+    after: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

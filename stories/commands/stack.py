@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from core.settings import Settings
+from core.settings import Settings, cluster_settings
 from infra.stack import ServiceStatus, StackError
 from infra.stack import down as stop_stack
 from infra.stack import status as stack_status
@@ -29,11 +29,21 @@ def start(settings: Settings, console: Console, services: list[str] | None, init
 
 
 def stop(settings: Settings, console: Console, services: list[str] | None) -> None:
-    """Stop what `stories up` started; an unknown service name is a bad parameter."""
+    """Stop what `stories up` started, and the local cluster too when it runs (and all are
+    asked for); an unknown service name is a bad parameter."""
     try:
         stop_stack(settings, console, services)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
+    cluster = cluster_settings()
+    if not services and cluster.state_dir != settings.state_dir and _started_here(cluster):
+        console.print("the local cluster:")
+        stop_stack(cluster, console, None)
+
+
+def _started_here(settings: Settings) -> bool:
+    """Whether `up` recorded a process under these settings' state folder."""
+    return any(settings.state_dir.glob("*/*.pid"))
 
 
 def show_status(settings: Settings) -> None:

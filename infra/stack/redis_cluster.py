@@ -1,0 +1,136 @@
+"""The local cluster's Redis: six cluster-enabled redis-servers, three primaries with a replica
+each, on the seed's port (from `STORIES_REDIS_URL`) and the five after it.
+
+`redis-1` … `redis-6` are the processes; `redis-cluster` is the step after them that forms the
+cluster on its first start (redis-cli assigns the slots and pairs each primary with a replica)
+and is ready once every slot is served and every primary has a connected replica.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from functools import partial
+from urllib.parse import urlsplit
+
+from rich.console import Console
+
+from core.settings import Settings
+from infra.stack.redis import SLOTS, redis_server
+from infra.stack.service import Service, StackError
+from infra.stack.state import Dirs, last_lines
+
+__all__ = ["NODES", "services", "node_endpoint", "node_addresses", "cluster_state"]
+
+PRIMARIES = 3
+NODES = PRIMARIES * 2  # a replica for each primary
+# How long a silent primary stays a primary: short, so a replica takes over within seconds
+# even on a loaded box (Redis's default is 15 s).
+NODE_TIMEOUT_MS = 5000
+FORM_TIMEOUT_S = 60.0
+
+
+def services(settings: Settings) -> list[Service]:
+    """The six nodes, then the step that forms them into a cluster."""
+    nodes = [Service(f"redis-{node}", partial(node_endpoint, node=node),
+                     partial(_node_command, node=node), partial(_node_probe, node=node),
+                     "redis.log", 30.0)
+             for node in range(1, NODES + 1)]
+    names = tuple(service.name for service in nodes)
+    return [*nodes, Service("redis-cluster", partial(node_endpoint, node=1), None, cluster_state,
+                            "redis.log", FORM_TIMEOUT_S, after=names)]
+
+
+def node_endpoint(settings: Settings, node: int) -> tuple[str, int]:
+    """Node `node` listens on the seed's port + node - 1."""
+    url = urlsplit(settings.redis_url)
+    return url.hostname or "127.0.0.1", (url.port or 6379) + node - 1
+
+
+def node_addresses(settings: Settings) -> list[str]:
+    """host:port of every node, the seed first."""
+    return [":".join(map(str, node_endpoint(settings, node))) for node in range(1, NODES + 1)]
+
+
+def _node_command(settings: Settings, dirs: Dirs, console: Console, node: int) -> list[str]:
+    host, port = node_endpoint(settings, node)
+    return [
+        redis_server(console), "--port", str(port), "--bind", host,
+        "--cluster-enabled", "yes", "--cluster-config-file", str(dirs.data / "nodes.conf"),
+        "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+        # While a primary is being replaced, the other primaries' slots keep being served.
+        "--cluster-require-full-coverage", "no",
+        # Test data only: no snapshots, no append-only file. A killed primary that came back
+        # empty before its replica took over would lose its slots' keys: it comes back later
+        # than the node timeout, as a replica.
+        "--save", "", "--appendonly", "no", "--daemonize", "no",
+        "--dir", str(dirs.data), "--logfile", str(dirs.logs / "redis.log"),
+    ]  # fmt: skip
+
+
+def _client(settings: Settings, node: int) -> object:
+    import redis
+
+    host, port = node_endpoint(settings, node)
+    return redis.Redis(host=host, port=port, socket_connect_timeout=2, socket_timeout=5,
+                       decode_responses=True)
+
+
+def _node_probe(settings: Settings, node: int) -> str:
+    client = _client(settings, node)
+    try:
+        version = client.info("server").get("redis_version", "?")  # type: ignore[attr-defined]
+    finally:
+        client.close()  # type: ignore[attr-defined]
+    return f"Redis {version}, cluster node"
+
+
+def cluster_state(settings: Settings) -> str:
+    """Form the cluster if no slot is assigned yet; ready once every slot is served by a live
+    primary with a connected replica."""
+    client = _client(settings, 1)
+    try:
+        info = client.cluster("info")  # type: ignore[attr-defined]
+        if int(info.get("cluster_slots_assigned", 0)) == 0:
+            _create(settings)
+            info = client.cluster("info")  # type: ignore[attr-defined]
+        nodes = client.cluster("nodes")  # type: ignore[attr-defined]
+    finally:
+        client.close()  # type: ignore[attr-defined]
+    primaries, replicas = _roles(nodes)
+    if info.get("cluster_state") != "ok" or int(info.get("cluster_slots_ok", 0)) != SLOTS:
+        raise RuntimeError(f"cluster state {info.get('cluster_state')}, "
+                           f"{info.get('cluster_slots_ok')} of {SLOTS} slots served")
+    if len(primaries) != PRIMARIES or set(replicas.values()) != primaries:
+        raise RuntimeError(f"{len(primaries)} primaries serving slots, "
+                           f"{len(set(replicas.values()) & primaries)} with a connected replica")
+    return f"cluster ok, {PRIMARIES} primaries with a replica each, {SLOTS} slots"
+
+
+def _roles(nodes: dict[str, dict[str, object]]) -> tuple[set[str], dict[str, str]]:
+    """Ids of the live primaries that serve slots, and each connected replica's primary id."""
+    primaries: set[str] = set()
+    replicas: dict[str, str] = {}
+    for node in nodes.values():
+        flags = str(node.get("flags", ""))
+        if "fail" in flags or not node.get("connected"):
+            continue
+        if "master" in flags and node.get("slots"):
+            primaries.add(str(node["node_id"]))
+        elif "slave" in flags:
+            replicas[str(node["node_id"])] = str(node.get("master_id"))
+    return primaries, replicas
+
+
+def _create(settings: Settings) -> None:
+    """`redis-cli --cluster create`: slots split over three primaries, one replica each."""
+    redis_cli = shutil.which("redis-cli")
+    if redis_cli is None:
+        raise StackError("redis-cluster", "redis-cli is not installed (Debian: redis-tools)")
+    argv = [redis_cli, "--cluster", "create", *node_addresses(settings),
+            "--cluster-replicas", "1", "--cluster-yes"]
+    result = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                            timeout=FORM_TIMEOUT_S)
+    if result.returncode != 0:
+        raise StackError("redis-cluster", "redis-cli could not form the cluster",
+                         last_lines(result.stdout + result.stderr))

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from core.clients import redis_client
+from core.clients import redis_client, redis_clustered
 from core.settings import Settings
 from projections.catalogue import CQL_TABLES
 from projections.projector import ProjectionPolicy, Projector
@@ -65,16 +65,18 @@ class RedisCqlBackend:
 
     With `cluster`, Redis is the stack's one-node Redis Cluster through the cluster-aware
     client: every slot on one node, yet a command whose keys span slots is refused, so the
-    whole suite proves the key layout cluster-safe."""
+    whole suite proves the key layout cluster-safe. When the settings name a cluster already
+    (the local cluster), that cluster is used."""
 
     name = "redis+cql"
     POOL = 2
 
     def __init__(self, settings: Settings, session: Any, cluster: bool = False):
-        if cluster:
+        if cluster and not redis_clustered(settings):
             from infra.stack.redis import cluster_url
 
             settings = settings.model_copy(update={"redis_url": cluster_url(settings)})
+        if cluster:
             self.name = "redis-cluster+cql"
         self.session = session
         self.redis = redis_client(settings)

@@ -1,5 +1,7 @@
 """Every contract test runs once per store backend: in memory, Redis + the CQL server, and a
-one-node Redis Cluster (which refuses cross-slot commands) + the CQL server."""
+one-node Redis Cluster (which refuses cross-slot commands) + the CQL server. Against the local
+cluster (STORIES_ENV_FILE=infra/cluster.env), Redis is the six-node cluster itself: in memory,
+and that cluster + the three CQL nodes."""
 
 from __future__ import annotations
 
@@ -7,9 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from core.clients import redis_clustered
+from core.settings import Settings
 from tests.contract.backends import Backend, MemoryBackend, RedisCqlBackend
 
-BACKENDS = ("memory", "redis+cql", "redis-cluster+cql")
+BACKENDS = (("memory", "redis-cluster+cql") if redis_clustered(Settings())
+            else ("memory", "redis+cql", "redis-cluster+cql"))
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-"""Footprint: Redis bytes per active story, per tray entry and per counted view; CQL bytes per
-viewer row.
+"""Footprint: Redis bytes per active story, per tray entry, per counted view, per seen story,
+per follow and per expiry entry; CQL bytes per viewer row; Kafka bytes per event of each topic.
 
 Redis: `MEMORY USAGE key SAMPLES 0` (every nested value counted) summed over the keys of each
 kind under the deployment's prefixes, divided by how many items those keys hold.
@@ -9,6 +9,9 @@ CQL: a table cannot be flushed through the driver, but a schema change flushes i
 ingest ceiling wrote) makes Cassandra write its memtable to SSTables. The SSTable files on disk
 (compressed, as stored) divided by the rows give bytes per viewer entry. Where the data folder
 is not local, `system_views.disk_usage` (whole mebibytes) is the fallback.
+
+Kafka: the log segments of each of the deployment's topics in the broker's data folder (as
+stored: compressed batches, indexes aside) divided by the events the topic holds.
 """
 
 from __future__ import annotations
@@ -18,9 +21,13 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from projections.runtime import Runtime
+from confluent_kafka import Consumer, TopicPartition
 
-__all__ = ["redis_footprint", "cql_viewer_footprint"]
+from core.settings import Settings
+from projections.runtime import Runtime
+from streams.topics import TOPICS, topic_name
+
+__all__ = ["redis_footprint", "cql_viewer_footprint", "kafka_footprint"]
 
 SCAN_BATCH = 2000
 
@@ -55,8 +62,9 @@ def _per(total: int, items: int) -> float | None:
 
 
 def redis_footprint(runtime: Runtime) -> dict[str, Any]:
-    """Bytes per active story (a, s, o keys and the expiry zset), tray entry, counted view."""
-    keys = _keys_by_kind(runtime, {"a", "s", "o", "x", "t", "ti", "ve", "vv", "seen"})
+    """Bytes per active story (a, s, o keys and the expiry zset), tray entry, counted view,
+    seen story, follow (both directions) and expiry index entry."""
+    keys = _keys_by_kind(runtime, {"a", "s", "o", "x", "t", "ti", "ve", "vv", "seen", "fr", "fg"})
     stories = sum(_pipelined(runtime, keys["a"], "HLEN"))
     story_bytes = sum(_usage(runtime, keys[k]) for k in ("a", "s", "o", "x"))
     entries = sum(_pipelined(runtime, keys["t"], "ZCARD"))
@@ -67,9 +75,21 @@ def redis_footprint(runtime: Runtime) -> dict[str, Any]:
         "active_stories": stories, "bytes_per_active_story": _per(story_bytes, stories),
         "tray_entries": entries, "bytes_per_tray_entry": _per(tray_bytes, entries),
         "counted_views": views, "counter_bytes_per_view": _per(view_bytes, views),
-        "seen_sets": len(keys["seen"]),
+        "seen_sets": len(keys["seen"]), **_per_member(runtime, keys, "seen", ("seen",), "SCARD"),
+        **_per_member(runtime, keys, "follow", ("fr", "fg"), "SCARD", halve=True),
+        **_per_member(runtime, keys, "expiry", ("x",), "ZCARD"),
         "method": "MEMORY USAGE SAMPLES 0 per key, summed by kind",
     }
+
+
+def _per_member(runtime: Runtime, keys: dict[str, list[bytes]], name: str, kinds: tuple[str, ...],
+                count: str, halve: bool = False) -> dict[str, Any]:
+    """`<name>_entries` and `bytes_per_<name>_entry` over the members of these kinds' keys;
+    `halve`: each entry is a member of two keys (a follow is in both users' sets)."""
+    members = sum(sum(_pipelined(runtime, keys[k], count)) for k in kinds)
+    entries = members // 2 if halve else members
+    used = sum(_usage(runtime, keys[k]) for k in kinds)
+    return {f"{name}_entries": entries, f"bytes_per_{name}_entry": _per(used, entries)}
 
 
 def _sstable_bytes(folder: Path) -> tuple[int, int]:
@@ -112,3 +132,33 @@ def _disk_usage_fallback(runtime: Runtime, keyspace: str, rows: int) -> dict[str
     total = (row.mebibytes if row else 0) * 1024 * 1024
     return {"rows": rows, "sstable_bytes": total, "bytes_per_viewer_row": _per(total, rows),
             "method": "system_views.disk_usage (whole MiB) after a flush forced by ALTER TABLE"}
+
+
+
+def _events_held(settings: Settings) -> dict[str, tuple[str, int]]:
+    """Each topic's suffix -> its full name and the events it holds (high - low watermarks)."""
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+                         "group.id": f"{settings.topic_prefix}-footprint"})
+    try:
+        held = {}
+        for topic in TOPICS:
+            name = topic_name(topic, settings.topic_prefix)
+            marks = [consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
+                     for p in range(topic.partitions)]
+            held[topic.suffix] = (name, sum(high - low for low, high in marks))
+        return held
+    finally:
+        consumer.close()
+
+
+def kafka_footprint(settings: Settings) -> dict[str, Any]:
+    """Bytes on disk per event of each of the deployment's topics, from the local broker's data
+    folder (waiting when the broker is not local)."""
+    log_dir = settings.state_dir / "kafka" / "data"
+    if not log_dir.is_dir():
+        return {"status": "waiting", "reason": f"no broker data folder at {log_dir}"}
+    found: dict[str, Any] = {}
+    for suffix, (name, events) in _events_held(settings).items():
+        stored = sum(f.stat().st_size for f in log_dir.glob(f"{name}-*/*.log"))
+        found[suffix] = {"events": events, "bytes": stored, "bytes_per_event": _per(stored, events)}
+    return {"topics": found, "method": "log segment files (*.log) per topic / events held"}

@@ -9,13 +9,13 @@ from __future__ import annotations
 import importlib
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bench.http_load import LoadRequest, free_port, run_wrk, wrk_path
 from harness.deployment import Deployment
-from harness.usage import resident_bytes
+from harness.usage import cpu_seconds, resident_bytes, service_pids
 from projections.queries import read_tray
 
 __all__ = ["GatewayPlan", "measure_gateway", "readers"]
@@ -65,12 +65,25 @@ def _bare_requests(pairs: list[tuple[str, str]]) -> tuple[list[LoadRequest], lis
 
 
 def _load(port: int, trays: list[LoadRequest], stories: list[LoadRequest], plan: GatewayPlan,
-          ) -> dict[str, Any]:
+          redis_pid: int | None) -> dict[str, Any]:
+    """Tray reads, then story lists; each with the Redis server's CPU per read when local."""
     base = f"http://127.0.0.1:{port}"
     return {
-        "tray": run_wrk(base, trays, plan.seconds, plan.connections, plan.threads),
-        "story_list": run_wrk(base, stories, plan.seconds, plan.connections, plan.threads),
+        "tray": _with_redis_cpu(redis_pid, lambda: run_wrk(base, trays, plan.seconds,
+                                                           plan.connections, plan.threads)),
+        "story_list": _with_redis_cpu(redis_pid, lambda: run_wrk(base, stories, plan.seconds,
+                                                                 plan.connections, plan.threads)),
     }
+
+
+def _with_redis_cpu(redis_pid: int | None, load: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The load's result and `redis_cpu_us_per_read`: the Redis process's CPU over the run."""
+    before = cpu_seconds(redis_pid) if redis_pid else 0.0
+    result = load()
+    if redis_pid and result["requests"]:
+        used = cpu_seconds(redis_pid) - before
+        result["redis_cpu_us_per_read"] = round(used / result["requests"] * 1e6, 1)
+    return result
 
 
 def _gateway_run(deployment: Deployment, pairs: list[tuple[str, str]], plan: GatewayPlan,
@@ -80,7 +93,8 @@ def _gateway_run(deployment: Deployment, pairs: list[tuple[str, str]], plan: Gat
                                port, STORIES_GATEWAY_PORT=str(port),
                                STORIES_GATEWAY_WORKERS=str(plan.processes))
     try:
-        result = _load(port, *_gateway_requests(deployment, pairs), plan)
+        redis_pid = service_pids(deployment.settings).get("redis")
+        result = _load(port, *_gateway_requests(deployment, pairs), plan, redis_pid)
         result["rss_bytes"] = resident_bytes(process.pid)
         return result
     finally:
@@ -95,7 +109,7 @@ def _bare_run(deployment: Deployment, pairs: list[tuple[str, str]], plan: Gatewa
             "--no-access-log", "--log-level", "warning"]
     process = deployment.serve("bare", argv, port)
     try:
-        return _load(port, *_bare_requests(pairs), plan)
+        return _load(port, *_bare_requests(pairs), plan, service_pids(deployment.settings).get("redis"))
     finally:
         deployment.stop(process)
 

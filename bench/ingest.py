@@ -248,6 +248,8 @@ def measure_ingest(deployment: Deployment, stories: list[tuple[str, str]],
                    plan: IngestPlan, pids: dict[str, int]) -> dict[str, Any]:
     """End to end with the running worker, then each ceiling alone; the ratio to the slowest.
 
+    Also the engagement topic's partitions and the mean encoded size of a view event (bytes).
+
     `pids` (worker, services) get their CPU per view measured over the end-to-end run.
     """
     views = _views(stories, plan)
@@ -266,6 +268,7 @@ def measure_ingest(deployment: Deployment, stories: list[tuple[str, str]],
     slowest = min(ceilings, key=lambda name: ceilings[name]["rate"])
     return {
         "views": len(views), "stories": len({v.story_id for v in views}),
+        "partitions": len(since), "event_bytes": round(sum(len(v.value) for v in views) / len(views), 1),
         "batch_size": batch, "end_to_end": end_to_end, "ceilings": ceilings,
         "cpu_us_per_view": end_to_end.pop("cpu_us_per_view"),
         "slowest_ceiling": slowest, "cql_write_row_by_row": per_row,

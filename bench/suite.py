@@ -20,7 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from bench.fanout import measure_fanout
-from bench.footprint import cql_viewer_footprint, redis_footprint
+from bench.footprint import cql_viewer_footprint, kafka_footprint, redis_footprint
 from bench.freshness import FreshnessPlan, measure_freshness
 from bench.gateway_load import GatewayPlan, measure_gateway
 from bench.ingest import IngestPlan, measure_ingest, post_stories
@@ -154,6 +154,7 @@ class _Run:
             scratch = self.deployment.scratch[0]
             result["cql"] = cql_viewer_footprint(scratch, ingest["scratch_keyspace"],
                                                  ingest["views"])
+        result["kafka"] = kafka_footprint(self.deployment.settings)
         return result
 
     def media(self) -> dict[str, Any]:

@@ -218,8 +218,12 @@ def simulate(
     command.run(get_settings(), console, config, out)
 
 
-@app.command()
+bench_app = typer.Typer()
+
+
+@bench_app.callback(invoke_without_command=True)
 def bench(
+    ctx: typer.Context,
     size: Annotated[str, typer.Option(help="full (make bench) or small (make test)")] = "full",
     record: Annotated[bool, typer.Option(help="Append a row to docs/benchmarks.md")] = False,
     section: Annotated[list[str] | None, typer.Option(help="Only this section (repeatable): "
@@ -234,13 +238,36 @@ def bench(
     """Measure ingest, freshness, gateway reads, replay, fan-out, footprint and media.
 
     Runs on a private deployment of the running stack, prints a table, writes
-    reports/bench-<timestamp>.json and marks each target met or missed.
+    reports/bench-<timestamp>.json and marks each target met or missed. `stories bench
+    capacity` turns a report into the capacity plan of docs/scaling.md.
     """
+    if ctx.invoked_subcommand:
+        return
     from stories.commands import bench as command
 
     sections = command.sections(size, section)
     command.run(get_settings(), console, size, sections, record=record,
                 background_rate=background_rate, worker_processes=worker_processes)
+
+
+@bench_app.command("capacity")
+def bench_capacity(
+    report: Annotated[Path | None, typer.Option(
+        help="A bench JSON report (default: the newest reports/bench-*.json)")] = None,
+    write: Annotated[bool, typer.Option(
+        help="Keep the report as docs/scaling-bench.json and rewrite docs/scaling.md's block")
+    ] = False,
+) -> None:
+    """Plan Kafka, workers, Redis and ScyllaDB for the design figures from a bench report.
+
+    Prints the generated block of docs/scaling.md: every figure with its formula.
+    """
+    from stories.commands import bench as command
+
+    command.capacity(report, write)
+
+
+app.add_typer(bench_app, name="bench")
 
 
 @app.command("reconcile-media")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 
+from bench.capacity import MissingFigure, regenerate
 from bench.suite import SECTIONS, SIZES, run_suite
 from core.settings import Settings
 
-__all__ = ["run", "sections"]
+__all__ = ["run", "sections", "capacity"]
 
 
 def sections(size: str, section: list[str] | None) -> tuple[str, ...]:
@@ -44,3 +46,13 @@ def _overrides(background_rate: float | None, worker_processes: int | None) -> d
     if worker_processes:
         chosen["worker_processes"] = worker_processes
     return chosen
+
+
+def capacity(report: Path | None, write: bool) -> None:
+    """Print the plan's block, or write it into docs/scaling.md; a missing figure exits 1."""
+    try:
+        block = regenerate(report, write)
+    except (MissingFigure, FileNotFoundError, ValueError) as error:
+        typer.echo(f"capacity: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo("docs/scaling.md rewritten" if write else block)

@@ -10,6 +10,7 @@ from rich.console import Console
 from bench.http_load import wrk_path
 from bench.report import TARGETS
 from bench.suite import SECTIONS, run_suite
+from streams.topics import topic_for
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +88,14 @@ def test_footprint_figures_are_plausible(report):
     assert redis["tray_entries"] > 0 and 20 < redis["bytes_per_tray_entry"] < 5_000
     cql = footprint["cql"]
     assert cql["rows"] == 3000 and 5 < cql["bytes_per_viewer_row"] < 2_000
+    for kind in ("seen", "follow", "expiry"):
+        assert redis[f"{kind}_entries"] > 0 and 10 < redis[f"bytes_per_{kind}_entry"] < 5_000
+    topics = footprint["kafka"]["topics"]
+    assert topics["engagement"]["events"] >= 3000
+    for topic in ("engagement", "story-lifecycle", "social-graph"):
+        assert 20 < topics[topic]["bytes_per_event"] < 5_000
+    ingest = report["sections"]["ingest"]
+    assert ingest["partitions"] == topic_for("StoryViewed").partitions and ingest["event_bytes"] > 20
 
 
 def test_media_rates_and_targets_listed(report):

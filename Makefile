@@ -8,7 +8,7 @@ STORIES := $(VENV)/bin/stories
 PYTEST  := $(VENV)/bin/pytest
 STAMP   := $(VENV)/.installed
 
-.PHONY: help install up down status init test test-unit test-integration demo reliability lint clean bench wrk simulate
+.PHONY: help install up down status init test test-unit test-integration demo reliability lint clean bench wrk simulate cluster test-cluster
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -61,6 +61,14 @@ wrk: ## Install wrk, the HTTP load tool of the benchmark, from Debian when missi
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo -n" ); \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk || \
 		{ $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk; }; }
+
+cluster: install ## Start the local cluster: 3 Kafka brokers, 3 Cassandra nodes, a Redis Cluster of 6, S3
+	$(STORIES) up --cluster
+
+test-cluster: cluster ## Contract and integration suites on the local cluster, then the node-loss scenarios
+	export STORIES_ENV_FILE=infra/cluster.env; \
+	$(PYTEST) -q --timeout=900 tests/contract tests/integration && \
+	$(PYTHON) -m reliability --cluster $(ARGS)
 
 reliability: up ## Full-size fault scenarios (kill -9, restarts, outages); prints the table
 	$(PYTHON) -m reliability --size full

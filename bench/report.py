@@ -204,7 +204,8 @@ def record_row(report: Report, log: Path) -> None:
     met = [t for t in report["targets"] if t["met"]]
     measured = [t for t in report["targets"] if t["met"] is not None]
     cells = [
-        report["started_at"][:16].replace("T", " "), report["commit"][:8], report["size"],
+        report["started_at"][:16].replace("T", " "), report["commit"][:8],
+        report["size"] + (" (cluster)" if report.get("stack", {}).get("kind") == "cluster" else ""),
         f"{report['machine']['load_before']:.1f}",
         _fmt(_get(report, "ingest", "end_to_end", "rate")),
         _fmt(_get(report, "ingest", "ratio_to_slowest")),

@@ -176,8 +176,22 @@ def _machine() -> dict[str, Any]:
             "python": platform.python_version(), "platform": platform.platform()}
 
 
-def _command(size: str, record: bool, sections: tuple[str, ...]) -> str:
-    words = ["stories", "bench", "--size", size]
+def stack_description(settings: Settings) -> dict[str, Any]:
+    """What the bench ran against: one node of each engine, or a cluster, and its replication."""
+    from core.clients import redis_clustered
+
+    brokers = len([b for b in settings.kafka_bootstrap.split(",") if b.strip()])
+    clustered = brokers > 1 or len(settings.cql_contact_points) > 1 or redis_clustered(settings)
+    return {"kind": "cluster" if clustered else "single-node", "kafka_brokers": brokers,
+            "kafka_replication_factor": settings.kafka_replication_factor,
+            "kafka_min_insync_replicas": settings.kafka_min_insync_replicas,
+            "cql_nodes": len(settings.cql_contact_points), "cql_replication": settings.cql_replication,
+            "cql_consistency": settings.cql_consistency,
+            "redis": "cluster" if redis_clustered(settings) else "single node"}
+
+
+def _command(size: str, record: bool, sections: tuple[str, ...], cluster: bool = False) -> str:
+    words = ["stories", "bench", *(["--cluster"] if cluster else []), "--size", size]
     if sections != SECTIONS:
         words += [f"--section {s}" for s in sections]
     return " ".join(words + (["--record"] if record else []))
@@ -188,9 +202,11 @@ def run_suite(settings: Settings, size_name: str, console: Console,
               sections: tuple[str, ...] = SECTIONS, **overrides: Any) -> tuple[dict, Path]:
     """Run the sections, write the JSON report (and the results-log row); returns both."""
     size = replace(SIZES[size_name], **overrides)
+    stack = stack_description(settings)
     report: dict[str, Any] = {"started_at": now_iso(), "size": size.name, "commit": _commit(),
-                              "command": _command(size_name, record, sections),
-                              "machine": _machine(), "plan": size.__dict__}
+                              "command": _command(size_name, record, sections,
+                                                  stack["kind"] == "cluster"),
+                              "machine": _machine(), "stack": stack, "plan": size.__dict__}
     stamp = report["started_at"][:19].replace(":", "").replace("-", "")
     run = _Run(settings, size, reports / f"work-{stamp}", console)
     try:

@@ -15,6 +15,7 @@ class Size:
     stories: int
     views: int
     kills: int
+    seconds: float = 0.0  # how long paced scenarios (the node losses) send their traffic
 
     @property
     def label(self) -> str:
@@ -39,6 +40,11 @@ class Row:
     duplicated: int
     leaks: int
     replay_diff: int = 0
+    # Reads through a gateway while a node was lost: how many, how many failed, and the longest
+    # time without a good answer (None where no gateway was probed).
+    gateway_reads: int | None = None
+    gateway_errors: int | None = None
+    longest_gap_s: float | None = None
 
     @property
     def clean(self) -> bool:

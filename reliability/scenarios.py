@@ -11,11 +11,18 @@ from core.settings import Settings
 from reliability.faults.access import access_matrix
 from reliability.faults.fuzz import api_fuzz
 from reliability.faults.gateway import gateway_killed
+from reliability.faults.nodes import (
+    cql_node_killed,
+    kafka_broker_killed,
+    one_of_three_workers_killed,
+    redis_primary_killed,
+    three_workers,
+)
 from reliability.faults.services import cql_outage, kafka_restart, redis_wiped
 from reliability.faults.workers import one_of_two_killed, worker_killed
 from reliability.outcome import Row, Size
 
-__all__ = ["Row", "Scenario", "SCENARIOS", "SECURITY", "Size"]
+__all__ = ["Row", "Scenario", "SCENARIOS", "SECURITY", "NODE_LOSS", "Size"]
 
 Scenario = Callable[[Settings, Size, Path, int], Row]
 
@@ -33,4 +40,13 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType({
 SECURITY: Mapping[str, Scenario] = MappingProxyType({
     "access-matrix": access_matrix,
     "api-fuzz": api_fuzz,
+})
+
+# One node of the local cluster lost under a fixed load (`python -m reliability --cluster`).
+NODE_LOSS: Mapping[str, Scenario] = MappingProxyType({
+    "redis-primary": redis_primary_killed,
+    "kafka-broker": kafka_broker_killed,
+    "cql-node": cql_node_killed,
+    "worker-of-three": one_of_three_workers_killed,
+    "three-workers": three_workers,
 })

@@ -234,18 +234,23 @@ def bench(
     worker_processes: Annotated[int | None, typer.Option(
         min=1, help="Processes of the measured worker "
                     "(default: one per core at full size, 1 at small)")] = None,
+    cluster: Annotated[bool, typer.Option(
+        "--cluster", help="On the local cluster (ingest only unless sections are named)")] = False,
 ) -> None:
     """Measure ingest, freshness, gateway reads, replay, fan-out, footprint and media.
 
     Runs on a private deployment of the running stack, prints a table, writes
     reports/bench-<timestamp>.json and marks each target met or missed. `stories bench
-    capacity` turns a report into the capacity plan of docs/scaling.md.
+    capacity` turns a report into the capacity plan of docs/scaling.md. With --cluster it
+    runs on the local cluster (`stories up --cluster`) and its report says so: the ingest
+    figure with replication, beside the single-node one.
     """
     if ctx.invoked_subcommand:
         return
     from stories.commands import bench as command
 
-    sections = command.sections(size, section)
+    _use_cluster(cluster)
+    sections = command.sections(size, section or (["ingest"] if cluster else None))
     command.run(get_settings(), console, size, sections, record=record,
                 background_rate=background_rate, worker_processes=worker_processes)
 

@@ -49,18 +49,26 @@ NO_WAIT = ReplicaWait()  # checks, tools and the gateway: nothing commits offset
 
 
 class Replicas:
-    """Holds a flush until replicas have its writes; one per store, pacing its own warnings."""
+    """Holds a flush until replicas have its writes; one per store, remembering which primaries
+    lack replicas and pacing its warnings."""
 
     def __init__(self, wait: ReplicaWait, fence_key: Callable[[str], str],
                  clock: Callable[[], float] = time.monotonic):
         self.wait = wait
         self.fence_key = fence_key  # hash tag -> a fence key in that tag's slot
         self.clock = clock
+        self._attached: dict[str, int] = {}  # node -> replicas attached when last short of them
         self._warned_at: float | None = None
 
-    def queue_wait(self, pipe: Any) -> None:
-        """Single node: WAIT as the pipeline's last command, on the connection of its writes."""
-        pipe.execute_command("WAIT", self.wait.replicas, self.wait.timeout_ms)
+    def queue_wait(self, pipe: Any, node_name: str = "") -> None:
+        """WAIT as the pipeline's last command, on the connection of its writes (a single
+        node's whole pipeline, or a cluster node's fence)."""
+        pipe.execute_command("WAIT", self._asked(node_name), self.wait.timeout_ms)
+
+    def _asked(self, node_name: str) -> int:
+        """As many replicas as configured, but no more than a node short of them has attached:
+        waiting for one that is not there would cost the whole timeout at every flush."""
+        return min(self.wait.replicas, self._attached.get(node_name, self.wait.replicas))
 
     def fence_cluster(self, cluster: Any, keys: Iterable[str]) -> None:
         """Cluster: a fence and a WAIT on every primary that took some of these keys.
@@ -69,22 +77,24 @@ class Replicas:
                                 self.fence_key)
         for name, fence in fences.items():
             node = cluster.get_redis_connection(cluster.get_node(node_name=name))
-            self.settle(node, self._fence(node, fence))
+            self.settle(node, self._fence(node, name, fence), name)
 
-    def _fence(self, node: redis.Redis, fence: str) -> int:
+    def _fence(self, node: redis.Redis, node_name: str, fence: str) -> int:
         """The number of replicas that acknowledged a fence written on one connection."""
         pipe = node.pipeline(transaction=False)
         pipe.set(fence, 1, px=FENCE_TTL_MS)
-        self.queue_wait(pipe)
+        self.queue_wait(pipe, node_name)
         return int(pipe.execute()[-1])
 
-    def settle(self, node: redis.Redis, acked: int) -> None:
+    def settle(self, node: redis.Redis, acked: int, node_name: str = "") -> None:
         """Too few acknowledgements: a connected replica that has not acknowledged yet makes it
         a store fault (the batch is retried); replicas missing altogether cannot take over
         either, so the flush goes on, counted and logged."""
         if acked >= self.wait.replicas:
+            self._attached.pop(node_name, None)
             return
         attached = int(node.info("replication")["connected_slaves"])
+        self._attached[node_name] = attached
         if acked < min(attached, self.wait.replicas):
             raise ReplicasBehind(f"{acked} of {attached} Redis replicas acknowledged a flush "
                                  f"within {self.wait.timeout_ms} ms")

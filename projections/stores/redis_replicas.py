@@ -114,9 +114,10 @@ class Replicas:
 
 
 def queued_keys(pipe: Any) -> list[str]:
-    """The first key of every command queued in a cluster pipeline (redis-py keeps the queue
-    in the pipeline's execution strategy)."""
-    queue = pipe._execution_strategy.command_queue
+    """The first key of every command queued in a cluster pipeline. redis-py 6 and later keep
+    the queue in the pipeline's execution strategy, earlier ones in `command_stack`."""
+    strategy = getattr(pipe, "_execution_strategy", None)
+    queue = strategy.command_queue if strategy is not None else pipe.command_stack
     return [key for command in queue if (key := first_key(command.args)) is not None]
 
 

@@ -127,6 +127,7 @@ def _headline(report: Report) -> list[tuple[str, str, Any]]:
         ("ingest", "ceiling: kafka consume + decode /s", g("ingest", "ceilings", "kafka_decode", "rate")),
         ("ingest", "ceiling: CQL viewer rows /s", g("ingest", "ceilings", "cql_write", "rate")),
         ("ingest", "ceiling: Redis view updates /s", g("ingest", "ceilings", "redis_write", "rate")),
+        ("ingest", "Redis replicas waited for per flush", g("ingest", "redis_wait_replicas")),
         ("ingest", "ratio to slowest ceiling", g("ingest", "ratio_to_slowest")),
         ("ingest", "worker CPU us per view", g("ingest", "cpu_us_per_view", "worker")),
         ("ingest", "Cassandra CPU us per view", g("ingest", "cpu_us_per_view", "cassandra")),

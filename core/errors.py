@@ -15,7 +15,12 @@ from cassandra.cluster import NoHostAvailable
 from cassandra.connection import ConnectionException
 from cassandra.protocol import ErrorMessage
 
-__all__ = ["STORE_ERRORS", "STORE_FAULTS", "NOT_STORE_FAULTS", "is_store_fault"]
+__all__ = ["STORE_ERRORS", "STORE_FAULTS", "NOT_STORE_FAULTS", "ReplicasBehind", "is_store_fault"]
+
+class ReplicasBehind(redis.TimeoutError):
+    """A connected Redis replica did not acknowledge a flush's writes in time: a slow store,
+    so the batch is retried (its writes are idempotent) rather than counted as written."""
+
 
 # A store that is away or overloaded: retried with back-off, never a reason to drop an event.
 STORE_ERRORS: tuple[type[BaseException], ...] = (

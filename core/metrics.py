@@ -20,6 +20,7 @@ __all__ = [
     "MEDIA_OUTCOMES",
     "MEDIA_SECONDS",
     "MEDIA_DESTROYED",
+    "REDIS_UNREPLICATED",
 ]
 
 EVENTS_PROJECTED = Counter(
@@ -70,4 +71,10 @@ MEDIA_SECONDS = Histogram(
 )
 MEDIA_DESTROYED = Counter(
     "stories_media_destroyed_total", "Stories whose media key was destroyed", ["why"]
+)
+# Only when a primary has fewer replicas attached than STORIES_REDIS_WAIT_REPLICAS asks for:
+# its writes are kept (no replica can take over and lose them), but a second fault would.
+REDIS_UNREPLICATED = Counter(
+    "stories_redis_unreplicated_writes_total",
+    "Flushes a Redis primary took while fewer replicas than asked were attached to it",
 )

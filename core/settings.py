@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     redis_cluster_port: int = Field(
         7379, description="Port of the one-node Redis Cluster the local stack starts for checks"
     )
+    redis_wait_replicas: int = Field(
+        0, ge=0,
+        description="Replicas of each Redis primary that must acknowledge the worker's writes"
+        " before a batch counts as written (0: no wait)",
+    )
+    redis_wait_timeout_ms: int = Field(
+        1000, gt=0, description="How long a flush waits for those replicas (ms)"
+    )
 
     s3_endpoint: str = Field("http://127.0.0.1:9000", description="S3-compatible endpoint")
     s3_region: str = Field("us-east-1", description="S3 region used for signing")

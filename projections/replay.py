@@ -35,6 +35,7 @@ from projections.catalogue import PROJECTIONS, kinds_of
 from projections.projector import Event, ProjectionPolicy, Projector
 from projections.runtime import Runtime
 from projections.stores.cql_store import CqlReadModels
+from projections.stores.redis_replicas import ReplicaWait
 from projections.stores.redis_store import RedisReadModels
 from projections.stores.redis_versions import drop_kinds, drop_version_keys
 from projections.versions import (
@@ -86,7 +87,8 @@ def _new_version(runtime: Runtime) -> ReadModelVersion:
 def _projector(runtime: Runtime, version: ReadModelVersion) -> Projector:
     s = runtime.settings
     redis_models = RedisReadModels(
-        runtime.redis, version.redis_prefix, s.pseudonym_secret.get_secret_value().encode()
+        runtime.redis, version.redis_prefix, s.pseudonym_secret.get_secret_value().encode(),
+        ReplicaWait.from_settings(s),
     )
     policy = ProjectionPolicy(fanout_threshold=s.fanout_threshold, insights_days=s.insights_days)
     return Projector(redis_models, CqlReadModels(runtime.session, version.keyspace), policy)

@@ -16,6 +16,7 @@ from core.clients import cql_session, redis_client
 from core.settings import Settings
 from projections.projector import ProjectionPolicy, Projector
 from projections.stores.cql_store import CqlReadModels
+from projections.stores.redis_replicas import ReplicaWait
 from projections.stores.redis_store import RedisReadModels
 from projections.versions import ServingVersions, read_serving_versions, serving_version
 from streams.producer import EventProducer, producer_config
@@ -55,7 +56,8 @@ class Runtime:
 
     def redis_models(self) -> RedisReadModels:
         secret = self.settings.pseudonym_secret.get_secret_value().encode()
-        return RedisReadModels(self.redis, self.version.redis_prefixes(), secret)
+        return RedisReadModels(self.redis, self.version.redis_prefixes(), secret,
+                               ReplicaWait.from_settings(self.settings))
 
     def cql_models(self) -> CqlReadModels:
         return CqlReadModels(self.session, self.version.keyspaces())

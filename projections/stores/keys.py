@@ -21,6 +21,7 @@ class Kind(StrEnum):
     EXPIRY_CLAIM = "xc"  # string per story: which worker emits its StoryExpired
     DELETED = "gone"  # string per story: tombstone that late events cannot undo
     INSIGHTS_OWNER = "o"  # string per story: its author, for the insights window
+    FENCE = "fence"  # string per owner's slot: a write every replica of its node must ack
     # projection "trays"
     TRAY_ORDER = "t"  # sorted set per viewer: author scored by latest story time
     TRAY_ENTRIES = "ti"  # hash per viewer: author -> tray entry JSON

@@ -15,6 +15,7 @@ from redis.crc import key_slot
 from projections.model import Story, TrayEntry
 from projections.stores.base import EXPIRY_GRACE_MS, SEEN_TTL_MS
 from projections.stores.keys import Kind
+from projections.stores.redis_replicas import queued_keys
 
 if TYPE_CHECKING:
     from projections.stores.redis_store import RedisReadModels
@@ -233,7 +234,7 @@ class RedisBatch:
     def flush(self) -> list[dict[str, Any]]:
         """Send the buffered writes; returns the watched notes whose write changed something."""
         self._drain()
-        results = self.pipe.execute() if self.size else []
+        results = self._execute() if self.size else []
         changed = [note for index, note in self.watched if results and results[index]]
         for index, notes in self.view_watched:
             changed += [note for note, first in zip(notes, results[index], strict=True) if first]
@@ -241,6 +242,21 @@ class RedisBatch:
         self.size = 0
         self.watched, self.view_watched = [], []
         return changed
+
+    def _execute(self) -> list[Any]:
+        """Run the pipeline; with a replica wait, return once replicas hold its writes."""
+        replicas = self.m.replicas
+        if not replicas.wait.replicas:
+            return self.pipe.execute()
+        if self.m.cluster:
+            keys = queued_keys(self.pipe)
+            results = self.pipe.execute()
+            replicas.fence_cluster(self.m.client, keys)
+            return results
+        replicas.queue_wait(self.pipe)
+        *results, acked = self.pipe.execute()
+        replicas.settle(self.m.client, int(acked))
+        return results
 
 
 @dataclass(slots=True)

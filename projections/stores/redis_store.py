@@ -26,6 +26,7 @@ from projections.stores.base import EXPIRY_GRACE_MS, SEEN_TTL_MS, Counters, Stor
 from projections.stores.keys import Kind
 from projections.stores.redis_batch import RedisBatch, pseudonym
 from projections.stores.redis_dump import redis_dump
+from projections.stores.redis_replicas import NO_WAIT, Replicas, ReplicaWait
 from projections.stores.redis_scripts import ANSWER_SCRIPT, REACT_SCRIPT, SEEN_SCRIPT, VIEWS_SCRIPT
 
 __all__ = ["RedisReadModels", "RedisBatch", "pseudonym", "StoryRef", "Counters", "SEEN_TTL_MS",
@@ -35,14 +36,17 @@ __all__ = ["RedisReadModels", "RedisBatch", "pseudonym", "StoryRef", "Counters",
 class RedisReadModels:
     """Key layout and reads; `batch()` gives the buffered writer."""
 
-    def __init__(self, client: redis.Redis, prefix: str | Mapping[str, str], secret: bytes):
-        """`prefix`: one for every projection, or one per projection name."""
+    def __init__(self, client: redis.Redis, prefix: str | Mapping[str, str], secret: bytes,
+                 wait: ReplicaWait = NO_WAIT):
+        """`prefix`: one for every projection, or one per projection name; `wait`: the replicas
+        a flush waits for (`redis_replicas`)."""
         self.client = client
         self.prefixes = (
             dict.fromkeys(PROJECTIONS, prefix) if isinstance(prefix, str) else dict(prefix)
         )
         self.secret = secret
         self.cluster = is_cluster(client)
+        self.replicas = Replicas(wait, lambda tag: self.k(Kind.FENCE, tag))
         self._react = client.register_script(REACT_SCRIPT)
         self._answer = client.register_script(ANSWER_SCRIPT)
         self._views = client.register_script(VIEWS_SCRIPT)

@@ -18,6 +18,7 @@ from projections.catalogue import CQL_TABLES
 from projections.projector import ProjectionPolicy, Projector
 from projections.stores.cql_store import CqlReadModels
 from projections.stores.memory import MemoryActiveStore, MemoryRecordStore
+from projections.stores.redis_replicas import ReplicaWait
 from projections.stores.redis_store import RedisReadModels
 from projections.versions import create_version
 
@@ -80,6 +81,7 @@ class RedisCqlBackend:
             self.name = "redis-cluster+cql"
         self.session = session
         self.redis = redis_client(settings)
+        self.wait = ReplicaWait.from_settings(settings)  # the local cluster: every flush waits
         base = f"c{uuid.uuid4().hex[:10]}"
         self.versions = [create_version(session, base, settings.cql_replication, n + 1)
                          for n in range(self.POOL)]
@@ -97,7 +99,7 @@ class RedisCqlBackend:
         for table in CQL_TABLES:
             self.session.execute(f"TRUNCATE {version.keyspace}.{table}", timeout=60)
         prefix = f"{version.base}:{uuid.uuid4().hex[:8]}:"
-        return _projector(RedisReadModels(self.redis, prefix, SECRET),
+        return _projector(RedisReadModels(self.redis, prefix, SECRET, self.wait),
                           CqlReadModels(self.session, version.keyspace), clock, fanout_threshold)
 
     def close(self) -> None:

@@ -93,9 +93,10 @@ def redis_async_client(settings: Settings, **options: Any) -> redis.asyncio.Redi
 
 
 def is_cluster(client: Any) -> bool:
-    """Whether a client (sync or asyncio) or its pipeline talks to a Redis Cluster."""
+    """Whether a client (sync or asyncio), its pipeline or its pub/sub talks to a Redis Cluster."""
     return isinstance(client, redis.cluster.RedisCluster | redis.asyncio.cluster.RedisCluster
-                      | redis.cluster.ClusterPipeline | redis.asyncio.cluster.ClusterPipeline)
+                      | redis.cluster.ClusterPipeline | redis.asyncio.cluster.ClusterPipeline
+                      | redis.cluster.ClusterPubSub | redis.asyncio.cluster.ClusterPubSub)
 
 
 def _no_db(url: str) -> str:

@@ -1,7 +1,8 @@
 """Live engagement for an author watching their story: views, reactions and answers as they come.
 
 The worker publishes each new engagement once on the story's Redis channel; this relays it
-over a WebSocket, with the story's current counters after every batch.
+over a WebSocket, with the story's current counters after every batch. Channels are sharded
+(SPUBLISH / SSUBSCRIBE): on a Redis Cluster a story's channel lives on its slot's node only.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import orjson
 from redis.asyncio.client import PubSub
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from core.clients import is_cluster
 from core.clock import from_ms, now_ms
 from gateway.auth import bearer_token
 from gateway.commands import in_thread
@@ -35,6 +37,9 @@ async def serve_live(websocket: WebSocket, gw: Gateway, story_id: str) -> None:
     if await _authorised(websocket, gw, story_id) is None:
         return
     await websocket.accept()
+    if is_cluster(gw.async_redis):
+        # The cluster's pub/sub finds a channel's node from the slot map, read on first use.
+        await gw.async_redis.initialize()
     pubsub = gw.async_redis.pubsub()
     try:
         await _relay_until_closed(websocket, gw, pubsub, story_id)
@@ -100,14 +105,22 @@ async def _until_client_leaves(websocket: WebSocket) -> None:
             await websocket.receive_text()
 
 
+async def _next_message(pubsub: PubSub, timeout: float) -> dict[str, Any] | None:
+    """The next message of a sharded channel: a cluster's pub/sub reads each node it follows."""
+    if is_cluster(pubsub):
+        return await pubsub.get_sharded_message(  # type: ignore[attr-defined]
+            ignore_subscribe_messages=True, timeout=timeout)
+    return await pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
+
+
 async def _forward(websocket: WebSocket, gw: Gateway, pubsub: PubSub, story_id: str) -> None:
     """Subscribe first, then send the counters, so nothing falls between the two."""
     channel = gw.models.redis.live_channel(story_id)
-    await pubsub.subscribe(channel)
+    await pubsub.ssubscribe(channel)
     await _send_counters(websocket, gw, story_id)
     quiet = 0.0
     while True:
-        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+        message = await _next_message(pubsub, timeout=1.0)
         if message is not None:
             for note in orjson.loads(message["data"]):
                 await websocket.send_text(orjson.dumps(_public(note)).decode())
@@ -133,8 +146,8 @@ async def _keep_following(
         return None
     current = gw.models.redis.live_channel(story_id)
     if current != channel:
-        await pubsub.unsubscribe(channel)
-        await pubsub.subscribe(current)
+        await pubsub.sunsubscribe(channel)
+        await pubsub.ssubscribe(current)
     return current
 
 

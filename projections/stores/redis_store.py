@@ -66,7 +66,8 @@ class RedisReadModels:
         return f"{prefix}{kind}:{{{ident}}}" if ident else f"{prefix}{kind}"
 
     def live_channel(self, story_id: str) -> str:
-        """Pub/sub channel of a story's live engagement, for its author."""
+        """Sharded pub/sub channel of a story's live engagement, for its author (the story's
+        slot, like its other keys)."""
         return self.k(Kind.LIVE_CHANNEL, story_id)
 
     # -- reads -------------------------------------------------------------------------------
@@ -177,9 +178,11 @@ class RedisReadModels:
         by_story: dict[str, list[dict[str, Any]]] = {}
         for note in notes:
             by_story.setdefault(note["story_id"], []).append(note)
-        pipe = self.client.pipeline(transaction=False)
+        pipe: Any = self.client.pipeline(transaction=False)  # execute_command is untyped
         for story_id, events in by_story.items():
-            pipe.publish(self.live_channel(story_id), orjson.dumps(events))
+            # Sharded pub/sub: on a cluster only the node of the channel's slot carries it (a
+            # plain PUBLISH is broadcast to every node, and a cluster pipeline refuses it).
+            pipe.execute_command("SPUBLISH", self.live_channel(story_id), orjson.dumps(events))
         pipe.execute()
 
     def dump(self) -> dict[str, Any]:

@@ -8,9 +8,10 @@ import asyncio
 import time
 import uuid
 
+import orjson
 import pytest
 
-from core.clients import is_cluster, redis_async_client, redis_client
+from core.clients import is_cluster, redis_async_client, redis_client, redis_clustered
 from core.settings import Settings
 from gateway.idempotency import ClaimState, IdempotencyKeys
 from gateway.ratelimit import WriteLimiter
@@ -34,7 +35,35 @@ SECRET = b"cluster-secret"
 
 @pytest.fixture(scope="module")
 def cluster(local_stack: Settings) -> Settings:
+    """The stack's one-node cluster, or the local cluster's Redis when the stack is that."""
+    if redis_clustered(local_stack):
+        return local_stack
     return local_stack.model_copy(update={"redis_url": cluster_url(local_stack)})
+
+
+def test_live_notes_reach_an_author_subscribed_to_the_story_on_the_cluster(cluster: Settings):
+    models = RedisReadModels(redis_client(cluster), f"k{uuid.uuid4().hex[:10]}:", SECRET)
+    stories = [str(uuid.uuid4()) for _ in range(5)]  # several slots: a pipeline per node
+
+    async def listen() -> list[dict]:
+        client = redis_async_client(cluster)
+        await client.initialize()
+        pubsub = client.pubsub()
+        try:
+            await pubsub.ssubscribe(models.live_channel(stories[0]))
+            await asyncio.to_thread(models.publish, [{"story_id": s, "type": "view"} for s in stories])
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                message = await pubsub.get_sharded_message(ignore_subscribe_messages=True,
+                                                           timeout=1.0)
+                if message is not None:
+                    return orjson.loads(message["data"])
+            return []
+        finally:
+            await pubsub.aclose()
+            await client.aclose()
+
+    assert asyncio.run(listen()) == [{"story_id": stories[0], "type": "view"}]
 
 
 def _project(projector: Projector, events) -> None:

@@ -1,57 +1,31 @@
-"""The stories' expiry index and the per-story claims of whichever worker emits StoryExpired.
+"""The per-story claims of whichever worker emits StoryExpired, and the drain of the old index.
 
-The index is written with the stories (`RedisBatch.put_story`, `drop_story`); this module
-reads it and keeps the claims, so the expiry timer never builds a key.
+The expiry indexes are written with the stories (`RedisBatch.put_story`, `drop_story`), one per
+lifecycle partition, and read by `RedisReadModels.due_expiries`; this module keeps the claims,
+so the expiry timer never builds a key. Each claim is a single key of its story's slot
+(`xc:{story}`), so claiming, settling and releasing never span slots.
 
-On a cluster the index is one global sorted set (its own slot), touched one command at a
-time; each claim is a single key of its story's slot (`xc:{story}`), so claiming, settling
-and releasing never span slots.
+Releases before the per-partition indexes kept one index (`x`, no owner). Nothing writes it
+any more; the timer drains it: it emits what comes due there like from any index, and takes
+out what was emitted, so an upgrade loses no expiry.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import cast
-
+from projections.stores.base import LEGACY_EXPIRY_INDEX, DueExpiry
 from projections.stores.keys import Kind
 from projections.stores.redis_store import RedisReadModels
 
 __all__ = [
     "DueExpiry",
-    "expiry_member",
-    "due_expiries",
     "claim_expiry",
     "settle_expiry",
     "release_expiry",
+    "expiry_settled",
+    "forget_old_expiry",
 ]
 
 CLAIMED, SETTLED = "1", "done"
-
-
-@dataclass(frozen=True, slots=True)
-class DueExpiry:
-    """A story whose expiry time has come."""
-
-    story_id: str
-    author_id: str
-    expires_at: int
-
-
-def expiry_member(story_id: str, author_id: str) -> str:
-    """A story's member of the index (scored by its expiry time)."""
-    return f"{story_id}|{author_id}"
-
-
-def due_expiries(models: RedisReadModels, now_ms: int, limit: int) -> list[DueExpiry]:
-    """Stories whose expiry is at or before `now_ms`, earliest first, at most `limit`."""
-    found = cast(list[tuple[bytes, float]], models.client.zrangebyscore(
-        models.k(Kind.EXPIRY_INDEX), "-inf", now_ms, 0, limit, withscores=True))
-    return [_due(member, expires_at) for member, expires_at in found]
-
-
-def _due(member: bytes, expires_at: float) -> DueExpiry:
-    story_id, author_id = member.decode().split("|", 1)
-    return DueExpiry(story_id, author_id, int(expires_at))
 
 
 def claim_expiry(models: RedisReadModels, story_id: str, lease_ms: int) -> bool:
@@ -68,3 +42,16 @@ def settle_expiry(models: RedisReadModels, story_id: str, keep_ms: int) -> None:
 def release_expiry(models: RedisReadModels, story_id: str) -> None:
     """The StoryExpired was not acknowledged: any worker may claim the story again."""
     models.client.delete(models.k(Kind.EXPIRY_CLAIM, story_id))
+
+
+def expiry_settled(models: RedisReadModels, story_id: str) -> bool:
+    """Whether some worker's StoryExpired of the story was acknowledged (within `keep_ms`)."""
+    claim = models.client.get(models.k(Kind.EXPIRY_CLAIM, story_id))
+    return claim in (SETTLED, SETTLED.encode())
+
+
+def forget_old_expiry(models: RedisReadModels, due: DueExpiry) -> None:
+    """Take an emitted story out of the old single index (no fold removes it from there)."""
+    if due.partition is not LEGACY_EXPIRY_INDEX:
+        raise ValueError(f"{due.story_id} is in partition {due.partition}'s index, not the old one")
+    models.client.zrem(models.expiry_index(LEGACY_EXPIRY_INDEX), f"{due.story_id}|{due.author_id}")

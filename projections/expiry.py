@@ -8,8 +8,10 @@ a rebalance lets two workers poll one partition. If the emitting worker dies bef
 acknowledges, the claim lapses and the next poller emits: a duplicate StoryExpired is harmless
 to the projections.
 
-The worker consuming partition 0 also drains the single index of earlier releases
-(`projections.stores.expiry_index`), so that stories indexed before an upgrade still expire.
+The worker consuming partition 0 also drains the single index of earlier releases, so that
+stories indexed before an upgrade still expire. A due entry whose StoryExpired was already
+acknowledged is taken out of its index, since no fold removes it from the old index (see
+`projections.stores.expiry_index`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from projections.stores.expiry_index import (
     DueExpiry,
     claim_expiry,
     expiry_settled,
-    forget_old_expiry,
+    forget_expiry,
     release_expiry,
     settle_expiry,
 )
@@ -71,7 +73,7 @@ def emit_due_expiries(runtime: Runtime, partitions: Sequence[int],
     claimed = [d for d in due if claim_expiry(models, d.story_id, CLAIM_MS)]
     pending = [(d, runtime.events.send("StoryExpired", _expired(d))) for d in claimed]
     emitted = _settle(models, pending)
-    _forget_emitted_elsewhere(models, set(due) - set(claimed))
+    _forget_emitted(models, set(due) - set(claimed))
     return emitted
 
 
@@ -92,19 +94,18 @@ def _settle(models: RedisReadModels, pending: Sequence[tuple[DueExpiry, Future[D
             log.warning("StoryExpired not acknowledged, will retry: %s", error)
             continue
         settle_expiry(models, due.story_id, DONE_MS)
-        if due.partition is LEGACY_EXPIRY_INDEX:
-            forget_old_expiry(models, due)
         emitted += 1
     STORIES_EXPIRED.inc(emitted)
     return emitted
 
 
-def _forget_emitted_elsewhere(models: RedisReadModels, unclaimed: Iterable[DueExpiry]) -> None:
-    """Old-index entries another worker already emitted (a worker of the earlier release during
-    the upgrade) leave the old index too: no fold takes them out of it."""
+def _forget_emitted(models: RedisReadModels, unclaimed: Iterable[DueExpiry]) -> None:
+    """Due entries whose StoryExpired was acknowledged (on an earlier run, or by another worker)
+    leave their index: normally the fold has yet to remove them (and does so again, harmlessly);
+    in the old single index, or after a partition count change, no fold would."""
     for due in unclaimed:
-        if due.partition is LEGACY_EXPIRY_INDEX and expiry_settled(models, due.story_id):
-            forget_old_expiry(models, due)
+        if expiry_settled(models, due.story_id):
+            forget_expiry(models, due)
 
 
 class _OwnedPartitions:

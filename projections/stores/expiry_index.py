@@ -1,18 +1,20 @@
-"""The per-story claims of whichever worker emits StoryExpired, and the drain of the old index.
+"""The per-story claims of whichever worker emits StoryExpired, and the entries no fold removes.
 
 The expiry indexes are written with the stories (`RedisBatch.put_story`, `drop_story`), one per
 lifecycle partition, and read by `RedisReadModels.due_expiries`; this module keeps the claims,
 so the expiry timer never builds a key. Each claim is a single key of its story's slot
 (`xc:{story}`), so claiming, settling and releasing never span slots.
 
-Releases before the per-partition indexes kept one index (`x`, no owner). Nothing writes it
-any more; the timer drains it: it emits what comes due there like from any index, and takes
-out what was emitted, so an upgrade loses no expiry.
+The fold removes a story's entry from the index of the partition its StoryExpired is read
+from. Two kinds of entries are out of its reach, and the timer takes them out once their
+StoryExpired is acknowledged: those of the single index of earlier releases (`x`, no owner),
+which nothing writes any more, and those left in another partition's index after the topic's
+partition count changed.
 """
 
 from __future__ import annotations
 
-from projections.stores.base import LEGACY_EXPIRY_INDEX, DueExpiry
+from projections.stores.base import DueExpiry
 from projections.stores.keys import Kind
 from projections.stores.redis_store import RedisReadModels
 
@@ -22,7 +24,7 @@ __all__ = [
     "settle_expiry",
     "release_expiry",
     "expiry_settled",
-    "forget_old_expiry",
+    "forget_expiry",
 ]
 
 CLAIMED, SETTLED = "1", "done"
@@ -50,8 +52,6 @@ def expiry_settled(models: RedisReadModels, story_id: str) -> bool:
     return claim in (SETTLED, SETTLED.encode())
 
 
-def forget_old_expiry(models: RedisReadModels, due: DueExpiry) -> None:
-    """Take an emitted story out of the old single index (no fold removes it from there)."""
-    if due.partition is not LEGACY_EXPIRY_INDEX:
-        raise ValueError(f"{due.story_id} is in partition {due.partition}'s index, not the old one")
-    models.client.zrem(models.expiry_index(LEGACY_EXPIRY_INDEX), f"{due.story_id}|{due.author_id}")
+def forget_expiry(models: RedisReadModels, due: DueExpiry) -> None:
+    """Take a story whose StoryExpired was acknowledged out of the index it was found in."""
+    models.client.zrem(models.expiry_index(due.partition), f"{due.story_id}|{due.author_id}")

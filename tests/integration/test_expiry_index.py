@@ -96,6 +96,18 @@ def test_a_worker_expires_the_stories_of_the_partitions_it_owns_once(deployment)
     assert _expired_in_log(deployment, ids) == {first["story_id"]: 1, second["story_id"]: 1}
 
 
+def test_an_emitted_entry_that_no_fold_removed_leaves_its_index(deployment):
+    """As after the partition count changed: the StoryExpired is folded on another partition."""
+    runtime = deployment.runtime
+    story_id = _post(_an_hour_behind(runtime), -5, partition=2)["story_id"]
+    models = runtime.redis_models()
+    assert emit_due_expiries(runtime, [2]) == 1
+    assert [d.story_id for d in models.due_expiries([2], _now(), 10)] == [story_id]
+    assert emit_due_expiries(runtime, [2]) == 0
+    assert models.due_expiries([2], _now(), 10) == []
+    assert _expired_in_log(deployment, {story_id}) == {story_id: 1}
+
+
 def test_the_old_single_index_is_drained_by_the_owner_of_partition_0(deployment):
     runtime = deployment.runtime
     models, now = runtime.redis_models(), _now()
@@ -109,8 +121,10 @@ def test_the_old_single_index_is_drained_by_the_owner_of_partition_0(deployment)
     assert emit_due_expiries(runtime, [1, 2]) == 0  # not theirs to drain
     assert models.client.zcard(old) == 3
     assert emit_due_expiries(runtime, [0]) == 1
+    assert emit_due_expiries(runtime, [0]) == 0  # what was emitted leaves the old index
     assert models.client.zrange(old, 0, -1) == [f"{not_yet}|ann".encode()]
     time.sleep(max(0.0, (now + 2000 - _now()) / 1000))
     assert emit_due_expiries(runtime, [0]) == 1
+    assert emit_due_expiries(runtime, [0]) == 0
     assert not models.client.exists(old)
     assert _expired_in_log(deployment, {due, emitted_before, not_yet}) == {due: 1, not_yet: 1}

@@ -20,10 +20,10 @@ __all__ = ["timed_folds"]
 
 def _timed(fold: Any, topic: str, tally: dict[str, dict[str, float]]) -> Any:
     @functools.wraps(fold)
-    def wrapper(self: projector.Projector, events: Any) -> Any:
+    def wrapper(self: projector.Projector, events: Any, partitions: Any = None) -> Any:
         began = time.perf_counter()
         try:
-            return fold(self, events)
+            return fold(self, events, partitions)
         finally:
             entry = tally.setdefault(topic, {"events": 0, "fold_seconds": 0.0})
             entry["events"] += len(events)

@@ -1,15 +1,24 @@
 """The expiry timer: emits StoryExpired for every story whose time is up, once per story.
 
-Every worker runs the timer; a short Redis claim per story lets one of them emit. If that
-worker dies before the broker acknowledges, the claim lapses and another one emits: a
-duplicate StoryExpired is harmless to the projections.
+A story's expiry entry is in the index of its lifecycle partition, and each worker polls the
+indexes of the lifecycle partitions it consumes: one ZRANGEBYSCORE per owned partition per run,
+all in one round trip. After a rebalance the new owner polls them; a worker that consumes no
+lifecycle partition polls nothing. A short Redis claim per story still decides who emits while
+a rebalance lets two workers poll one partition. If the emitting worker dies before the broker
+acknowledges, the claim lapses and the next poller emits: a duplicate StoryExpired is harmless
+to the projections.
+
+The worker consuming partition 0 also drains the single index of earlier releases, so that
+stories indexed before an upgrade still expire. A due entry whose StoryExpired was already
+acknowledged is taken out of its index, since no fold removes it from the old index (see
+`projections.stores.expiry_index`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -20,36 +29,52 @@ from core.clock import from_ms
 from core.clock import now_ms as clock_ms
 from core.metrics import STORIES_EXPIRED
 from projections.runtime import Runtime
+from projections.stores.base import LEGACY_EXPIRY_INDEX
 from projections.stores.expiry_index import (
     DueExpiry,
     claim_expiry,
-    due_expiries,
+    expiry_settled,
+    forget_expiry,
     release_expiry,
     settle_expiry,
 )
 from projections.stores.redis_store import RedisReadModels
 from streams.agents import add_timer
 from streams.producer import Delivery
+from streams.topics import topic_for, topic_name
 
-__all__ = ["add_expiry_timer", "emit_due_expiries"]
+__all__ = ["add_expiry_timer", "emit_due_expiries", "owned_partitions", "indexes_to_poll"]
 
 log = logging.getLogger(__name__)
 
 CLAIM_MS = 30_000
 DONE_MS = 86_400_000
-DUE_PER_RUN = 2000
+DUE_PER_RUN = 2000  # per index
+LIFECYCLE = topic_for("StoryExpired")
 
 
-def emit_due_expiries(runtime: Runtime, now_ms: int | None = None) -> int:
-    """Emit StoryExpired for due stories this worker claims; returns how many it emitted."""
+def owned_partitions(assignment: Iterable[Any], topic: str) -> list[int]:
+    """The partitions of `topic` among a consumer's assigned topic-partitions, in order."""
+    return sorted({tp.partition for tp in assignment if tp.topic == topic})
+
+
+def indexes_to_poll(owned: Sequence[int]) -> list[int | None]:
+    """The owned partitions' indexes; the owner of partition 0 drains the old single index too."""
+    return [*owned, LEGACY_EXPIRY_INDEX] if 0 in owned else list(owned)
+
+
+def emit_due_expiries(runtime: Runtime, partitions: Sequence[int],
+                      now_ms: int | None = None) -> int:
+    """Emit StoryExpired for the due stories of these lifecycle partitions that this worker
+    claims; returns how many it emitted."""
     models = runtime.redis_models()  # of the serving version the worker follows
     now_ms = now_ms if now_ms is not None else clock_ms()
-    pending = [
-        (due.story_id, runtime.events.send("StoryExpired", _expired(due)))
-        for due in due_expiries(models, now_ms, DUE_PER_RUN)
-        if claim_expiry(models, due.story_id, CLAIM_MS)
-    ]
-    return _settle(models, pending)
+    due = models.due_expiries(indexes_to_poll(partitions), now_ms, DUE_PER_RUN)
+    claimed = [d for d in due if claim_expiry(models, d.story_id, CLAIM_MS)]
+    pending = [(d, runtime.events.send("StoryExpired", _expired(d))) for d in claimed]
+    emitted = _settle(models, pending)
+    _forget_emitted(models, set(due) - set(claimed))
+    return emitted
 
 
 def _expired(due: DueExpiry) -> dict[str, Any]:
@@ -57,27 +82,62 @@ def _expired(due: DueExpiry) -> dict[str, Any]:
                              author_id=due.author_id, expires_at=from_ms(due.expires_at))
 
 
-def _settle(models: RedisReadModels, pending: Sequence[tuple[str, Future[Delivery]]]) -> int:
+def _settle(models: RedisReadModels, pending: Sequence[tuple[DueExpiry, Future[Delivery]]]
+            ) -> int:
     """Keep the claim of what was acknowledged; release the rest for another try."""
     emitted = 0
-    for story_id, outcome in pending:
+    for due, outcome in pending:
         try:
             outcome.result(timeout=30)
-            settle_expiry(models, story_id, DONE_MS)
-            emitted += 1
         except Exception as error:  # noqa: BLE001 - retried on the next run
-            release_expiry(models, story_id)
+            release_expiry(models, due.story_id)
             log.warning("StoryExpired not acknowledged, will retry: %s", error)
+            continue
+        settle_expiry(models, due.story_id, DONE_MS)
+        emitted += 1
     STORIES_EXPIRED.inc(emitted)
     return emitted
 
 
+def _forget_emitted(models: RedisReadModels, unclaimed: Iterable[DueExpiry]) -> None:
+    """Due entries whose StoryExpired was acknowledged (on an earlier run, or by another worker)
+    leave their index: normally the fold has yet to remove them (and does so again, harmlessly);
+    in the old single index, or after a partition count change, no fold would."""
+    for due in unclaimed:
+        if expiry_settled(models, due.story_id):
+            forget_expiry(models, due)
+
+
+class _OwnedPartitions:
+    """The lifecycle partitions this worker consumes, read from its consumer on each run."""
+
+    def __init__(self, app: faust.App, topic: str):
+        self.app = app
+        self.topic = topic
+        self.polled: list[int] | None = None
+
+    def now(self) -> list[int]:
+        try:
+            assignment = self.app.consumer.assignment()
+        except Exception:  # noqa: BLE001 - not started or rebalancing: nothing owned for now
+            assignment = set()
+        owned = owned_partitions(assignment, self.topic)
+        if owned != self.polled:
+            log.info("expiry timer polls the indexes of %s partitions %s", self.topic, owned)
+            self.polled = owned
+        return owned
+
+
 def add_expiry_timer(app: faust.App, runtime: Runtime) -> None:
-    """Every worker looks for due stories every `expiry_interval` seconds."""
+    """Every `expiry_interval` seconds, each worker polls its lifecycle partitions' indexes."""
+    owned = _OwnedPartitions(app, topic_name(LIFECYCLE, runtime.settings.topic_prefix))
 
     async def expire_due_stories() -> None:
+        partitions = owned.now()
+        if not partitions:
+            return
         try:
-            await asyncio.to_thread(emit_due_expiries, runtime)
+            await asyncio.to_thread(emit_due_expiries, runtime, partitions)
         except Exception:  # the next tick tries again
             log.exception("expiry timer run failed")
 

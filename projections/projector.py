@@ -49,9 +49,11 @@ class Projector:
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
-    def apply(self, topic_suffix: str, events: Sequence[Event]) -> Rejected:
-        """Fold a batch of one input topic; returns the rejected (index, reason)."""
-        return FOLDS[topic_suffix](self, events)
+    def apply(self, topic_suffix: str, events: Sequence[Event], partitions: Sequence[int]
+              ) -> Rejected:
+        """Fold a batch of one input topic, each event with the partition it was read from;
+        returns the rejected (index, reason)."""
+        return FOLDS[topic_suffix](self, events, partitions)
 
     def flush(self, writes: Writes) -> list[dict[str, Any]]:
         """Send a fold's writes: the record store first, then the active store."""
@@ -63,11 +65,16 @@ class Projector:
         return active.flush()
 
     # -- story lifecycle ---------------------------------------------------------------------
-    def apply_lifecycle(self, events: Sequence[Event]) -> Rejected:
-        """Posts, media outcomes, deletions and expiries, then the followers' trays."""
+    def apply_lifecycle(self, events: Sequence[Event], partitions: Sequence[int] | None = None
+                        ) -> Rejected:
+        """Posts, media outcomes, deletions and expiries, then the followers' trays.
+
+        `partitions`: where each event was read from; a story is indexed for expiry under its
+        partition (None: partition 0, for events that come from no topic).
+        """
         now = self.now_ms()
         result = lifecycle.fold_lifecycle(events, self._lifecycle_snapshot(events, now), now,
-                                          self.policy)
+                                          self.policy, partitions)
         self.flush(result.writes)
         self._fan_out(result.changed_authors)
         if self.on_expired is not None:
@@ -105,7 +112,8 @@ class Projector:
         self.flush(lifecycle.fold_unfollowed_meanwhile(followers, again))
 
     # -- engagement --------------------------------------------------------------------------
-    def apply_engagement(self, events: Sequence[Event]) -> Rejected:
+    def apply_engagement(self, events: Sequence[Event], partitions: Sequence[int] | None = None
+                         ) -> Rejected:
         """Views, reactions, sticker answers and replies, exact under redelivery."""
         story_ids = engagement.story_ids_of(events)
         snapshot = engagement.EngagementSnapshot(self.redis.story_refs(story_ids),
@@ -118,7 +126,8 @@ class Projector:
         return []
 
     # -- social graph ------------------------------------------------------------------------
-    def apply_graph(self, events: Sequence[Event]) -> Rejected:
+    def apply_graph(self, events: Sequence[Event], partitions: Sequence[int] | None = None
+                    ) -> Rejected:
         """Follows, unfollows, close friends; a new follow brings the followee into the tray."""
         result = graph.fold_graph(events)
         self.flush(result.writes)
@@ -143,7 +152,8 @@ class Projector:
             self.flush(writes)
 
     # -- highlights --------------------------------------------------------------------------
-    def apply_highlights(self, events: Sequence[Event]) -> Rejected:
+    def apply_highlights(self, events: Sequence[Event], partitions: Sequence[int] | None = None
+                         ) -> Rejected:
         """Highlight edits; a story leaving its last highlight after expiry is gone."""
         current = self.cql.highlights(highlights.highlight_keys(events))
         result = highlights.fold_highlights(events, current)
@@ -154,7 +164,8 @@ class Projector:
         return []
 
 
-FOLDS: dict[str, Callable[[Projector, Sequence[Event]], Rejected]] = {
+# Each fold takes the batch and the partition of each event (only the lifecycle uses it).
+FOLDS: dict[str, Callable[[Projector, Sequence[Event], Sequence[int] | None], Rejected]] = {
     "story-lifecycle": Projector.apply_lifecycle,
     "engagement": Projector.apply_engagement,
     "social-graph": Projector.apply_graph,

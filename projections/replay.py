@@ -151,16 +151,18 @@ def _read(consumer: Consumer, name: str, partitions: list[int], plan: ReplayPlan
     consumer.unassign()
 
 
-def _decoded(messages: list[Message]) -> list[Event]:
-    """Events of a batch; what cannot be decoded was dead-lettered when it first arrived."""
-    events = []
+def _decoded(messages: list[Message]) -> tuple[list[Event], list[int]]:
+    """Events of a batch and the partition of each; what cannot be decoded was dead-lettered
+    when it first arrived."""
+    events, partitions = [], []
     for message in messages:
         value = message.value()
         try:
             events.append(schemas.decode(value or b""))
         except schemas.EventError:
             continue
-    return events
+        partitions.append(message.partition() or 0)  # _read keeps only messages with one
+    return events, partitions
 
 
 def _pass(runtime: Runtime, consumer: Consumer, projector: Projector, plan: ReplayPlan,
@@ -178,7 +180,7 @@ def _pass(runtime: Runtime, consumer: Consumer, projector: Projector, plan: Repl
     applied = 0
     for name, topic in named:
         for batch in _read(consumer, name, list(range(counts[name])), plan, ends):
-            projector.apply(topic.suffix, _decoded(batch))
+            projector.apply(topic.suffix, *_decoded(batch))
             applied += len(batch)
             if progress is not None and task is not None:
                 progress.update(task, advance=len(batch))

@@ -49,7 +49,8 @@ from streams.topics import DEAD_LETTER, TOPICS, Topic, topic_name
 
 __all__ = ["build_app", "run_worker", "DeadLetters", "decode_batch", "batch_handler"]
 
-Apply = Callable[[list[Event]], list[tuple[int, str]]]  # a fold: the rejected (index, reason)
+# A fold of a batch and each event's partition: the rejected (index, reason).
+Apply = Callable[[list[Event], list[int]], list[tuple[int, str]]]
 Rejection = tuple[int, str, str]  # index in the batch, reason, reason class (a metric label)
 LAG_INTERVAL = 5.0  # seconds between consumer lag measurements
 
@@ -101,7 +102,7 @@ def decode_batch(
     return events, origins
 
 
-async def _project(apply: Apply, events: list[Event], topic: str,
+async def _project(apply: Apply, events: list[Event], partitions: list[int], topic: str,
                    faults: StoreFaults) -> list[Rejection]:
     """Fold a batch; if the fold itself fails, fold event by event and set the culprits aside.
 
@@ -109,15 +110,15 @@ async def _project(apply: Apply, events: list[Event], topic: str,
     """
     on_retry = partial(_note_retry, topic, faults)
     try:
-        rejected = await with_store_backoff(partial(apply, events), on_retry)
+        rejected = await with_store_backoff(partial(apply, events, partitions), on_retry)
         return [(index, reason, "rejected") for index, reason in rejected]
     except Exception:  # a bug must not lose the batch or stop the worker
         log.exception("batch of %d %s events failed; retrying one by one", len(events), topic)
     found: list[Rejection] = []
-    for index, event in enumerate(events):
+    for index, (event, partition) in enumerate(zip(events, partitions, strict=True)):
         try:
             found += [(index, reason, "rejected") for _, reason in
-                      await with_store_backoff(partial(apply, [event]), on_retry)]
+                      await with_store_backoff(partial(apply, [event], [partition]), on_retry)]
         except Exception as error:  # noqa: BLE001 - reported on the dead-letter topic
             found.append((index, f"projection failed: {error!r}", "fold_error"))
     return found
@@ -136,16 +137,17 @@ def batch_handler(topic: Topic, fold: Apply, dead: DeadLetters, faults: StoreFau
     """The handler of one input topic's batches: decode, fold, set aside, then return."""
     allowed = frozenset(topic.events)
 
-    def apply(events: list[Event]) -> list[tuple[int, str]]:
+    def apply(events: list[Event], partitions: list[int]) -> list[tuple[int, str]]:
         with FOLD_SECONDS.labels(topic.suffix).time():
-            return fold(events)
+            return fold(events, partitions)
 
     async def project(messages: list[Any]) -> None:
         BATCH_SIZE.labels(topic.suffix).observe(len(messages))
         with BATCH_SECONDS.labels(topic.suffix).time():
             events, origins = decode_batch(messages, allowed, dead)
             try:
-                rejected = await _project(apply, events, topic.suffix, faults)
+                partitions = [origin.partition for origin in origins]
+                rejected = await _project(apply, events, partitions, topic.suffix, faults)
             finally:
                 faults.clear(topic.suffix)
             for index, reason, kind in rejected:
@@ -158,8 +160,9 @@ def batch_handler(topic: Topic, fold: Apply, dead: DeadLetters, faults: StoreFau
     return project
 
 
-def _fold(current: Callable[[], Any], suffix: str, events: list[Event]) -> list[tuple[int, str]]:
-    result: list[tuple[int, str]] = current().apply(suffix, events)
+def _fold(current: Callable[[], Any], suffix: str, events: list[Event], partitions: list[int]
+          ) -> list[tuple[int, str]]:
+    result: list[tuple[int, str]] = current().apply(suffix, events, partitions)
     return result
 
 

@@ -3,6 +3,14 @@
 Pure: the projector reads the snapshot this fold asks for (`needs`), folds, then flushes the
 writes; the authors whose stories changed then get their followers' trays refreshed by
 `fold_tray_fanout`.
+
+Each event comes with the lifecycle partition it was read from, and a story's expiry entry
+goes into that partition's index (every event of a story has its key, so its partition): the
+worker consuming the partition polls that index. The partition is carried rather than
+computed from the key because only the log knows it for sure: the project's producers hash
+keys with librdkafka's CRC32 partitioner, Kafka's Java clients (and faust's producer) with
+murmur2, and a partition count read from the broker at start-up goes stale when partitions
+are added. A replay reads the same partitions from the same log: it rebuilds the same indexes.
 """
 
 from __future__ import annotations
@@ -104,13 +112,19 @@ def deleted_highlights(events: Sequence[Event],
 
 
 def fold_lifecycle(events: Sequence[Event], snapshot: LifecycleSnapshot, now: int,
-                   policy: ProjectionPolicy) -> LifecycleResult:
-    """Fold one batch of lifecycle events; rejected events are returned, not raised."""
+                   policy: ProjectionPolicy, partitions: Sequence[int] | None = None
+                   ) -> LifecycleResult:
+    """Fold one batch of lifecycle events; rejected events are returned, not raised.
+
+    `partitions`: the lifecycle partition each event was read from (None: all from partition 0,
+    for events that come from no topic, as in tests).
+    """
     run = _Run(snapshot, now, policy)
     rejected = []
-    for index, (name, record) in enumerate(events):
+    read_from = [0] * len(events) if partitions is None else partitions
+    for index, ((name, record), partition) in enumerate(zip(events, read_from, strict=True)):
         try:
-            _HANDLERS[name](run, record)
+            _HANDLERS[name](run, record, partition)
         except ProjectionRejected as error:
             rejected.append((index, str(error)))
     changed = {a: list(run.author_stories(a).values()) for a in sorted(run.changed_authors)}
@@ -189,29 +203,29 @@ class _Run:
             author_id = ref.author_id if ref else None
         return None if author_id is None else self.author_stories(author_id).get(story_id)
 
-    def store(self, story: Story) -> None:
+    def store(self, story: Story, partition: int) -> None:
         self.author_stories(story.author_id)[story.story_id] = story
         self.authors[story.story_id] = story.author_id
-        self.writes.active.put_story(story, story.expires_at + self.policy.insights_ms)
+        self.writes.active.put_story(story, story.expires_at + self.policy.insights_ms, partition)
         self.writes.record.put_story(story, ttl_seconds(story.expires_at + EXPIRY_GRACE_MS,
                                                         self.now))
         self.changed_authors.add(story.author_id)
 
-    def remove(self, author_id: str, story_id: str) -> None:
+    def remove(self, author_id: str, story_id: str, partition: int) -> None:
         self.author_stories(author_id).pop(story_id, None)
-        self.writes.active.drop_story(author_id, story_id)
+        self.writes.active.drop_story(author_id, story_id, partition)
         self.changed_authors.add(author_id)
 
     def held(self, story_id: str) -> bool:
         return bool(self.snapshot.holders.get(story_id))
 
 
-def _on_posted(run: _Run, record: dict[str, Any]) -> None:
+def _on_posted(run: _Run, record: dict[str, Any], partition: int) -> None:
     story = story_from_posted(record)
     if story.story_id in run.snapshot.deleted:
         return  # a deletion already seen wins over a late or replayed post
     if story.is_active(run.now):
-        run.store(story)
+        run.store(story, partition)
         return
     # Replay of an expired story: it must not come back, but what outlives it does.
     insights_until = story.expires_at + run.policy.insights_ms
@@ -222,12 +236,12 @@ def _on_posted(run: _Run, record: dict[str, Any]) -> None:
 
 
 def _on_media(change: Callable[[Story, dict[str, Any]], Story]
-              ) -> Callable[[_Run, dict[str, Any]], None]:
-    def handle(run: _Run, record: dict[str, Any]) -> None:
+              ) -> Callable[[_Run, dict[str, Any], int], None]:
+    def handle(run: _Run, record: dict[str, Any], partition: int) -> None:
         story_id = record["story_id"]
         story = run.find(story_id)
         if story is not None and story.is_active(run.now):
-            run.store(change(story, record))
+            run.store(change(story, record), partition)
             return
         kept = run.snapshot.kept.get(story_id)
         if kept is not None:
@@ -235,14 +249,14 @@ def _on_media(change: Callable[[Story, dict[str, Any]], Story]
     return handle
 
 
-def _on_deleted(run: _Run, record: dict[str, Any]) -> None:
+def _on_deleted(run: _Run, record: dict[str, Any], partition: int) -> None:
     story_id, author_id = record["story_id"], record["actor_id"]
     known = run.find(story_id)
     if known is not None and known.author_id != author_id:
         raise ProjectionRejected(f"actor_id: {author_id} is not the author of {story_id}")
     at = to_ms(record["occurred_at"])
     run.writes.active.mark_deleted(story_id, at + MAX_LIFETIME_MS + run.policy.insights_ms)
-    run.remove(author_id, story_id)
+    run.remove(author_id, story_id, partition)
     run.writes.record.delete_story(story_id)
     _leave_highlights(run, author_id, story_id, at)
 
@@ -258,17 +272,17 @@ def _leave_highlights(run: _Run, owner_id: str, story_id: str, at: int) -> None:
     run.writes.record.unkeep(story_id)
 
 
-def _on_expired(run: _Run, record: dict[str, Any]) -> None:
+def _on_expired(run: _Run, record: dict[str, Any], partition: int) -> None:
     story_id, author_id = record["story_id"], record["author_id"]
     story = run.find(story_id, author_id)
     if story is not None and run.held(story_id):
         run.writes.record.keep(story)  # a highlight keeps it past its 24 hours
-    run.remove(author_id, story_id)
+    run.remove(author_id, story_id, partition)
     run.writes.record.expire_story(story_id)
     run.expired_lags_s.append((run.now - to_ms(record["expires_at"])) / 1000)
 
 
-_HANDLERS: dict[str, Callable[[_Run, dict[str, Any]], None]] = {
+_HANDLERS: dict[str, Callable[[_Run, dict[str, Any], int], None]] = {
     "StoryPosted": _on_posted,
     "MediaProcessed": _on_media(with_media),
     "MediaRejected": _on_media(with_rejection),

@@ -24,6 +24,8 @@ from projections.model import Story, TrayEntry
 __all__ = [
     "StoryRef",
     "Counters",
+    "DueExpiry",
+    "LEGACY_EXPIRY_INDEX",
     "ActiveReads",
     "ActiveWrites",
     "RecordReads",
@@ -38,6 +40,8 @@ SEEN_TTL_MS = 49 * 3600 * 1000  # longer than the longest story lifetime
 # Stored stories outlive their expiry this long so that the StoryExpired fold still finds
 # them (to keep a highlighted one); reads filter by expiry, and the fold removes them.
 EXPIRY_GRACE_MS = 3600 * 1000
+# The one expiry index of earlier releases (where per-partition ones have a partition number).
+LEGACY_EXPIRY_INDEX = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,16 @@ class StoryRef:
 
     author_id: str
     expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class DueExpiry:
+    """A story whose expiry time has come, and the expiry index it was found in."""
+
+    story_id: str
+    author_id: str
+    expires_at: int
+    partition: int | None  # its lifecycle partition; LEGACY_EXPIRY_INDEX: the old single index
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +89,8 @@ class ActiveReads(Protocol):
 class ActiveWrites(Protocol):
     """Buffered writes to the active store; nothing is sent before `flush()`."""
 
-    def put_story(self, story: Story, insights_until: int) -> None: ...
-    def drop_story(self, author_id: str, story_id: str) -> None: ...
+    def put_story(self, story: Story, insights_until: int, partition: int) -> None: ...
+    def drop_story(self, author_id: str, story_id: str, partition: int) -> None: ...
     def keep_insights_owner(self, story_id: str, author_id: str, until_ms: int) -> None: ...
     def mark_deleted(self, story_id: str, until_ms: int) -> None: ...
     def clear_counters(self, story_id: str) -> None: ...
@@ -135,6 +149,8 @@ class ActiveStore(ActiveReads, Protocol):
     def batch(self) -> ActiveWrites: ...
     def publish(self, notes: list[dict[str, Any]]) -> None: ...
     def dump(self) -> dict[str, Any]: ...
+    def due_expiries(self, partitions: Sequence[int | None], now_ms: int,
+                     limit: int) -> list[DueExpiry]: ...
 
 
 class RecordStore(RecordReads, Protocol):

@@ -1,57 +1,33 @@
-"""The stories' expiry index and the per-story claims of whichever worker emits StoryExpired.
+"""The per-story claims of whichever worker emits StoryExpired, and the entries no fold removes.
 
-The index is written with the stories (`RedisBatch.put_story`, `drop_story`); this module
-reads it and keeps the claims, so the expiry timer never builds a key.
+The expiry indexes are written with the stories (`RedisBatch.put_story`, `drop_story`), one per
+lifecycle partition, and read by `RedisReadModels.due_expiries`; this module keeps the claims,
+so the expiry timer never builds a key. Each claim is a single key of its story's slot
+(`xc:{story}`), so claiming, settling and releasing never span slots.
 
-On a cluster the index is one global sorted set (its own slot), touched one command at a
-time; each claim is a single key of its story's slot (`xc:{story}`), so claiming, settling
-and releasing never span slots.
+The fold removes a story's entry from the index of the partition its StoryExpired is read
+from. Two kinds of entries are out of its reach, and the timer takes them out once their
+StoryExpired is acknowledged: those of the single index of earlier releases (`x`, no owner),
+which nothing writes any more, and those left in another partition's index after the topic's
+partition count changed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import cast
-
+from projections.stores.base import DueExpiry
 from projections.stores.keys import Kind
 from projections.stores.redis_store import RedisReadModels
 
 __all__ = [
     "DueExpiry",
-    "expiry_member",
-    "due_expiries",
     "claim_expiry",
     "settle_expiry",
     "release_expiry",
+    "expiry_settled",
+    "forget_expiry",
 ]
 
 CLAIMED, SETTLED = "1", "done"
-
-
-@dataclass(frozen=True, slots=True)
-class DueExpiry:
-    """A story whose expiry time has come."""
-
-    story_id: str
-    author_id: str
-    expires_at: int
-
-
-def expiry_member(story_id: str, author_id: str) -> str:
-    """A story's member of the index (scored by its expiry time)."""
-    return f"{story_id}|{author_id}"
-
-
-def due_expiries(models: RedisReadModels, now_ms: int, limit: int) -> list[DueExpiry]:
-    """Stories whose expiry is at or before `now_ms`, earliest first, at most `limit`."""
-    found = cast(list[tuple[bytes, float]], models.client.zrangebyscore(
-        models.k(Kind.EXPIRY_INDEX), "-inf", now_ms, 0, limit, withscores=True))
-    return [_due(member, expires_at) for member, expires_at in found]
-
-
-def _due(member: bytes, expires_at: float) -> DueExpiry:
-    story_id, author_id = member.decode().split("|", 1)
-    return DueExpiry(story_id, author_id, int(expires_at))
 
 
 def claim_expiry(models: RedisReadModels, story_id: str, lease_ms: int) -> bool:
@@ -68,3 +44,14 @@ def settle_expiry(models: RedisReadModels, story_id: str, keep_ms: int) -> None:
 def release_expiry(models: RedisReadModels, story_id: str) -> None:
     """The StoryExpired was not acknowledged: any worker may claim the story again."""
     models.client.delete(models.k(Kind.EXPIRY_CLAIM, story_id))
+
+
+def expiry_settled(models: RedisReadModels, story_id: str) -> bool:
+    """Whether some worker's StoryExpired of the story was acknowledged (within `keep_ms`)."""
+    claim = models.client.get(models.k(Kind.EXPIRY_CLAIM, story_id))
+    return claim in (SETTLED, SETTLED.encode())
+
+
+def forget_expiry(models: RedisReadModels, due: DueExpiry) -> None:
+    """Take a story whose StoryExpired was acknowledged out of the index it was found in."""
+    models.client.zrem(models.expiry_index(due.partition), f"{due.story_id}|{due.author_id}")

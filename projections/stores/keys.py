@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Kind"]
+__all__ = ["Kind", "expiry_owner", "expiry_partition"]
 
 
 class Kind(StrEnum):
@@ -17,7 +17,8 @@ class Kind(StrEnum):
     # projection "stories"
     AUTHOR_STORIES = "a"  # hash per author: story id -> story JSON
     STORY_REF = "s"  # string per story: "author|expires_at", lives until expiry
-    EXPIRY_INDEX = "x"  # sorted set: "story|author" scored by expiry
+    EXPIRY_INDEX = "x"  # sorted set per lifecycle partition (`p<n>`): "story|author" scored by
+    # expiry; the bare key (no owner) is the single index of earlier releases, being drained
     EXPIRY_CLAIM = "xc"  # string per story: which worker emits its StoryExpired
     DELETED = "gone"  # string per story: tombstone that late events cannot undo
     INSIGHTS_OWNER = "o"  # string per story: its author, for the insights window
@@ -40,3 +41,14 @@ class Kind(StrEnum):
     ANSWERERS = "sa"  # hash per story: pseudonym of sticker:user -> 1
     STICKER_COUNTERS = "sk"  # hash per story: "sticker:field" -> number
     LIVE_CHANNEL = "live"  # pub/sub channel per story: its author's live engagement
+
+
+def expiry_owner(partition: int | None) -> str:
+    """The owner part of a lifecycle partition's expiry index (`p3`); "" for the single index of
+    earlier releases (None), which has no owner."""
+    return "" if partition is None else f"p{partition}"
+
+
+def expiry_partition(owner: str) -> int | None:
+    """The lifecycle partition an expiry index's owner part names (None for the old index)."""
+    return int(owner[1:]) if owner else None

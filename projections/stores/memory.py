@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from projections.model import Story, TrayEntry
-from projections.stores.base import EXPIRY_GRACE_MS, SEEN_TTL_MS, Counters, StoryRef
+from projections.stores.base import EXPIRY_GRACE_MS, SEEN_TTL_MS, Counters, DueExpiry, StoryRef
 from projections.stores.memory_records import MemoryRecordStore
 from projections.stores.redis_dump import ACTIVE_STATE_PARTS
 from projections.stores.redis_store import pseudonym
@@ -108,6 +108,16 @@ class MemoryActiveStore:
                        len(self.get("replies", story_id) or ()),
                        {e: n for e, n in counts.items() if n > 0}, stickers)
 
+    def due_expiries(self, partitions: Sequence[int | None], now_ms: int,
+                     limit: int) -> list[DueExpiry]:
+        """Like the Redis indexes: per partition, earliest first (ties by member), at most `limit`."""
+        found = []
+        for partition in partitions:
+            index = self.get("expiry_index", partition) or {}
+            due = sorted((at, story, author) for (story, author), at in index.items() if at <= now_ms)
+            found += [DueExpiry(story, author, at, partition) for at, story, author in due[:limit]]
+        return found
+
     def batch(self) -> MemoryActiveWrites:
         return MemoryActiveWrites(self)
 
@@ -124,8 +134,6 @@ class MemoryActiveStore:
                 found = {o: v for o, v in found.items() if v}
             if part in ("deleted", "celebrities"):
                 state[part] = set(found)
-            elif part == "expiry_index":
-                state[part] = {key: value for key, value in found.items()}
             else:
                 state[part] = {o: _copy(v) for o, v in found.items()}
         return {part: value for part, value in state.items() if value}
@@ -155,7 +163,7 @@ class MemoryActiveWrites:
         self.pending.append(apply)
 
     # -- stories -----------------------------------------------------------------------------
-    def put_story(self, story: Story, insights_until: int) -> None:
+    def put_story(self, story: Story, insights_until: int, partition: int) -> None:
         def apply() -> None:
             s = self.s
             s.put("insights_owners", story.story_id, story.author_id, insights_until)
@@ -165,17 +173,19 @@ class MemoryActiveWrites:
             s.expire_at("stories", story.author_id, max(keep_until, hash_until))
             s.put("story_refs", story.story_id, StoryRef(story.author_id, story.expires_at),
                   story.expires_at)
-            s.put("expiry_index", (story.story_id, story.author_id), story.expires_at)
+            s.entry("expiry_index", partition, dict)[(story.story_id, story.author_id)] = (
+                story.expires_at)
         self._later(apply)
 
-    def drop_story(self, author_id: str, story_id: str) -> None:
+    def drop_story(self, author_id: str, story_id: str, partition: int) -> None:
         def apply() -> None:
             stories = self.s.get("stories", author_id)
             if stories is not None:
                 stories.pop(story_id, None)
                 self.s.discard_empty("stories", author_id)
             self.s.delete("story_refs", story_id)
-            self.s.delete("expiry_index", (story_id, author_id))
+            (self.s.get("expiry_index", partition) or {}).pop((story_id, author_id), None)
+            self.s.discard_empty("expiry_index", partition)
         self._later(apply)
 
     def keep_insights_owner(self, story_id: str, author_id: str, until_ms: int) -> None:

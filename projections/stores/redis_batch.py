@@ -103,7 +103,8 @@ class RedisBatch:
             script(keys=keys, args=args, client=self.pipe)
 
     # -- stories -----------------------------------------------------------------------------
-    def put_story(self, story: Story, insights_until: int) -> None:
+    def put_story(self, story: Story, insights_until: int, partition: int) -> None:
+        """The story, its ref, and its entry in the expiry index of its lifecycle partition."""
         k = self.m.k
         self.pipe.set(k(Kind.INSIGHTS_OWNER, story.story_id), story.author_id, pxat=insights_until)
         self.pipe.hset(k(Kind.AUTHOR_STORIES, story.author_id), story.story_id, story.to_json())
@@ -112,14 +113,15 @@ class RedisBatch:
         self.pipe.pexpireat(k(Kind.AUTHOR_STORIES, story.author_id), keep_until, nx=True)
         ref = f"{story.author_id}|{story.expires_at}"
         self.pipe.set(k(Kind.STORY_REF, story.story_id), ref, pxat=story.expires_at)
-        self.pipe.zadd(k(Kind.EXPIRY_INDEX), {f"{story.story_id}|{story.author_id}": story.expires_at})
+        self.pipe.zadd(self.m.expiry_index(partition),
+                       {f"{story.story_id}|{story.author_id}": story.expires_at})
         self._count(5)
 
-    def drop_story(self, author_id: str, story_id: str) -> None:
+    def drop_story(self, author_id: str, story_id: str, partition: int) -> None:
         k = self.m.k
         self.pipe.hdel(k(Kind.AUTHOR_STORIES, author_id), story_id)
         self.pipe.delete(k(Kind.STORY_REF, story_id))
-        self.pipe.zrem(k(Kind.EXPIRY_INDEX), f"{story_id}|{author_id}")
+        self.pipe.zrem(self.m.expiry_index(partition), f"{story_id}|{author_id}")
         self._count(3)
 
     def keep_insights_owner(self, story_id: str, author_id: str, until_ms: int) -> None:

@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING, Any
 from projections.catalogue import REDIS_KINDS
 from projections.model import Story, TrayEntry
 from projections.stores.base import StoryRef
-from projections.stores.keys import Kind
+from projections.stores.keys import Kind, expiry_partition
 
 if TYPE_CHECKING:
     from projections.stores.redis_store import RedisReadModels
 
 __all__ = ["redis_dump", "ACTIVE_STATE_PARTS"]
 
-# The parts of the active store's state, each a mapping by owner (user or story) or a set.
+# The parts of the active store's state, each a mapping by owner (user, story, or lifecycle
+# partition for the expiry index) or a set.
 ACTIVE_STATE_PARTS = (
     "stories", "story_refs", "expiry_index", "deleted", "insights_owners", "trays",
     "tray_order", "seen", "celebrities", "followers", "following", "close_friends",
@@ -125,9 +126,10 @@ def _read_key(models: RedisReadModels, state: dict[str, Any], key: bytes, rest: 
     elif kind is Kind.CELEBRITIES:
         state["celebrities"] |= _texts(client, key)
     elif kind is Kind.EXPIRY_INDEX:
-        for member, score in _scores(client, key).items():
-            story_id, author_id = member.split("|", 1)
-            state["expiry_index"][(story_id, author_id)] = score
+        entries = {tuple(member.split("|", 1)): score
+                   for member, score in _scores(client, key).items()}
+        if entries:  # by lifecycle partition (None: the old single index)
+            state["expiry_index"][expiry_partition(owner)] = entries
     elif kind in _PER_OWNER:
         part, read = _PER_OWNER[kind]
         value = read(client, key, owner)

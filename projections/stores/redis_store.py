@@ -7,8 +7,10 @@ Cluster-safe: a key's hash tag is its owner's id (`<prefix><kind>:{<owner>}`), s
 one owner share a slot: a viewer's tray, seen set and follow sets; a story's ref, tombstone,
 counters and identities' hashes; an author's stories. Every script and multi-key command
 touches the keys of one owner; reads over many owners are one command per key, pipelined
-(the cluster client sends each node its part). The global keys (the celebrity set, the
-expiry index) have a slot of their own and are only ever used one key per command.
+(the cluster client sends each node its part). The global key (the celebrity set) has a slot
+of its own and is only ever used one key per command. The expiry index is one sorted set per
+lifecycle partition, tagged by it (`x:{p3}`): each partition's index has a slot of its own,
+written by the folds of that partition and polled by the worker that consumes it.
 """
 
 from __future__ import annotations
@@ -22,8 +24,14 @@ import redis
 from core.clients import is_cluster
 from projections.catalogue import PROJECTIONS, REDIS_KINDS
 from projections.model import Story
-from projections.stores.base import EXPIRY_GRACE_MS, SEEN_TTL_MS, Counters, StoryRef
-from projections.stores.keys import Kind
+from projections.stores.base import (
+    EXPIRY_GRACE_MS,
+    SEEN_TTL_MS,
+    Counters,
+    DueExpiry,
+    StoryRef,
+)
+from projections.stores.keys import Kind, expiry_owner
 from projections.stores.redis_batch import RedisBatch, pseudonym
 from projections.stores.redis_dump import redis_dump
 from projections.stores.redis_replicas import NO_WAIT, Replicas, ReplicaWait
@@ -64,6 +72,10 @@ class RedisReadModels:
         owner lands on one slot of a cluster; a global key (no owner) has a slot of its own."""
         prefix = self.prefixes[REDIS_KINDS[kind]]
         return f"{prefix}{kind}:{{{ident}}}" if ident else f"{prefix}{kind}"
+
+    def expiry_index(self, partition: int | None) -> str:
+        """The expiry index of a lifecycle partition; None: the single index of earlier releases."""
+        return self.k(Kind.EXPIRY_INDEX, expiry_owner(partition))
 
     def live_channel(self, story_id: str) -> str:
         """Sharded pub/sub channel of a story's live engagement, for its author (the story's
@@ -170,6 +182,20 @@ class RedisReadModels:
         views, viewers, replies, reactions, stickers = pipe.execute()
         return Counters(views, viewers, replies, _int_map(reactions), _sticker_map(stickers))
 
+    def due_expiries(self, partitions: Sequence[int | None], now_ms: int,
+                     limit: int) -> list[DueExpiry]:
+        """Stories due by `now_ms` in these partitions' indexes, earliest first and at most
+        `limit` per index: one ZRANGEBYSCORE per index (one slot each), in one round trip."""
+        if not partitions:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for partition in partitions:
+            pipe.zrangebyscore(self.expiry_index(partition), "-inf", now_ms, 0, limit,
+                               withscores=True)
+        found = pipe.execute()
+        return [_due(member, score, partition)
+                for partition, due in zip(partitions, found, strict=True) for member, score in due]
+
     def batch(self) -> RedisBatch:
         return RedisBatch(self)
 
@@ -195,6 +221,11 @@ def _parse_ref(value: bytes | str | None) -> StoryRef | None:
         return None
     author_id, expires_at = _text(value).rsplit("|", 1)
     return StoryRef(author_id, int(expires_at))
+
+
+def _due(member: bytes, expires_at: float, partition: int | None) -> DueExpiry:
+    story_id, author_id = _text(member).split("|", 1)
+    return DueExpiry(story_id, author_id, int(expires_at), partition)
 
 
 def _int_map(raw: dict[bytes, bytes]) -> dict[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,18 +14,27 @@ import schemas
 from projections.projector import Projector
 from projections.replay import REPLAY_ORDER
 from simulation.sample import build_scenario, by_topic
+from streams.topics import key_of, topic_for
 from tests.contract.backends import Backend, MemoryBackend, dump
 from tests.contract.test_read_models import APPLY
 
 LIFETIME_S = 3600  # the shortest lifetime the schema allows; posts are back-dated to end soon
+PARTITIONS = 6
+
+
+def partition_of(event: tuple[str, dict]) -> int:
+    """The partition the log keeps an event on: its key's hash over the topic's partitions."""
+    return zlib.crc32(key_of(*event)) % PARTITIONS
 
 
 def replay(projector: Projector, events) -> None:
-    """What `stories replay` does: each topic from its start, in the replay order."""
+    """What `stories replay` does: each topic from its start, in the replay order, each event
+    with the partition it is read from."""
     topics = by_topic(events)
     for topic in REPLAY_ORDER:
         if topic in topics:
-            assert APPLY[topic](projector, topics[topic]) == []
+            partitions = [partition_of(event) for event in topics[topic]]
+            assert APPLY[topic](projector, topics[topic], partitions) == []
 
 
 class Run:
@@ -39,7 +49,7 @@ class Run:
         event = (name, record)
         self.log.append(event)
         topic = schemas_topic(name)
-        assert APPLY[topic](self.projector, [event]) == []
+        assert APPLY[topic](self.projector, [event], [partition_of(event)]) == []
         return record
 
     def post(self, author: str, ends_in_s: float, **fields) -> str:
@@ -57,8 +67,6 @@ class Run:
 
 
 def schemas_topic(name: str) -> str:
-    from streams.topics import topic_for
-
     return topic_for(name).suffix
 
 
@@ -101,6 +109,10 @@ def test_a_replay_rebuilds_what_the_live_run_built(backend: Backend):
     rebuilt = backend.projector()
     replay(rebuilt, run.log)
     assert dump(rebuilt) == dump(live)
+    stays = [e for e in run.log if e[0] == "StoryPosted"][-1]  # the one story not ended
+    index = dump(live)["active"]["expiry_index"]
+    assert list(index) == [partition_of(stays)]
+    assert list(index[partition_of(stays)]) == [(stays[1]["story_id"], "ann")]
     short = next(r["story_id"] for n, r in run.log if n == "StoryPosted")
     assert rebuilt.redis.insights_owner(short) == "ann"  # insights outlive the story
     assert rebuilt.redis.counters(short).stickers == {"poll-1": {"n": 1.0, "o1": 1.0}}

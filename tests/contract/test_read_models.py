@@ -242,3 +242,30 @@ def test_the_author_of_a_story_is_the_only_one_who_may_delete_it(backend: Backen
     rejected = projector.apply_lifecycle([("StoryDeleted", forged)])
     assert rejected == [(0, f"actor_id: mallory is not the author of {story_id}")]
     assert story_id in dump(projector)["active"]["stories"]["author"]
+
+
+def test_a_story_is_due_from_its_partitions_index_only_until_it_ends(backend: Backend):
+    projector = backend.projector()
+    posts = [_by_owner("StoryPosted", -minutes, story_id=str(uuid.uuid4()), kind="TEXT",
+                       text="x", lifetime_seconds=3600) for minutes in (50, 45, 40)]
+    first, deleted, last = (record["story_id"] for _, record in posts)
+    assert projector.apply_lifecycle(posts, [2, 5, 2]) == []
+    in_20_min = now_ms() + 20 * 60_000
+
+    def due(partitions, at: int = in_20_min, limit: int = 10) -> list[tuple[str, int | None]]:
+        return [(d.story_id, d.partition) for d in projector.redis.due_expiries(partitions, at,
+                                                                                limit)]
+
+    assert due([2]) == [(first, 2), (last, 2)]  # earliest first
+    assert due([2], limit=1) == [(first, 2)]
+    assert due([5]) == [(deleted, 5)]
+    assert due([0, 1, 3, 4, None]) == []  # no other partition, nor the old single index
+    assert due([2, 5], at=now_ms()) == []  # none has ended yet
+
+    a_day_later = backend.projector(like=projector, clock=lambda: time.time() + 86_400)
+    expired = _expired(first, "user-0", posts[0][1]["expires_at"])
+    assert a_day_later.apply_lifecycle([expired], [2]) == []
+    assert projector.apply_lifecycle([_by_owner("StoryDeleted", 0, story_id=deleted)], [5]) == []
+    assert due(range(6)) == [(last, 2)]
+    index = dump(projector)["active"]["expiry_index"]
+    assert list(index) == [2] and list(index[2]) == [(last, "user-0")]

@@ -68,7 +68,8 @@ def test_init_names_a_topic_whose_partitions_differ_and_everything_reads_the_bro
         assert partition_count(consumer, name) == WIDER
         assert group_lag(bootstrap, f"{prefix}-lag", [HIGHLIGHTS], prefix) == WIDER
         applied: list[tuple[str, int]] = []
-        projector = SimpleNamespace(apply=lambda suffix, events: applied.append((suffix, len(events))))
+        projector = SimpleNamespace(
+            apply=lambda suffix, events, partitions: applied.append((suffix, len(events))))
         plan = ReplayPlan()
         assert _pass(runtime, consumer, projector, plan, None) == WIDER  # type: ignore[arg-type]
     finally:

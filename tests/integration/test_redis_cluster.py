@@ -19,12 +19,7 @@ from infra.stack.redis import cluster_url
 from media.schedule import MediaSchedule
 from projections.projector import ProjectionPolicy, Projector
 from projections.queries import read_tray, read_tray_async, visible_stories, visible_stories_async
-from projections.stores.expiry_index import (
-    claim_expiry,
-    due_expiries,
-    release_expiry,
-    settle_expiry,
-)
+from projections.stores.expiry_index import claim_expiry, release_expiry, settle_expiry
 from projections.stores.memory import MemoryRecordStore
 from projections.stores.redis_store import RedisReadModels
 from projections.stores.redis_versions import drop_version_keys
@@ -113,7 +108,7 @@ def test_reads_on_the_cluster_equal_those_on_a_single_node(local_stack: Settings
         assert on_cluster.redis.dump() == on_one_node.redis.dump()
 
         models = on_cluster.redis
-        due = due_expiries(models, now + 10 * 86_400_000, 100)
+        due = models.due_expiries(range(6), now + 10 * 86_400_000, 100)
         assert {d.story_id for d in due} <= set(ids) and due
         story = due[0].story_id
         assert claim_expiry(models, story, 30_000) and not claim_expiry(models, story, 30_000)

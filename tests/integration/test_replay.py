@@ -57,6 +57,7 @@ def test_replay_rebuilds_identical_read_models_and_switches(built):
     new = versions.version("stories")
     assert {versions.number(p) for p in PROJECTIONS} == {live.number + 1}
     assert redis_dump(d.runtime.redis, new.redis_prefix) == before
+    assert any(key.startswith("x:{p") for key in before)  # the partitions' expiry indexes too
     assert viewer_rows(CqlReadModels(d.runtime.session, new.keyspace), world) == viewers_before
     assert read_tray(d.runtime.redis_models(), "user-2", int(time.time() * 1000)) == tray_before
     assert redis_dump(d.runtime.redis, live.redis_prefix) == {}  # the old version is dropped
@@ -94,11 +95,11 @@ def test_cancelled_replay_leaves_the_live_version_intact(built, monkeypatch):
     real_apply = Projector.apply
     calls = []
 
-    def apply_then_cancel(projector, suffix, events):
+    def apply_then_cancel(projector, suffix, events, partitions):
         calls.append(suffix)
         if len(calls) == 3:
             raise KeyboardInterrupt  # the operator presses Ctrl-C mid-rebuild
-        return real_apply(projector, suffix, events)
+        return real_apply(projector, suffix, events, partitions)
 
     monkeypatch.setattr(Projector, "apply", apply_then_cancel)
     with pytest.raises(KeyboardInterrupt):

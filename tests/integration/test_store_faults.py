@@ -13,6 +13,7 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -94,8 +95,7 @@ def test_writes_refused_by_redis_are_held_until_it_takes_them(own_redis, stores,
     faults = StoreFaults()
     readiness = Readiness(lambda: [], faults)
     readiness.assigned = True
-    handle = batch_handler(topic, lambda events: projector.apply(topic.suffix, events), dead,
-                           faults)
+    handle = batch_handler(topic, partial(projector.apply, topic.suffix), dead, faults)
     source = topic_name(topic, topic_prefix)
     pairs = [(f"fan-{i}", f"star-{i}") for i in range(5)]
     retries_before = _count(STORE_RETRIES, topic.suffix)
@@ -137,10 +137,10 @@ def test_an_event_whose_fold_fails_alone_is_set_aside_and_the_rest_folded(
     dead = DeadLetters(Producer(producer_config(local_stack.kafka_bootstrap)),
                        topic_name(DEAD_LETTER, topic_prefix))
 
-    def fold(events):
+    def fold(events, partitions):
         if any(record["actor_id"] == "fan-2" for _, record in events):
             raise RuntimeError("a fold bug this event triggers")
-        return projector.apply(topic.suffix, events)
+        return projector.apply(topic.suffix, events, partitions)
 
     handle = batch_handler(topic, fold, dead, StoreFaults())
     source = topic_name(topic, topic_prefix)

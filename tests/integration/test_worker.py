@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from confluent_kafka import Consumer, Producer
 
 import schemas
+from harness.log import events_in_log
 from projections.queries import read_tray, visible_stories
 from projections.stores.keys import Kind
+from projections.stores.redis_reads import stories_present
 from simulation.sample import build_scenario
-from streams.topics import DEAD_LETTER, topic_name
+from streams.topics import DEAD_LETTER, topic_for, topic_name
 from tests.integration.worker_helpers import PrivateDeployment, wait_until
 
 
@@ -133,3 +137,62 @@ def test_expiry_timer_removes_a_story_within_seconds(deployment):
     expires_ms = int((posted_at + timedelta(seconds=3600)).timestamp() * 1000)
     lag = time.time() - expires_ms / 1000
     assert lag < 10, f"removed {lag:.1f} s after expiry"
+
+
+POLLED = re.compile(r"expiry timer polls the indexes of \S+ partitions \[([0-9, ]*)\]")
+LIFECYCLE_PARTITIONS = set(range(topic_for("StoryExpired").partitions))
+
+
+def polled(deployment, worker: int) -> set[int] | None:
+    """The lifecycle partitions whose indexes the worker's expiry timer polls now (its log)."""
+    found = POLLED.findall(deployment.log_tail(f"worker-{worker}", 1_000_000))
+    return {int(p) for p in found[-1].split(",") if p.strip()} if found else None
+
+
+def split_between(deployment, workers: list[int]) -> bool:
+    """Each worker polls its own lifecycle partitions, and together they poll every one."""
+    owned = [polled(deployment, w) for w in workers]
+    if not all(owned):
+        return False
+    together = set().union(*owned)
+    return together == LIFECYCLE_PARTITIONS and sum(map(len, owned)) == len(together)
+
+
+def post_ending_in(seconds: float, count: int) -> list[tuple[str, dict]]:
+    """One-hour stories of several authors, back-dated to end `seconds` from now."""
+    posted_at = datetime.now(UTC) - timedelta(seconds=3600 - seconds)
+    return [("StoryPosted", schemas.new_event(
+        "StoryPosted", actor_id=f"author-{i % 5}", occurred_at=posted_at,
+        story_id=str(uuid.uuid4()), kind="TEXT", text="soon gone", lifetime_seconds=3600))
+        for i in range(count)]
+
+
+def stored(models, posts) -> list[bool]:
+    """Whether each posted story is among its author's stories in the read models."""
+    found = stories_present(models, [(r["actor_id"], r["story_id"]) for _, r in posts])
+    return found.fetch(models.client)
+
+
+def test_two_workers_split_the_lifecycle_partitions_and_expire_each_story_once(deployment):
+    deployment.start_worker()
+    deployment.start_worker()
+    wait_until(lambda: split_between(deployment, [0, 1]),
+               "two workers to split the lifecycle partitions", timeout=120)
+    first, second = post_ending_in(20, 24), post_ending_in(75, 24)
+    emit_all(deployment, first + second)
+    models = deployment.runtime.redis_models()
+    wait_until(lambda: all(stored(models, first + second)), "the stories to be stored", timeout=15)
+
+    wait_until(lambda: not any(stored(models, first)), "the first stories to expire", timeout=60)
+    deployment.stop(deployment.workers[1])  # its partitions move to the other worker
+    wait_until(lambda: split_between(deployment, [0]), "one worker to poll every partition",
+               timeout=45)
+    assert all(stored(models, second)), "the second stories expired early"
+    wait_until(lambda: not any(stored(models, second)), "the second stories to expire",
+               timeout=120)
+
+    ids = {record["story_id"] for _, record in first + second}
+    expired = Counter(record["story_id"] for record in events_in_log(
+        deployment.settings, "StoryExpired", lambda r: r["story_id"] in ids))
+    assert expired == dict.fromkeys(ids, 1), deployment.logs()
+    assert "expiry_index" not in models.dump()  # every story left its partition's index

@@ -172,13 +172,13 @@ async def test_the_work_runs_off_the_event_loop_thread() -> None:
 async def test_projection_retries_are_counted_per_topic() -> None:
     failures = [redis.TimeoutError("slow")] * 2
 
-    def apply(events: list[Any]) -> list[tuple[int, str]]:
+    def apply(events: list[Any], partitions: list[int]) -> list[tuple[int, str]]:
         if failures:
             raise failures.pop()
         return []
 
     before = STORE_RETRIES.labels("unit-topic")._value.get()
-    rejected = await worker._project(apply, [], "unit-topic", StoreFaults())
+    rejected = await worker._project(apply, [], [], "unit-topic", StoreFaults())
 
     assert rejected == []
     assert STORE_RETRIES.labels("unit-topic")._value.get() - before == 2

@@ -442,7 +442,7 @@ def _hot_keys(s: Sheet) -> None:
           "`celebs_reads_per_s` ÷ `celebs_copies`")
     lifecycle = next(t.partitions for t in TOPICS if t.suffix == "story-lifecycle")
     s.add("expiry_index_bytes", s["stories_per_day"] * m["redis_bytes_per_expiry_entry"],
-          "bytes", "`stories_per_day` × `redis_bytes_per_expiry_entry` (one global key)")
+          "bytes", "`stories_per_day` × `redis_bytes_per_expiry_entry` (all partitions' indexes)")
     s.add("expiry_key_bytes", s["expiry_index_bytes"] / lifecycle, "bytes",
           f"`expiry_index_bytes` ÷ {lifecycle} lifecycle partitions (one key per partition)")
     s.add("lifecycle_partitions_for_expiry", _power_of_two(s["expiry_index_bytes"]
@@ -501,8 +501,9 @@ def limits(s: Sheet) -> list[Limit]:
         Limit("the celebrity set `celebs`, one key (commands/s)",
               s["celebs_reads_per_s"] * a.headroom, a.redis_shard_commands_per_s, "rate",
               "a copy per shard group, or a cache in the gateway"),
-        Limit("the expiry index `x`, one key (bytes)", s["expiry_index_bytes"], a.big_key_bytes, "bytes",
-              "one key per lifecycle partition"),
+        Limit("an expiry index `x:{p<N>}`, one key per lifecycle partition (bytes)",
+              s["expiry_key_bytes"], a.big_key_bytes, "bytes",
+              "more lifecycle partitions (`lifecycle_partitions_for_expiry`)"),
         Limit("a celebrity story's view sets `ve`/`vv`, one slot (bytes)",
               s["celebrity_counter_bytes"], a.big_key_bytes, "bytes",
               "HyperLogLog or bucketed sets above a size"),

@@ -49,19 +49,15 @@ def command(settings: Settings, dirs: Dirs, console: Console) -> list[str]:
 
 
 def probe(settings: Settings) -> str:
-    """Ready once a CQL query answers; reports the server's release."""
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+    """Ready once a CQL query answers (as the configured user, over TLS when configured);
+    reports the server's release."""
+    from cassandra.cluster import ExecutionProfile
     from cassandra.policies import RoundRobinPolicy
 
+    from core.clients import cql_cluster
+
     profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=5)
-    cluster = Cluster(
-        settings.cql_contact_points,
-        port=settings.cql_port,
-        protocol_version=4,  # what ScyllaDB speaks; the project pins it everywhere
-        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-        connect_timeout=3,
-        control_connection_timeout=3,
-    )
+    cluster = cql_cluster(settings, profile, connect_timeout=3, control_connection_timeout=3)
     try:
         row = cluster.connect().execute("SELECT release_version FROM system.local").one()
     finally:

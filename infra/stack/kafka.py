@@ -2,7 +2,8 @@
 
 Its client listener speaks STORIES_KAFKA_SECURITY_PROTOCOL: SASL_PLAINTEXT by default, with
 the configured user's SCRAM credentials written into the storage when it is formatted, and the
-broker authenticating to itself as that user.
+broker authenticating to itself as that user; SSL and SASL_SSL serve the throwaway CA's
+certificate (infra/stack/tls.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from infra.stack.files import fetch_jars, render
 from infra.stack.processes import java, run_tool
 from infra.stack.service import Service, StackError, count
 from infra.stack.state import Dirs
+from infra.stack.tls import ensure_tls, kafka_ssl_properties
 
 __all__ = ["SERVICE", "endpoint", "command", "probe", "sasl_properties", "scram_arguments",
            "LISTENER"]
@@ -30,7 +32,6 @@ SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
 INTER_BROKER_MECHANISM = "SCRAM-SHA-512"
 # Written beside meta.properties when the storage is formatted: whose SCRAM credentials it holds.
 CREDENTIALS_MARKER = "stories-scram-user"
-SERVED_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT")
 
 
 def endpoint(settings: Settings) -> tuple[str, int]:
@@ -41,16 +42,13 @@ def endpoint(settings: Settings) -> tuple[str, int]:
 
 def command(settings: Settings, dirs: Dirs, console: Console) -> list[str]:
     """The broker's command line, its jars fetched, its configuration rendered, its storage formatted."""
-    protocol = settings.kafka_security_protocol
-    if protocol not in SERVED_PROTOCOLS:
-        raise StackError("kafka", f"STORIES_KAFKA_SECURITY_PROTOCOL={protocol}: the single-node "
-                         f"stack serves {' or '.join(SERVED_PROTOCOLS)} (TLS: the local cluster)")
     lib = fetch_jars("kafka", dirs, console)
     host, port = endpoint(settings)
+    security = "\n".join(filter(None, [sasl_properties(settings), _tls_properties(settings, host)]))
     server_properties = render(
         "kafka", "server.properties", dirs.conf / "server.properties",
         host=host, broker_port=port, controller_port=settings.kafka_controller_port,
-        data_dir=dirs.data, protocol=protocol, sasl=sasl_properties(settings),
+        data_dir=dirs.data, protocol=settings.kafka_security_protocol, security=security,
     )  # fmt: skip
     server_properties.chmod(0o600)  # it holds the broker's password
     log4j = render(
@@ -90,6 +88,18 @@ def sasl_properties(settings: Settings, listener: str = LISTENER) -> str:
         plain = "org.apache.kafka.common.security.plain.PlainLoginModule required"
         lines.append(f'{prefix}.plain.sasl.jaas.config={plain} user_{user}="{password}";')
     return "\n".join(lines)
+
+
+def _tls_properties(settings: Settings, host: str) -> str:
+    """With SSL or SASL_SSL, the listener serves the throwaway CA's certificate for `host`
+    (<state_dir>/tls/); clients must trust that CA. Empty otherwise."""
+    if not settings.kafka_security_protocol.endswith("SSL"):
+        return ""
+    files = ensure_tls(Path(settings.state_dir) / "tls", [host])
+    if Path(settings.kafka_ssl_ca_file or "/") != files.ca_cert:
+        raise StackError("kafka", f"the stack's brokers serve TLS with the CA of {files.ca_cert}: "
+                         f"set STORIES_KAFKA_SSL_CA_FILE={files.ca_cert}")
+    return kafka_ssl_properties(files, LISTENER)
 
 
 def scram_arguments(settings: Settings) -> list[str]:

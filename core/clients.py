@@ -30,6 +30,8 @@ __all__ = ["KafkaConfig", "kafka_config", "kafka_ssl_context", "cql_cluster", "c
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 TLS_SCHEMES = frozenset({"rediss", "rediss+cluster"})
 
+# ScyllaDB speaks protocol v4; pinning it keeps the driver from negotiating past it.
+CQL_PROTOCOL_VERSION = 4
 
 KafkaConfig = Mapping[str, Any]
 """A confluent-kafka client's connection settings (`kafka_config`), which its own options extend."""
@@ -69,9 +71,6 @@ def kafka_ssl_context(settings: Settings) -> ssl.SSLContext | None:
 def _tls_context(path: str, variable: str) -> ssl.SSLContext:
     """Verifies the server and its name, against the CA file or the system's CAs."""
     return ssl.create_default_context(cafile=ca_file(path, variable) if path else None)
-
-# ScyllaDB speaks protocol v4; pinning it keeps the driver from negotiating past it.
-CQL_PROTOCOL_VERSION = 4
 
 
 def cql_profile(settings: Settings) -> ExecutionProfile:

@@ -105,12 +105,12 @@ def ensure_topics(
             try:
                 outcome.result(timeout)
                 log.info("created topic %s", name)
+                created.append(name)
             except KafkaException as error:  # an init racing another one: the topic now exists
                 if not _already_exists(error):
                     raise
                 log.info("topic %s was created meanwhile", name)
-        created = [r.topic for r in requests]
-        _wait_for_leaders(admin, created, timeout)
+        _wait_for_leaders(admin, [r.topic for r in requests], timeout)
         existing = admin.list_topics(timeout=timeout).topics
     counts = {name: len(meta.partitions) for name, meta in existing.items()}
     for mismatch in partition_mismatches(all_topics(), prefix, counts):

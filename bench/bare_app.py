@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import redis.asyncio
 
+from core.clients import redis_async_client
 from core.settings import get_settings
 from projections.queries import read_tray_async, visible_stories_async
 from projections.runtime import Runtime
@@ -66,7 +67,7 @@ def create_bare_app() -> Callable[[dict[str, Any], Receive, Send], Awaitable[Non
     """The ASGI callable, reading the live read models of the configured deployment."""
     settings = get_settings()
     models = Runtime(settings).redis_models()
-    client = redis.asyncio.Redis.from_url(settings.redis_url)
+    client = redis_async_client(settings)
 
     async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

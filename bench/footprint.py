@@ -23,6 +23,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+from core.clients import kafka_config
 from core.settings import Settings
 from projections.runtime import Runtime
 from streams.topics import TOPICS, topic_name
@@ -137,8 +138,7 @@ def _disk_usage_fallback(runtime: Runtime, keyspace: str, rows: int) -> dict[str
 
 def _events_held(settings: Settings) -> dict[str, tuple[str, int]]:
     """Each topic's suffix -> its full name and the events it holds (high - low watermarks)."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
-                         "group.id": f"{settings.topic_prefix}-footprint"})
+    consumer = Consumer({**kafka_config(settings), "group.id": f"{settings.topic_prefix}-footprint"})
     try:
         held = {}
         for topic in TOPICS:

@@ -22,6 +22,7 @@ from cassandra.concurrent import execute_concurrent
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 import schemas
+from core.clients import kafka_config
 from core.clock import now_ms
 from harness.deployment import Deployment
 from harness.usage import cpu_seconds
@@ -98,7 +99,7 @@ def _views(stories: list[tuple[str, str]], plan: IngestPlan) -> list[View]:
 
 def _produce(settings: Any, views: list[View]) -> None:
     """Hand every view to Kafka at full speed, with the producer's own configuration."""
-    producer = Producer(producer_config(settings.kafka_bootstrap))
+    producer = Producer(producer_config(kafka_config(settings)))
     topic = topic_name(topic_for("StoryViewed"), settings.topic_prefix)
     for view in views:
         while True:
@@ -158,7 +159,7 @@ def _kafka_ceiling(deployment: Deployment, since: dict[int, int]) -> dict[str, A
     """A bare confluent-kafka consumer reading and decoding the same messages."""
     settings = deployment.settings
     topic = topic_name(topic_for("StoryViewed"), settings.topic_prefix)
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+    consumer = Consumer({**kafka_config(settings),
                          "group.id": f"{settings.topic_prefix}-ceiling",
                          "enable.auto.commit": False, "fetch.max.bytes": 52_428_800})
     ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
@@ -237,7 +238,7 @@ def _offsets(deployment: Deployment) -> dict[int, int]:
     settings = deployment.settings
     topic = topic_for("StoryViewed")
     name = topic_name(topic, settings.topic_prefix)
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+    consumer = Consumer({**kafka_config(settings),
                          "group.id": f"{settings.topic_prefix}-ceiling"})
     try:
         return {p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1]

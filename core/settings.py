@@ -17,11 +17,15 @@ from pydantic_settings import (
 )
 
 __all__ = ["Settings", "get_settings", "replication_map", "env_file", "cluster_settings",
-           "DEFAULT_JWT_SECRET",
-           "REPO_ROOT", "ENV_FILE_VARIABLE", "CLUSTER_ENV_FILE"]
+           "DEFAULT_JWT_SECRET", "DEFAULT_KAFKA_PASSWORD", "DEFAULT_REDIS_PASSWORD", "REPO_ROOT",
+           "ENV_FILE_VARIABLE", "CLUSTER_ENV_FILE", "KafkaSecurityProtocol"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JWT_SECRET = "development-only-secret-change-me"
+# The local stack's engine passwords: known to anyone who reads this file, so refused elsewhere.
+DEFAULT_KAFKA_PASSWORD = "development-only-kafka-password"
+DEFAULT_REDIS_PASSWORD = "development-only-redis-password"
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"]
 # A file of `STORIES_*=value` lines read under the environment: the environment still wins.
 ENV_FILE_VARIABLE = "STORIES_ENV_FILE"
 # The local cluster's addresses, replication and credentials (`stories up --cluster`).
@@ -38,6 +42,19 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
     kafka_controller_port: int = Field(9093, description="KRaft controller port (local stack)")
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        "SASL_PLAINTEXT", description="How clients reach Kafka: SASL_* authenticate, *SSL encrypt"
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism with a SASL_* protocol"
+    )
+    kafka_username: str = Field("stories", description="SASL user of every Kafka client")
+    kafka_password: SecretStr = Field(
+        SecretStr(DEFAULT_KAFKA_PASSWORD), description="SASL password of every Kafka client"
+    )
+    kafka_ssl_ca_file: str = Field(
+        "", description="PEM CA certificates that sign the brokers' (empty: the system's)"
+    )
     topic_prefix: str = Field("stories", description="Prefix of every topic name")
     kafka_replication_factor: int = Field(
         1, ge=1, description="Replicas of every topic created, faust's own included (cluster: 3)"
@@ -64,6 +81,11 @@ class Settings(BaseSettings):
         description="Raw replication map of the keyspaces created; when set it wins over the"
         " strategy, factor and datacenter settings (empty: built from them)",
     )
+    cql_username: str = Field("", description="CQL user (empty: no authentication)")
+    cql_password: SecretStr = Field(SecretStr(""), description="Password of the CQL user")
+    cql_ssl_ca_file: str = Field(
+        "", description="PEM CA certificates of the CQL nodes; TLS is on when set"
+    )
     cql_consistency: Literal[
         "ANY", "ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "LOCAL_ONE"
     ] = Field("LOCAL_QUORUM", description="Consistency level of every CQL read and write")
@@ -73,7 +95,18 @@ class Settings(BaseSettings):
 
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0",
-        description="Redis URL; the `redis+cluster://` scheme names a seed node of a Redis Cluster",
+        description="Redis URL (`rediss://`: TLS); the `redis+cluster://` scheme"
+        " (`rediss+cluster://`) names a seed node of a Redis Cluster",
+    )
+    redis_username: str = Field(
+        "stories", description="Redis ACL user, unless the URL carries credentials"
+    )
+    redis_password: SecretStr = Field(
+        SecretStr(DEFAULT_REDIS_PASSWORD),
+        description="Password of the Redis user (empty: no AUTH), unless the URL carries one",
+    )
+    redis_ssl_ca_file: str = Field(
+        "", description="PEM CA certificates of a `rediss://` Redis (empty: the system's)"
     )
     redis_cluster: bool = Field(
         False, description="Talk to Redis as a cluster (same as a `redis+cluster://` URL)"
@@ -95,6 +128,9 @@ class Settings(BaseSettings):
     s3_bucket: str = Field("stories-media", description="Bucket for uploads and renditions")
     s3_access_key: str = Field("stories", description="S3 access key")
     s3_secret_key: SecretStr = Field(SecretStr("stories-secret"), description="S3 secret key")
+    s3_session_token: SecretStr = Field(
+        SecretStr(""), description="Session token of temporary S3 credentials (empty: none)"
+    )
 
     fanout_threshold: int = Field(
         10_000, description="Authors with more followers are merged into trays at read time"
@@ -206,11 +242,33 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _ca_files_from_repository(self) -> Settings:
+        """Relative CA files (as infra/cluster.env names them) lie in the repository too."""
+        for name in ("kafka_ssl_ca_file", "redis_ssl_ca_file", "cql_ssl_ca_file"):
+            value = getattr(self, name)
+            if value and not Path(value).is_absolute():
+                setattr(self, name, str(REPO_ROOT / value))
+        return self
+
+    @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:
-        insecure = self.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET
-        if insecure and self.environment not in ("development", "test"):
+        """The defaults are public: outside development each one in use must be replaced."""
+        if self.environment in ("development", "test"):
+            return self
+        if self.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET:
             raise ValueError(
                 "STORIES_JWT_SECRET must be set: the default secret is refused outside development"
+            )
+        kafka_sasl = self.kafka_security_protocol.startswith("SASL_")
+        if kafka_sasl and self.kafka_password.get_secret_value() == DEFAULT_KAFKA_PASSWORD:
+            raise ValueError(
+                "STORIES_KAFKA_PASSWORD must be set: the default password is refused outside"
+                " development"
+            )
+        if self.redis_password.get_secret_value() == DEFAULT_REDIS_PASSWORD:
+            raise ValueError(
+                "STORIES_REDIS_PASSWORD must be set (empty for a Redis without authentication):"
+                " the default password is refused outside development"
             )
         return self
 

@@ -18,7 +18,7 @@ from cassandra.cluster import Session
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from core.clients import cql_session, redis_async_client, redis_client, s3_client
+from core.clients import cql_session, kafka_config, redis_async_client, redis_client, s3_client
 from core.settings import Settings
 from gateway.auth import TokenVerifier
 from gateway.cursors import CursorSigner
@@ -65,6 +65,7 @@ class Gateway:
         self.presigner = Presigner(
             settings.s3_public_endpoint or settings.s3_endpoint, settings.s3_region,
             settings.s3_bucket, settings.s3_access_key, settings.s3_secret_key.get_secret_value(),
+            settings.s3_session_token.get_secret_value(),
         )
         self.presenter = Presenter(self.presigner, settings.media_url_seconds)
         self.media_keys = MediaKeyCache(partial(fetch_media_keys, self))
@@ -94,7 +95,7 @@ class Gateway:
 
     @cached_property
     def kafka_admin(self) -> AdminClient:
-        return AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap})
+        return AdminClient(kafka_config(self.settings))
 
     async def emit(self, command: Command) -> Delivery:
         """Send the event and wait (bounded) for the broker; 503 with Retry-After if it is away."""

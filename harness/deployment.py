@@ -20,7 +20,7 @@ from typing import Any
 from confluent_kafka.admin import AdminClient
 from rich.console import Console
 
-from core.clients import ensure_bucket, s3_client
+from core.clients import KafkaConfig, ensure_bucket, kafka_config, s3_client
 from core.settings import Settings
 from harness import log, processes
 from harness.readmodels import entries
@@ -51,7 +51,7 @@ class Deployment:
         self.workers: list[subprocess.Popen] = []
         self.processes: list[subprocess.Popen] = []
         self.scratch: list[Runtime] = []
-        ensure_topics(self.settings.kafka_bootstrap, self.name)
+        ensure_topics(kafka_config(self.settings), self.name)
         self.runtime = Runtime(self.settings)
         self.runtime.version  # noqa: B018 - creates and migrates the keyspace before any worker
         if bucket:
@@ -105,7 +105,7 @@ class Deployment:
     # -- progress ----------------------------------------------------------------------------
     def lag(self) -> int:
         """Events the worker group has not committed yet, over every input topic."""
-        return group_lag(self.settings.kafka_bootstrap, f"{self.name}-worker", TOPICS, self.name)
+        return group_lag(kafka_config(self.settings), f"{self.name}-worker", TOPICS, self.name)
 
     def produced(self) -> int:
         """Events in the deployment's input topics so far."""
@@ -144,7 +144,7 @@ class Deployment:
             _drop_read_models(runtime)
         if self.has_bucket:
             _drop_bucket(self.s3, self.settings.s3_bucket)
-        _drop_topics(self.settings.kafka_bootstrap, self.name)
+        _drop_topics(kafka_config(self.settings), self.name)
 
 
 def _drop_read_models(runtime: Runtime) -> None:
@@ -169,8 +169,8 @@ def _drop_bucket(s3: Any, bucket: str) -> None:
     s3.delete_bucket(Bucket=bucket)
 
 
-def _drop_topics(bootstrap: str, prefix: str) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+def _drop_topics(kafka: KafkaConfig, prefix: str) -> None:
+    admin = AdminClient(dict(kafka))
     names = [topic_name(t, prefix) for t in all_topics()]
     for outcome in admin.delete_topics(names, operation_timeout=30).values():
         outcome.result(60)

@@ -10,6 +10,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 import schemas
+from core.clients import kafka_config
 from core.settings import Settings
 from streams.topics import TOPICS, Topic, topic_for, topic_name
 
@@ -20,7 +21,7 @@ Event = tuple[str, dict[str, Any]]
 
 def _consumer(settings: Settings) -> Consumer:
     """A reader that joins no group's progress: a fresh group id, nothing committed."""
-    return Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+    return Consumer({**kafka_config(settings),
                      "group.id": f"{settings.topic_prefix}-read-{uuid.uuid4().hex[:8]}",
                      "enable.auto.commit": False})
 

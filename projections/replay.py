@@ -30,6 +30,7 @@ from rich.progress import (
 from rich.text import Text
 
 import schemas
+from core.clients import kafka_config
 from core.clock import to_ms
 from projections.catalogue import PROJECTIONS, kinds_of
 from projections.projector import Event, ProjectionPolicy, Projector
@@ -96,7 +97,7 @@ def _projector(runtime: Runtime, version: ReadModelVersion) -> Projector:
 
 def _consumer(runtime: Runtime) -> Consumer:
     return Consumer({
-        "bootstrap.servers": runtime.settings.kafka_bootstrap,
+        **kafka_config(runtime.settings),
         "group.id": f"{runtime.settings.topic_prefix}-replay",
         "enable.auto.commit": False,
         "enable.partition.eof": False,

@@ -12,7 +12,7 @@ import redis
 from cassandra.cluster import Session
 from confluent_kafka import Producer
 
-from core.clients import cql_session, redis_client
+from core.clients import cql_session, kafka_config, redis_client
 from core.settings import Settings
 from projections.projector import ProjectionPolicy, Projector
 from projections.stores.cql_store import CqlReadModels
@@ -48,7 +48,7 @@ class Runtime:
 
     @cached_property
     def raw_producer(self) -> Producer:
-        return Producer(producer_config(self.settings.kafka_bootstrap))
+        return Producer(producer_config(kafka_config(self.settings)))
 
     @cached_property
     def events(self) -> EventProducer:

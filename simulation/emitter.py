@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.text import Text
 
 import schemas
+from core.settings import Settings, get_settings
 from simulation.activity import Simulation
 from simulation.config import SimulationConfig
 from simulation.events import Event
@@ -169,13 +170,14 @@ def write_file(events: Iterable[Event], path: Path, progress: Progress | None = 
 
 
 def run_simulation(config: SimulationConfig, console: Console, out: Path | None = None,
-                   settings: object | None = None) -> EmitReport:
-    """Generate the world and its activity; write it to `out`, or send it to Kafka."""
+                   settings: Settings | None = None) -> EmitReport:
+    """Generate the world and its activity; write it to `out`, or send it to the Kafka of
+    `settings` (the process's settings when None)."""
     simulation = Simulation(config)
     graph = simulation.graph_count() if config.graph else 0
     total = graph + config.events
     with emit_progress(console) as progress:
         if out is not None:
             return write_file(simulation.events(), out, progress, total)
-        with EventProducer.from_settings(settings) as producer:
+        with EventProducer.from_settings(settings or get_settings()) as producer:
             return send_paced(simulation.events(), producer, config.rate, graph, progress, total)

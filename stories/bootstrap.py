@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.clients import cql_session, ensure_bucket, s3_client
+from core.clients import cql_session, ensure_bucket, kafka_config, s3_client
 from core.settings import Settings
 from media.state import ensure_media_schema
 from projections.versions import serving_version
@@ -24,7 +24,7 @@ class InitReport:
 
 def init_all(settings: Settings) -> InitReport:
     """Create whatever is missing; safe to run any number of times."""
-    topics = ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
+    topics = ensure_topics(kafka_config(settings), settings.topic_prefix)
     session = cql_session(settings)
     try:
         version = serving_version(session, settings.cql_keyspace, settings.cql_replication)

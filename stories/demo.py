@@ -14,6 +14,7 @@ from confluent_kafka import Consumer, Producer
 from rich.console import Console
 from rich.table import Table
 
+from core.clients import kafka_config
 from core.clock import now_ms
 from core.settings import Settings, get_settings
 from projections.queries import read_tray, visible_stories
@@ -96,10 +97,10 @@ def _show_dead_letter(runtime: Runtime) -> None:
     """Send a message that is not an event and find it set aside with its reason."""
     settings = runtime.settings
     garbage = f"not an event {time.time_ns()}".encode()
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer = Producer(kafka_config(settings))
     producer.produce(f"{settings.topic_prefix}.engagement", value=garbage)
     producer.flush(10)
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+    consumer = Consumer({**kafka_config(settings),
                          "group.id": f"demo-{time.time_ns()}", "auto.offset.reset": "earliest"})
     consumer.subscribe([topic_name(DEAD_LETTER, settings.topic_prefix)])
     deadline = time.monotonic() + 30

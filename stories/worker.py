@@ -44,6 +44,7 @@ from stories.health import (
     update_consumer_lag,
 )
 from streams.agents import BatchHandler, add_batch_agent, add_timer, agent_name, with_store_backoff
+from streams.broker import broker_credentials
 from streams.producer import dead_letter_headers
 from streams.topics import DEAD_LETTER, TOPICS, Topic, topic_name
 
@@ -211,6 +212,7 @@ def build_app(runtime: Runtime, faults: StoreFaults | None = None) -> faust.App:
     app = faust.App(
         f"{settings.topic_prefix}-worker",
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=broker_credentials(settings),
         value_serializer="raw",
         key_serializer="raw",
         web_enabled=False,

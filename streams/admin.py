@@ -11,6 +11,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, TopicMetadata
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
+from core.clients import KafkaConfig
 from core.settings import get_settings
 from streams.topics import DEAD_LETTER, DEAD_LETTER_REDRIVEN, TOPICS, Topic, topic_name
 
@@ -77,7 +78,7 @@ def _already_exists(error: BaseException) -> bool:
 
 
 def ensure_topics(
-    bootstrap: str,
+    kafka: KafkaConfig,
     prefix: str,
     timeout: float = 30,
     *,
@@ -94,7 +95,7 @@ def ensure_topics(
     settings = get_settings()
     replicas = settings.kafka_replication_factor if replication_factor is None else replication_factor
     insync = settings.kafka_min_insync_replicas if min_insync_replicas is None else min_insync_replicas
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(dict(kafka))
     existing = admin.list_topics(timeout=timeout).topics
     missing = [t for t in all_topics() if topic_name(t, prefix) not in existing]
     created: list[str] = []
@@ -104,12 +105,12 @@ def ensure_topics(
             try:
                 outcome.result(timeout)
                 log.info("created topic %s", name)
+                created.append(name)
             except KafkaException as error:  # an init racing another one: the topic now exists
                 if not _already_exists(error):
                     raise
                 log.info("topic %s was created meanwhile", name)
-        created = [r.topic for r in requests]
-        _wait_for_leaders(admin, created, timeout)
+        _wait_for_leaders(admin, [r.topic for r in requests], timeout)
         existing = admin.list_topics(timeout=timeout).topics
     counts = {name: len(meta.partitions) for name, meta in existing.items()}
     for mismatch in partition_mismatches(all_topics(), prefix, counts):
@@ -163,7 +164,7 @@ def _retriable(error: BaseException) -> bool:
 
 @retry(retry=retry_if_exception(_retriable), stop=stop_after_delay(60),
        wait=wait_exponential(multiplier=0.2, max=5), reraise=True)
-def group_lag(bootstrap: str, group: str, topics: Sequence[Topic],
+def group_lag(kafka: KafkaConfig, group: str, topics: Sequence[Topic],
               prefix: str = "") -> int:
     """Events the consumer group has not committed yet, summed over every partition of the topics
     (as many as the broker has).
@@ -171,8 +172,7 @@ def group_lag(bootstrap: str, group: str, topics: Sequence[Topic],
     Right after a group forms, the broker may answer NOT_COORDINATOR or
     COORDINATOR_LOAD_IN_PROGRESS; those are retried for up to a minute.
     """
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                         "enable.auto.commit": False})
+    consumer = Consumer({**kafka, "group.id": group, "enable.auto.commit": False})
     try:
         names = [topic_name(t, prefix) for t in topics]
         partitions = [TopicPartition(name, p)

@@ -14,6 +14,8 @@ from typing import Any, cast
 from confluent_kafka import KafkaError, Message, Producer
 
 import schemas
+from core.clients import KafkaConfig, kafka_config
+from core.settings import Settings
 from streams.topics import key_of, topic_for, topic_name
 
 __all__ = [
@@ -29,10 +31,10 @@ log = logging.getLogger(__name__)
 CONTENT_TYPE = b"application/vnd.stories.event+avro-single-object"
 
 
-def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
-    """Idempotent, acks=all, batched and compressed; overrides win."""
+def producer_config(kafka: KafkaConfig, **overrides: Any) -> dict[str, Any]:
+    """Idempotent, acks=all, batched and compressed, on the connection `kafka`; overrides win."""
     config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
+        **kafka,
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,
@@ -85,8 +87,8 @@ class BulkReport:
 class EventProducer:
     """Encodes, validates and sends events; a background thread serves delivery reports."""
 
-    def __init__(self, bootstrap: str, topic_prefix: str = "stories", **overrides: Any):
-        config = producer_config(bootstrap, error_cb=_log_client_error, **overrides)
+    def __init__(self, kafka: KafkaConfig, topic_prefix: str = "stories", **overrides: Any):
+        config = producer_config(kafka, error_cb=_log_client_error, **overrides)
         self._producer = Producer(config)
         self._prefix = topic_prefix
         self._closing = threading.Event()
@@ -94,8 +96,8 @@ class EventProducer:
         self._poller.start()
 
     @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> EventProducer:
-        return cls(settings.kafka_bootstrap, settings.topic_prefix, **overrides)
+    def from_settings(cls, settings: Settings, **overrides: Any) -> EventProducer:
+        return cls(kafka_config(settings), settings.topic_prefix, **overrides)
 
     def _serve_reports(self) -> None:
         while not self._closing.is_set():

@@ -30,9 +30,10 @@ def local_stack(settings: Settings) -> Settings:
 @pytest.fixture
 def topic_prefix(local_stack: Settings) -> Iterator[str]:
     """A private set of topics for one test, so tests never read each other's events."""
+    from core.clients import kafka_config
     from streams.admin import ensure_topics
 
     prefix = f"test-{uuid.uuid4().hex[:10]}"
-    ensure_topics(local_stack.kafka_bootstrap, prefix)
+    ensure_topics(kafka_config(local_stack), prefix)
     yield prefix
 

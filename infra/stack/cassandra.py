@@ -82,23 +82,19 @@ def command(settings: Settings, dirs: Dirs, console: Console, node: int = 1) -> 
 
 
 def probe(settings: Settings, node: int = 1) -> str:
-    """Ready once this node answers a CQL query itself; reports its release and, on a cluster,
-    how many peers it sees."""
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+    """Ready once this node answers a CQL query itself (as the configured user, over TLS when
+    configured); reports its release and, on a cluster, how many peers it sees."""
+    from cassandra.cluster import ExecutionProfile
     from cassandra.policies import WhiteListRoundRobinPolicy
+
+    from core.clients import cql_cluster
 
     host, port = endpoint(settings, node)
     # Only this node: the probe asks whether it has joined, not whether the cluster answers.
     profile = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy([host]),
                                request_timeout=5)
-    cluster = Cluster(
-        [host],
-        port=port,
-        protocol_version=4,  # what ScyllaDB speaks; the project pins it everywhere
-        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-        connect_timeout=3,
-        control_connection_timeout=3,
-    )
+    cluster = cql_cluster(settings.model_copy(update={"cql_hosts": host}), profile,
+                          connect_timeout=3, control_connection_timeout=3)
     try:
         session = cluster.connect()
         row = session.execute("SELECT release_version FROM system.local").one()

@@ -2,7 +2,8 @@
 
 One broker per address in `STORIES_KAFKA_BOOTSTRAP`: one for the single-node stack, three for
 the local cluster. Broker n is node n; its controller listens at its port plus the offset
-between `STORIES_KAFKA_CONTROLLER_PORT` and the first broker's port.
+between `STORIES_KAFKA_CONTROLLER_PORT` and the first broker's port. Clients and the brokers'
+own traffic authenticate as STORIES_KAFKA_SECURITY_PROTOCOL asks (`kafka_security`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,18 @@ from rich.console import Console
 
 from core.settings import Settings
 from infra.stack.files import fetch_jars, render
+from infra.stack.kafka_security import (
+    check_credentials,
+    record_credentials,
+    scram_arguments,
+    security_properties,
+)
 from infra.stack.processes import java, run_tool
 from infra.stack.service import Service, count
 from infra.stack.state import Dirs
 
-__all__ = ["SERVICE", "Broker", "brokers", "services", "endpoint", "command", "probe"]
+__all__ = ["SERVICE", "Broker", "brokers", "services", "endpoint", "command", "probe",
+           "cluster_id"]
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +86,11 @@ def command(settings: Settings, dirs: Dirs, console: Console, node_id: int = 1) 
         voters=",".join(f"{node.node_id}@{node.host}:{node.controller_port}" for node in nodes),
         replication_factor=settings.kafka_replication_factor,
         min_insync_replicas=settings.kafka_min_insync_replicas,
+        protocol=settings.kafka_security_protocol,
+        security=security_properties(settings, broker.host),
     )  # fmt: skip
+    server_properties.chmod(0o600)  # it holds the brokers' password
+    server_properties.chmod(0o600)  # it holds the broker's password
     log4j = render(
         "kafka", "log4j.properties", dirs.conf / "log4j.properties",
         log_file=dirs.logs / "server.log",
@@ -91,7 +103,7 @@ def command(settings: Settings, dirs: Dirs, console: Console, node_id: int = 1) 
         "-Djava.awt.headless=true", f"-Dlog4j.configuration={log4j.as_uri()}",
         "-cp", str(lib / "*"),
     ]  # fmt: skip
-    _format_storage(jvm, server_properties, dirs, cluster_id(settings))
+    _format_storage(settings, jvm, server_properties, dirs)
     return [*jvm, "kafka.Kafka", str(server_properties)]
 
 
@@ -102,12 +114,18 @@ def cluster_id(settings: Settings) -> str:
     return base64.urlsafe_b64encode(name.bytes).decode().rstrip("=")
 
 
-def _format_storage(jvm: list[str], server_properties: Path, dirs: Dirs, cluster: str) -> None:
-    """KRaft will not start on an unformatted log dir: format it once, with the stack's cluster id."""
+def _format_storage(settings: Settings, jvm: list[str], server_properties: Path, dirs: Dirs) -> None:
+    """KRaft will not start on an unformatted log dir: format it once, with the stack's cluster
+    id and the SCRAM credentials of the configured user. A storage formatted before holds
+    whatever credentials it was given then: checked, since the broker could not authenticate."""
     if (dirs.data / "meta.properties").is_file():
+        check_credentials(settings, dirs)
         return
-    format_args = ["format", "-t", cluster, "-c", str(server_properties), "--ignore-formatted"]
+    cluster = cluster_id(settings)
+    format_args = ["format", "-t", cluster, "-c", str(server_properties), "--ignore-formatted",
+                   *scram_arguments(settings)]
     run_tool("kafka", [*jvm, "kafka.tools.StorageTool", *format_args], dirs)
+    record_credentials(settings, dirs)
     log.info("%s: storage formatted, cluster id %s", dirs.name, cluster)
 
 
@@ -115,9 +133,12 @@ def probe(settings: Settings, node_id: int = 1) -> str:
     """Ready once the broker serves metadata that lists it; reports how many topics it holds."""
     from confluent_kafka.admin import AdminClient  # imported here: keeps `import infra.stack` cheap
 
+    from core.clients import kafka_config
+
     host, port = endpoint(settings, node_id)
     # log_level 0: a broker still starting is expected, not worth librdkafka's error lines.
-    admin = AdminClient({"bootstrap.servers": f"{host}:{port}", "log_level": 0})
+    admin = AdminClient({**kafka_config(settings), "bootstrap.servers": f"{host}:{port}",
+                         "log_level": 0})
     metadata = admin.list_topics(timeout=3)
     if node_id not in metadata.brokers:
         raise RuntimeError(f"metadata does not list broker {node_id} yet")

@@ -8,15 +8,18 @@ and is ready once every slot is served and every primary has a connected replica
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from functools import partial
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from rich.console import Console
 
+from core.clients import redis_credentials
 from core.settings import Settings
-from infra.stack.redis import SLOTS, redis_server
+from infra.stack.redis import SLOTS, acl_directives, redis_server
 from infra.stack.service import Service, StackError
 from infra.stack.state import Dirs, last_lines
 
@@ -52,10 +55,24 @@ def node_addresses(settings: Settings) -> list[str]:
     return [":".join(map(str, node_endpoint(settings, node))) for node in range(1, NODES + 1)]
 
 
+def _node_config(settings: Settings, dirs: Dirs) -> Path:
+    """The node's ACL (the configured user only) and the credentials a replica logs in to its
+    primary with, in a file only its owner reads."""
+    lines = acl_directives(settings)
+    credentials = redis_credentials(settings)
+    if credentials is not None:
+        lines += [f"masteruser {credentials[0]}", f"masterauth {credentials[1]}"]
+    path = dirs.conf / "node.conf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{line}\n" for line in lines))
+    path.chmod(0o600)
+    return path
+
+
 def _node_command(settings: Settings, dirs: Dirs, console: Console, node: int) -> list[str]:
     host, port = node_endpoint(settings, node)
     return [
-        redis_server(console), "--port", str(port), "--bind", host,
+        redis_server(console), str(_node_config(settings, dirs)), "--port", str(port), "--bind", host,
         "--cluster-enabled", "yes", "--cluster-config-file", str(dirs.data / "nodes.conf"),
         "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
         # While a primary is being replaced, the other primaries' slots keep being served.
@@ -72,8 +89,9 @@ def _client(settings: Settings, node: int) -> object:
     import redis
 
     host, port = node_endpoint(settings, node)
-    return redis.Redis(host=host, port=port, socket_connect_timeout=2, socket_timeout=5,
-                       decode_responses=True)
+    user, password = redis_credentials(settings) or (None, None)
+    return redis.Redis(host=host, port=port, username=user, password=password,
+                       socket_connect_timeout=2, socket_timeout=5, decode_responses=True)
 
 
 def _node_probe(settings: Settings, node: int) -> str:
@@ -127,10 +145,14 @@ def _create(settings: Settings) -> None:
     redis_cli = shutil.which("redis-cli")
     if redis_cli is None:
         raise StackError("redis-cluster", "redis-cli is not installed (Debian: redis-tools)")
-    argv = [redis_cli, "--cluster", "create", *node_addresses(settings),
+    credentials = redis_credentials(settings)
+    login = [] if credentials is None else ["--user", credentials[0]]
+    argv = [redis_cli, *login, "--cluster", "create", *node_addresses(settings),
             "--cluster-replicas", "1", "--cluster-yes"]
+    # The password through the environment: a command line is visible to every user.
+    environment = {**os.environ, "REDISCLI_AUTH": credentials[1]} if credentials else None
     result = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                            timeout=FORM_TIMEOUT_S)
+                            timeout=FORM_TIMEOUT_S, env=environment)
     if result.returncode != 0:
         raise StackError("redis-cluster", "redis-cli could not form the cluster",
                          last_lines(result.stdout + result.stderr))

@@ -52,6 +52,7 @@ def probe(settings: Settings) -> str:
         region_name=settings.s3_region,
         aws_access_key_id=settings.s3_access_key,
         aws_secret_access_key=settings.s3_secret_key.get_secret_value(),
+        aws_session_token=settings.s3_session_token.get_secret_value() or None,
         config=Config(
             signature_version="s3v4",
             s3={"addressing_style": "path"},

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from core.clients import redis_credentials
 from core.settings import Settings
 from gateway.auth import issue_token
 from harness.gateway import GatewayProcess
@@ -111,7 +112,9 @@ def _redis_primary(settings: Settings) -> str:
     import redis
 
     host, port = node_endpoint(settings, 1)
-    client = redis.Redis(host=host, port=port, decode_responses=True, socket_timeout=5)
+    user, password = redis_credentials(settings) or (None, None)
+    client = redis.Redis(host=host, port=port, username=user, password=password,
+                         decode_responses=True, socket_timeout=5)
     try:
         nodes = client.cluster("nodes")
     finally:

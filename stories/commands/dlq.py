@@ -13,6 +13,7 @@ import orjson
 import typer
 from rich.console import Console
 
+from core.clients import kafka_config
 from core.settings import get_settings
 
 if TYPE_CHECKING:
@@ -87,8 +88,8 @@ def list_(
 
     settings = get_settings()
     start = _since(since)
-    letters = dead_letters.read_dead_letters(settings.kafka_bootstrap, settings.topic_prefix)
-    done = dead_letters.redriven_ids(settings.kafka_bootstrap, settings.topic_prefix)
+    letters = dead_letters.read_dead_letters(kafka_config(settings), settings.topic_prefix)
+    done = dead_letters.redriven_ids(kafka_config(settings), settings.topic_prefix)
     chosen = dead_letters.select(letters, reason, start)
     for letter in chosen:
         entry = dead_letters.summary(letter, redriven=letter.id in done)
@@ -110,14 +111,14 @@ def show(
 
     settings = get_settings()
     try:
-        letter = dead_letters.find_dead_letter(settings.kafka_bootstrap, settings.topic_prefix,
+        letter = dead_letters.find_dead_letter(kafka_config(settings), settings.topic_prefix,
                                                letter_id)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="ID") from None
     if letter is None:
         console.print(f"no dead letter {letter_id}", style="red", markup=False)
         raise typer.Exit(1)
-    done = dead_letters.redriven_ids(settings.kafka_bootstrap, settings.topic_prefix)
+    done = dead_letters.redriven_ids(kafka_config(settings), settings.topic_prefix)
     shown = dead_letters.details(letter, redriven=letter.id in done)
     if json:
         typer.echo(orjson.dumps(shown).decode())
@@ -153,7 +154,7 @@ def redrive(
     from streams import dead_letters
 
     settings = get_settings()
-    report = dead_letters.redrive(settings.kafka_bootstrap, settings.topic_prefix, reason,
+    report = dead_letters.redrive(kafka_config(settings), settings.topic_prefix, reason,
                                   dry_run=dry_run)
     if json:
         typer.echo(orjson.dumps(report.as_dict()).decode())

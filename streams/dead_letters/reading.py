@@ -10,14 +10,15 @@ from typing import Any, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from core.clients import KafkaConfig
 from streams.admin import partition_count
 from streams.dead_letters.records import DeadLetter, _text, matches_reason, parse_id
 from streams.topics import DEAD_LETTER, DEAD_LETTER_REDRIVEN, topic_name
 
 
-def _reader(bootstrap: str, **overrides: Any) -> Consumer:
+def _reader(kafka: KafkaConfig, **overrides: Any) -> Consumer:
     config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
+        **kafka,
         "group.id": "stories-dead-letters",
         "enable.auto.commit": False,
         "enable.partition.eof": True,
@@ -112,9 +113,9 @@ class _Deadline:
             raise TimeoutError(what)
 
 
-def read_dead_letters(bootstrap: str, prefix: str, timeout: float = 30) -> list[DeadLetter]:
+def read_dead_letters(kafka: KafkaConfig, prefix: str, timeout: float = 30) -> list[DeadLetter]:
     """Every dead letter on the deployment's dead-letter topic, from the first offset."""
-    consumer = _reader(bootstrap)
+    consumer = _reader(kafka)
     try:
         name = topic_name(DEAD_LETTER, prefix)
         return [DeadLetter.from_message(m) for m in _read_all(consumer, name, timeout)]
@@ -122,9 +123,9 @@ def read_dead_letters(bootstrap: str, prefix: str, timeout: float = 30) -> list[
         consumer.close()
 
 
-def redriven_ids(bootstrap: str, prefix: str, timeout: float = 30) -> set[str]:
+def redriven_ids(kafka: KafkaConfig, prefix: str, timeout: float = 30) -> set[str]:
     """The ids of dead letters already sent back (committed marks only)."""
-    consumer = _reader(bootstrap, **{"isolation.level": "read_committed"})
+    consumer = _reader(kafka, **{"isolation.level": "read_committed"})
     try:
         name = topic_name(DEAD_LETTER_REDRIVEN, prefix)
         return {_text(m.key()) for m in _read_all(consumer, name, timeout)
@@ -143,12 +144,12 @@ def select(letters: Iterable[DeadLetter], reason: str | None = None,
     ]
 
 
-def find_dead_letter(bootstrap: str, prefix: str, letter_id: str,
+def find_dead_letter(kafka: KafkaConfig, prefix: str, letter_id: str,
                      timeout: float = 20) -> DeadLetter | None:
     """The dead letter with that id, or None when the topic has no message there."""
     partition, offset = parse_id(letter_id)
     name = topic_name(DEAD_LETTER, prefix)
-    consumer = _reader(bootstrap)
+    consumer = _reader(kafka)
     try:
         if partition >= _partitions(consumer, name, timeout):
             return None

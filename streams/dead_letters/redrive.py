@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from core.clients import KafkaConfig
 from streams.admin import ensure_topics
 from streams.dead_letters.reading import read_dead_letters, redriven_ids, select
 from streams.dead_letters.records import DeadLetter, inspect
@@ -106,7 +107,7 @@ def transactional_id(prefix: str) -> str:
 
 
 def redrive(
-    bootstrap: str,
+    kafka: KafkaConfig,
     prefix: str,
     reason: str | None = None,
     dry_run: bool = False,
@@ -118,14 +119,14 @@ def redrive(
     report = RedriveReport(dry_run=dry_run)
     producer: Producer | None = None
     if not dry_run:
-        ensure_topics(bootstrap, prefix, timeout)  # the marks topic, on a deployment from before it
+        ensure_topics(kafka, prefix, timeout)  # the marks topic, on a deployment from before it
         producer = Producer(producer_config(
-            bootstrap, **{"transactional.id": transactional_id(prefix), "linger.ms": 20}))
+            kafka, **{"transactional.id": transactional_id(prefix), "linger.ms": 20}))
         producer.init_transactions(timeout)  # fences an earlier run; its open work is aborted
-    done = redriven_ids(bootstrap, prefix, timeout)
+    done = redriven_ids(kafka, prefix, timeout)
     inputs = _input_topics(prefix)
     resends: list[_Resend] = []
-    for letter in select(read_dead_letters(bootstrap, prefix, timeout), reason):
+    for letter in select(read_dead_letters(kafka, prefix, timeout), reason):
         if letter.id in done:
             report.skipped.append(Skipped(letter.id, "already redriven", already_redriven=True))
             continue

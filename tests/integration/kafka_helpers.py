@@ -5,13 +5,15 @@ from __future__ import annotations
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from core.clients import KafkaConfig
+
 __all__ = ["read_at", "end_offsets"]
 
 
-def read_at(bootstrap: str, topic: str, partition: int, offset: int, timeout: float = 20):
+def read_at(kafka: KafkaConfig, topic: str, partition: int, offset: int, timeout: float = 20):
     """The message stored at one offset."""
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "tests-readback", "enable.auto.commit": False}
+        {**kafka, "group.id": "tests-readback", "enable.auto.commit": False}
     )
     try:
         consumer.assign([TopicPartition(topic, partition, offset)])
@@ -29,9 +31,9 @@ def read_at(bootstrap: str, topic: str, partition: int, offset: int, timeout: fl
     wait=wait_fixed(0.2),
     reraise=True,
 )
-def end_offsets(bootstrap: str, topic: str, partitions: int) -> list[int]:
+def end_offsets(kafka: KafkaConfig, topic: str, partitions: int) -> list[int]:
     """The high watermark of each partition (retried while a new topic elects leaders)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "tests-readback"})
+    consumer = Consumer({**kafka, "group.id": "tests-readback"})
     try:
         return [
             consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]

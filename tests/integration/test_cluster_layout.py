@@ -12,7 +12,7 @@ from cassandra import ConsistencyLevel
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from core.clients import cql_session
+from core.clients import cql_session, kafka_config
 from core.settings import Settings
 from projections.migrate import CqlServer, cql_server, create_keyspace
 from projections.replay import ReplayPlan, _consumer, _pass
@@ -31,7 +31,7 @@ def wider_topic(local_stack: Settings):
     """A private prefix whose highlights topic already has more partitions than the catalogue's."""
     prefix = f"test-{uuid.uuid4().hex[:10]}"
     name = topic_name(HIGHLIGHTS, prefix)
-    admin = AdminClient({"bootstrap.servers": local_stack.kafka_bootstrap})
+    admin = AdminClient(kafka_config(local_stack))
     admin.create_topics([NewTopic(name, WIDER, 1)])[name].result(30)
     yield prefix, name
     names = [n for n in admin.list_topics(timeout=30).topics if n.startswith(f"{prefix}.")]
@@ -43,10 +43,10 @@ def test_init_names_a_topic_whose_partitions_differ_and_everything_reads_the_bro
     local_stack: Settings, wider_topic, caplog
 ):
     prefix, name = wider_topic
-    bootstrap = local_stack.kafka_bootstrap
+    kafka = kafka_config(local_stack)
     with caplog.at_level(logging.WARNING, logger="streams.admin"):
-        created = ensure_topics(bootstrap, prefix)
-        again = ensure_topics(bootstrap, prefix)  # idempotent, and still reported
+        created = ensure_topics(kafka, prefix)
+        again = ensure_topics(kafka, prefix)  # idempotent, and still reported
     assert name not in created and len(created) == len(all_topics()) - 1  # every other topic
     assert again == []
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -55,9 +55,9 @@ def test_init_names_a_topic_whose_partitions_differ_and_everything_reads_the_bro
                and f"says {HIGHLIGHTS.partitions}" in w for w in warnings)
 
     for topic in TOPICS:  # until every new partition answers through its leader
-        end_offsets(bootstrap, topic_name(topic, prefix), WIDER if topic is HIGHLIGHTS
+        end_offsets(kafka, topic_name(topic, prefix), WIDER if topic is HIGHLIGHTS
                     else topic.partitions)
-    producer = Producer({"bootstrap.servers": bootstrap})
+    producer = Producer(dict(kafka))
     for partition in range(WIDER):  # one event on every partition, the extra ones included
         producer.produce(name, b"not an event", key=b"k", partition=partition)
     assert producer.flush(30) == 0
@@ -66,7 +66,7 @@ def test_init_names_a_topic_whose_partitions_differ_and_everything_reads_the_bro
     consumer = _consumer(runtime)  # type: ignore[arg-type]
     try:
         assert partition_count(consumer, name) == WIDER
-        assert group_lag(bootstrap, f"{prefix}-lag", [HIGHLIGHTS], prefix) == WIDER
+        assert group_lag(kafka, f"{prefix}-lag", [HIGHLIGHTS], prefix) == WIDER
         applied: list[tuple[str, int]] = []
         projector = SimpleNamespace(
             apply=lambda suffix, events, partitions: applied.append((suffix, len(events))))

@@ -12,6 +12,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from typer.testing import CliRunner
 
 import schemas
+from core.clients import KafkaConfig, kafka_config
 from core.settings import get_settings
 from stories.cli import app
 from streams.dead_letters import redrive
@@ -32,11 +33,11 @@ def _invoke(prefix: str, *args: str):
     return result
 
 
-def _all_messages(bootstrap: str, topic: str, partitions: int) -> list:
+def _all_messages(kafka: KafkaConfig, topic: str, partitions: int) -> list:
     """Every message of the topic (read_committed: what consumers of record see)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex}",
+    consumer = Consumer({**kafka, "group.id": f"t-{uuid.uuid4().hex}",
                          "enable.auto.commit": False, "isolation.level": "read_committed"})
-    ends = end_offsets(bootstrap, topic, partitions)
+    ends = end_offsets(kafka, topic, partitions)
     found = []
     try:
         for partition, end in enumerate(ends):
@@ -72,7 +73,7 @@ def letters(settings, topic_prefix):
         "noise": (os.urandom(64), None, "bad magic 5e 11: not an Avro single-object encoded "
                                         "event (expected c3 01)", 13),
     }
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    producer = Producer(kafka_config(settings))
     dead = topic_name(DEAD_LETTER, topic_prefix)
     ids: dict[str, str] = {}
 
@@ -128,11 +129,11 @@ def test_list_and_show_name_each_dead_letter_and_never_print_content(topic_prefi
 def test_redrive_sends_the_valid_one_back_exactly_once(settings, topic_prefix, letters):
     ids, source = letters["ids"], letters["source"]
     partitions = topic_for("StoryPosted").partitions
-    before = end_offsets(settings.kafka_bootstrap, source, partitions)
+    before = end_offsets(kafka_config(settings), source, partitions)
 
     dry = _invoke(topic_prefix, "dlq", "redrive", "--dry-run").stdout
     assert f"would send {ids['valid']}" in dry and "dry run, nothing was sent" in dry
-    assert end_offsets(settings.kafka_bootstrap, source, partitions) == before
+    assert end_offsets(kafka_config(settings), source, partitions) == before
 
     first = _invoke(topic_prefix, "dlq", "redrive").stdout
     assert f"sent {ids['valid']}\n" in first
@@ -144,15 +145,15 @@ def test_redrive_sends_the_valid_one_back_exactly_once(settings, topic_prefix, l
     assert second["sent"] == []
     assert {(s["id"], s["already_redriven"]) for s in second["skipped"]} == {
         (ids["valid"], True), (ids["invalid"], False), (ids["noise"], False)}
-    assert redrive(settings.kafka_bootstrap, topic_prefix, dry_run=True).sent == []
+    assert redrive(kafka_config(settings), topic_prefix, dry_run=True).sent == []
 
-    arrived = _all_messages(settings.kafka_bootstrap, source, partitions)
+    arrived = _all_messages(kafka_config(settings), source, partitions)
     assert len(arrived) == 1
     assert arrived[0].key() == letters["story"].encode()
     assert schemas.decode(arrived[0].value()) == ("StoryPosted", letters["valid"])
     assert dict(arrived[0].headers())["dlq-redriven-from"] == ids["valid"].encode()
 
-    marks = _all_messages(settings.kafka_bootstrap,
+    marks = _all_messages(kafka_config(settings),
                           topic_name(DEAD_LETTER_REDRIVEN, topic_prefix), 1)
     assert [m.key() for m in marks] == [ids["valid"].encode()]
     assert orjson.loads(marks[0].value())["event_id"] == letters["valid"]["event_id"]
@@ -161,7 +162,7 @@ def test_redrive_sends_the_valid_one_back_exactly_once(settings, topic_prefix, l
     assert [line.split()[0] for line in listed.splitlines() if "(redriven)" in line] == \
         [ids["valid"]]
     dead = topic_name(DEAD_LETTER, topic_prefix)
-    assert sum(end_offsets(settings.kafka_bootstrap, dead, DEAD_LETTER.partitions)) == 3
+    assert sum(end_offsets(kafka_config(settings), dead, DEAD_LETTER.partitions)) == 3
 
 
 def test_a_deployment_without_the_topics_has_no_dead_letters(local_stack):

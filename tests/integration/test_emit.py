@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 import schemas
+from core.clients import kafka_config
 from streams.producer import DeliveryError, EventProducer
 from streams.topics import topic_for, topic_name
 from tests.integration.kafka_helpers import end_offsets, read_at
@@ -38,7 +39,7 @@ def test_cli_emit_arrives_and_decodes_to_the_same_values(settings, topic_prefix)
     assert delivery["topic"] == f"{topic_prefix}.engagement"
 
     message = read_at(
-        settings.kafka_bootstrap, delivery["topic"], delivery["partition"], delivery["offset"]
+        kafka_config(settings), delivery["topic"], delivery["partition"], delivery["offset"]
     )
     event_name, record = schemas.decode(message.value())
     assert event_name == "StoryViewed"
@@ -50,13 +51,13 @@ def test_cli_emit_arrives_and_decodes_to_the_same_values(settings, topic_prefix)
 
 def test_cli_rejects_an_invalid_event_naming_the_field_and_sends_nothing(settings, topic_prefix):
     topic = f"{topic_prefix}.story-lifecycle"
-    before = end_offsets(settings.kafka_bootstrap, topic, 6)
+    before = end_offsets(kafka_config(settings), topic, 6)
     bad = {"actor_id": "a", "story_id": str(uuid.uuid4()), "kind": "TEXT", "text": "hi",
            "lifetime_seconds": 10}
     result = run_cli(topic_prefix, "emit", "StoryPosted", "--json", orjson.dumps(bad).decode())
     assert result.returncode == 2
     assert "lifetime_seconds" in result.stderr
-    assert end_offsets(settings.kafka_bootstrap, topic, 6) == before
+    assert end_offsets(kafka_config(settings), topic, 6) == before
 
 
 def test_cli_emit_file_reports_delivered_and_each_bad_line(settings, topic_prefix, tmp_path: Path):
@@ -78,22 +79,23 @@ def test_cli_emit_file_reports_delivered_and_each_bad_line(settings, topic_prefi
     assert "delivered 5, failed 2" in result.stderr
     assert f"{events}:3:" in result.stderr and f"{events}:5:" in result.stderr
     assert "emoji" in result.stderr
-    assert sum(end_offsets(settings.kafka_bootstrap, f"{topic_prefix}.engagement", 12)) == 5
+    assert sum(end_offsets(kafka_config(settings), f"{topic_prefix}.engagement", 12)) == 5
 
 
 async def test_api_emit_is_acknowledged_with_its_offset(settings, topic_prefix):
     record = schemas.new_event("UserFollowed", actor_id="fan-1", followee_id="star-1")
-    with EventProducer(settings.kafka_bootstrap, topic_prefix) as producer:
+    with EventProducer(kafka_config(settings), topic_prefix) as producer:
         delivery = await producer.emit_async("UserFollowed", record)
     assert delivery.topic == topic_name(topic_for("UserFollowed"), topic_prefix)
-    message = read_at(settings.kafka_bootstrap, delivery.topic, delivery.partition, delivery.offset)
+    message = read_at(kafka_config(settings), delivery.topic, delivery.partition, delivery.offset)
     assert schemas.decode(message.value()) == ("UserFollowed", record)
 
 
 def test_delivery_failure_is_reported_not_dropped():
     record = schemas.new_event("UserFollowed", actor_id="fan-1", followee_id="star-1")
     # Nothing listens on this port: the event cannot be acknowledged.
-    producer = EventProducer("127.0.0.1:1", "nowhere", **{"message.timeout.ms": 1500})
+    producer = EventProducer({"bootstrap.servers": "127.0.0.1:1"}, "nowhere",
+                             **{"message.timeout.ms": 1500})
     try:
         with pytest.raises(DeliveryError) as failure:
             producer.emit("UserFollowed", record, timeout=10)

@@ -11,6 +11,7 @@ import pytest
 from confluent_kafka import Producer
 
 import schemas
+from core.clients import kafka_config
 from schemas import framing
 from streams.topics import topic_for, topic_name
 from tests.integration.test_worker import dead_letters, emit_all
@@ -56,7 +57,7 @@ def deployment(local_stack, tmp_path):
 def test_poison_on_every_input_topic_is_set_aside_and_the_worker_goes_on(deployment):
     settings = deployment.settings
     deployment.start_worker()
-    raw = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    raw = Producer(kafka_config(settings))
     poison = _poison()
     for event_name, value, _ in poison:
         raw.produce(topic_name(topic_for(event_name), settings.topic_prefix), value=value)

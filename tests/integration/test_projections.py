@@ -131,8 +131,7 @@ def test_the_event_loop_reads_the_same_trays_and_story_lists(stores, local_stack
     """The gateway reads with redis.asyncio; it must see exactly what the sync reads see."""
     import asyncio
 
-    import redis.asyncio
-
+    from core.clients import redis_async_client
     from projections.queries import read_tray_async, visible_stories_async
 
     world = build_scenario()
@@ -142,7 +141,7 @@ def test_the_event_loop_reads_the_same_trays_and_story_lists(stores, local_stack
     users = [f"user-{i}" for i in range(10)]
 
     async def read_all():
-        client = redis.asyncio.Redis.from_url(local_stack.redis_url)
+        client = redis_async_client(local_stack)
         try:
             trays = [await read_tray_async(models, client, u, now, frozenset({"user-1"}))
                      for u in users]

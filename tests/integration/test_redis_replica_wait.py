@@ -19,7 +19,7 @@ import pytest
 import redis
 from rich.console import Console
 
-from core.clients import is_cluster, redis_client
+from core.clients import is_cluster, redis_client, redis_credentials
 from core.errors import ReplicasBehind, is_store_fault
 from core.metrics import REDIS_UNREPLICATED
 from core.settings import cluster_settings
@@ -219,7 +219,8 @@ def cluster() -> Iterator[redis.Redis]:
 
 def _readonly(host: str, port: int) -> redis.Redis:
     """A connection to a cluster replica that serves reads (READONLY)."""
-    replica = redis.Redis(host=host, port=port)
+    user, password = redis_credentials(cluster_settings()) or (None, None)
+    replica = redis.Redis(host=host, port=port, username=user, password=password)
     replica.execute_command("READONLY")
     return replica
 

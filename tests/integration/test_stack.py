@@ -8,13 +8,12 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 import redis
-from botocore.config import Config
 from rich.console import Console
 
+from core.clients import redis_client, redis_credentials, s3_client
 from core.settings import Settings
 from infra.stack import SERVICE_NAMES, status, up
 
@@ -26,14 +25,7 @@ SECOND_UP_BUDGET_S = 15.0
 
 @pytest.fixture
 def s3(local_stack: Settings) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=local_stack.s3_endpoint,
-        region_name=local_stack.s3_region,
-        aws_access_key_id=local_stack.s3_access_key,
-        aws_secret_access_key=local_stack.s3_secret_key.get_secret_value(),
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
+    return s3_client(local_stack)
 
 
 @pytest.fixture
@@ -73,7 +65,7 @@ def test_second_up_is_harmless_and_quick(local_stack: Settings) -> None:
 
 
 def test_redis_answers(local_stack: Settings) -> None:
-    client = redis.Redis.from_url(local_stack.redis_url)
+    client = redis_client(local_stack)
     key = f"test:stack:{uuid.uuid4().hex}"
     try:
         assert client.ping() is True
@@ -121,7 +113,8 @@ def test_the_one_node_cluster_owns_every_slot_and_refuses_cross_slot_commands(
     from infra.stack.redis import cluster_endpoint
 
     host, port = cluster_endpoint(local_stack)
-    client = redis.Redis(host=host, port=port)
+    user, password = redis_credentials(local_stack) or (None, None)
+    client = redis.Redis(host=host, port=port, username=user, password=password)
     try:
         info = client.cluster("info")
         assert info["cluster_state"] == "ok" and int(info["cluster_slots_assigned"]) == 16384

@@ -21,6 +21,7 @@ import redis
 from confluent_kafka import Producer
 
 import schemas
+from core.clients import kafka_config
 from core.metrics import DEAD_LETTERS, STORE_RETRIES
 from projections.projector import ProjectionPolicy, Projector
 from projections.stores.redis_store import RedisReadModels
@@ -90,7 +91,7 @@ def test_writes_refused_by_redis_are_held_until_it_takes_them(own_redis, stores,
     topic = topic_for("UserFollowed")
     models = RedisReadModels(own_redis, f"sf{uuid.uuid4().hex[:8]}:", b"test-secret")
     projector = Projector(models, stores.cql, ProjectionPolicy())
-    dead = DeadLetters(Producer(producer_config(local_stack.kafka_bootstrap)),
+    dead = DeadLetters(Producer(producer_config(kafka_config(local_stack))),
                        topic_name(DEAD_LETTER, topic_prefix))
     faults = StoreFaults()
     readiness = Readiness(lambda: [], faults)
@@ -134,7 +135,7 @@ def test_an_event_whose_fold_fails_alone_is_set_aside_and_the_rest_folded(
     topic = topic_for("UserFollowed")
     models = RedisReadModels(own_redis, f"sf{uuid.uuid4().hex[:8]}:", b"test-secret")
     projector = Projector(models, stores.cql, ProjectionPolicy())
-    dead = DeadLetters(Producer(producer_config(local_stack.kafka_bootstrap)),
+    dead = DeadLetters(Producer(producer_config(kafka_config(local_stack))),
                        topic_name(DEAD_LETTER, topic_prefix))
 
     def fold(events, partitions):

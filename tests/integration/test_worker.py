@@ -12,6 +12,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 import schemas
+from core.clients import kafka_config
 from harness.log import events_in_log
 from projections.queries import read_tray, visible_stories
 from projections.stores.keys import Kind
@@ -43,7 +44,7 @@ def caught_up(models, world) -> bool:
 
 
 def dead_letters(settings, wanted: int, timeout: float = 30) -> list:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+    consumer = Consumer({**kafka_config(settings),
                          "group.id": f"dlq-{uuid.uuid4()}", "auto.offset.reset": "earliest"})
     consumer.subscribe([topic_name(DEAD_LETTER, settings.topic_prefix)])
     found, deadline = [], time.monotonic() + timeout
@@ -61,7 +62,7 @@ def test_worker_folds_the_log_and_sets_bad_messages_aside(deployment):
     settings = deployment.settings
     deployment.start_worker()
     world = build_scenario()
-    raw = Producer({"bootstrap.servers": settings.kafka_bootstrap})
+    raw = Producer(kafka_config(settings))
     engagement = f"{settings.topic_prefix}.engagement"
     raw.produce(engagement, value=b"random bytes, not an event")
     view = schemas.new_event("StoryViewed", actor_id="user-3", story_id=str(uuid.uuid4()),

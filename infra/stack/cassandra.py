@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from pydantic import SecretStr
 from rich.console import Console
 
 from core.settings import Settings
@@ -18,7 +19,7 @@ from infra.stack.processes import java
 from infra.stack.service import Service, StackError
 from infra.stack.state import Dirs
 
-__all__ = ["SERVICE", "services", "endpoint", "command", "probe", "initial_token"]
+__all__ = ["SERVICE", "services", "endpoint", "command", "probe", "users", "initial_token"]
 
 # Cassandra mlockall()s the heap committed at start-up when it runs as root: a small -Xms keeps
 # an idle node from pinning the whole 1 GiB.
@@ -28,16 +29,22 @@ CLUSTER_HEAP = ("-Xms256m", "-Xmx768m")  # three nodes on one box
 CLUSTER_FLAGS = ("-Dcassandra.ring_delay_ms=5000",)
 START_TIMEOUT_S = 240.0
 TOKEN_SPACE = 2**64  # Murmur3 tokens run from -2**63 to 2**63 - 1
+# Cassandra creates this superuser on a cluster's first start with authentication on.
+DEFAULT_SUPERUSER = ("cassandra", "cassandra")
 
 
 def services(settings: Settings) -> list[Service]:
-    """`cassandra` for one node; `cassandra-1` … `cassandra-n` for a cluster, each after the last."""
+    """`cassandra` for one node; `cassandra-1` … `cassandra-n` for a cluster, each after the
+    last; then, with a CQL user set, the `cassandra-auth` step that creates it."""
     total = len(settings.cql_contact_points)
-    if total == 1:
-        return [SERVICE]
-    return [_node_service(number, f"cassandra-{number}",
-                          after=() if number == 1 else (f"cassandra-{number - 1}",))
-            for number in range(1, total + 1)]
+    nodes = [SERVICE] if total == 1 else [
+        _node_service(number, f"cassandra-{number}",
+                      after=() if number == 1 else (f"cassandra-{number - 1}",))
+        for number in range(1, total + 1)]
+    if not settings.cql_username:
+        return nodes
+    return [*nodes, Service("cassandra-auth", endpoint, None, users, "system.log",
+                            START_TIMEOUT_S, after=(nodes[-1].name,))]
 
 
 def endpoint(settings: Settings, node: int = 1) -> tuple[str, int]:
@@ -61,6 +68,8 @@ def command(settings: Settings, dirs: Dirs, console: Console, node: int = 1) -> 
         storage_port=settings.cql_storage_port, data_dir=dirs.data,
         initial_token=0 if total == 1 else initial_token(node, total),
         hinted_handoff="true" if total > 1 else "false",
+        authenticator="PasswordAuthenticator" if settings.cql_username else "AllowAllAuthenticator",
+        authorizer="CassandraAuthorizer" if settings.cql_username else "AllowAllAuthorizer",
     )  # fmt: skip
     logback = render("cassandra", "logback.xml", dirs.conf / "logback.xml", log_file=dirs.logs / "system.log")
     triggers = dirs.conf / "triggers"  # Cassandra warns every minute when it is missing
@@ -83,7 +92,8 @@ def command(settings: Settings, dirs: Dirs, console: Console, node: int = 1) -> 
 
 def probe(settings: Settings, node: int = 1) -> str:
     """Ready once this node answers a CQL query itself (as the configured user, over TLS when
-    configured); reports its release and, on a cluster, how many peers it sees."""
+    configured); reports its release and, on a cluster, how many peers it sees. A node that
+    refuses a user the `cassandra-auth` step has not created yet serves CQL too."""
     from cassandra.cluster import ExecutionProfile
     from cassandra.policies import WhiteListRoundRobinPolicy
 
@@ -99,10 +109,52 @@ def probe(settings: Settings, node: int = 1) -> str:
         session = cluster.connect()
         row = session.execute("SELECT release_version FROM system.local").one()
         peers = len(list(session.execute("SELECT peer FROM system.peers")))
+    except Exception as error:
+        if settings.cql_username and _refused_login(error):
+            return f"serving CQL; user {settings.cql_username} not created yet"
+        raise
     finally:
         cluster.shutdown()
     total = len(settings.cql_contact_points)
     return f"release {row.release_version}" + ("" if total == 1 else f", {peers} peers")
+
+
+def _refused_login(error: Exception) -> bool:
+    from cassandra import AuthenticationFailed
+    from cassandra.cluster import NoHostAvailable
+
+    return isinstance(error, NoHostAvailable) and any(
+        isinstance(reason, AuthenticationFailed) for reason in error.errors.values())
+
+
+def users(settings: Settings) -> str:
+    """The `cassandra-auth` step: `system_auth` replicated like the read models (or losing one
+    node breaks logins), and the configured user, a superuser, created by the built-in
+    `cassandra` superuser the first time. Ready once the configured user logs in."""
+    from core.clients import cql_cluster
+
+    try:
+        cluster = cql_cluster(settings, connect_timeout=5, control_connection_timeout=5)
+        cluster.connect().shutdown()
+        cluster.shutdown()
+        return f"user {settings.cql_username} logs in; system_auth {settings.cql_replication}"
+    except Exception as error:
+        if not _refused_login(error):
+            raise
+    built_in = settings.model_copy(update={"cql_username": DEFAULT_SUPERUSER[0],
+                                           "cql_password": SecretStr(DEFAULT_SUPERUSER[1])})
+    role = '"' + settings.cql_username.replace('"', '""') + '"'  # a quoted CQL name
+    cluster = cql_cluster(built_in, connect_timeout=5, control_connection_timeout=5)
+    try:
+        session = cluster.connect()
+        session.execute(f"ALTER KEYSPACE system_auth WITH replication = {settings.cql_replication}")
+        session.execute(
+            f"CREATE ROLE IF NOT EXISTS {role} WITH PASSWORD = %s"
+            " AND LOGIN = true AND SUPERUSER = true",
+            (settings.cql_password.get_secret_value(),))
+    finally:
+        cluster.shutdown()
+    raise RuntimeError(f"user {settings.cql_username} created; logging in next")
 
 
 def _node_service(node: int, name: str, after: tuple[str, ...] = ()) -> Service:

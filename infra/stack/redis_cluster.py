@@ -13,17 +13,19 @@ import shutil
 import subprocess
 from functools import partial
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from rich.console import Console
 
-from core.clients import redis_credentials
+from core.clients import TLS_SCHEMES, redis_credentials
 from core.settings import Settings
 from infra.stack.redis import SLOTS, acl_directives, redis_server
 from infra.stack.service import Service, StackError
 from infra.stack.state import Dirs, last_lines
+from infra.stack.tls import TlsFiles, ensure_tls, redis_tls_arguments
 
-__all__ = ["NODES", "services", "node_endpoint", "node_addresses", "cluster_state"]
+__all__ = ["NODES", "services", "node_endpoint", "node_addresses", "node_client", "cluster_state"]
 
 PRIMARIES = 3
 NODES = PRIMARIES * 2  # a replica for each primary
@@ -69,10 +71,32 @@ def _node_config(settings: Settings, dirs: Dirs) -> Path:
     return path
 
 
+def _tls(settings: Settings) -> TlsFiles | None:
+    """With a `rediss+cluster://` URL the nodes serve TLS only (clients, the cluster bus and
+    replication), with the stack's throwaway CA, which clients must be told to trust."""
+    if urlsplit(settings.redis_url).scheme not in TLS_SCHEMES:
+        return None
+    files = ensure_tls(Path(settings.state_dir) / "tls", [node_endpoint(settings, 1)[0]])
+    if Path(settings.redis_ssl_ca_file or "/") != files.ca_cert:
+        raise StackError("redis-cluster", f"the nodes serve TLS with the CA of {files.ca_cert}: "
+                                          f"set STORIES_REDIS_SSL_CA_FILE={files.ca_cert}")
+    return files
+
+
+def _listening(settings: Settings, port: int) -> list[str]:
+    """The node's client port: TLS only when the URL asks for it."""
+    files = _tls(settings)
+    if files is None:
+        return ["--port", str(port)]
+    return ["--port", "0", *redis_tls_arguments(files, port),
+            "--tls-cluster", "yes", "--tls-replication", "yes"]
+
+
 def _node_command(settings: Settings, dirs: Dirs, console: Console, node: int) -> list[str]:
     host, port = node_endpoint(settings, node)
     return [
-        redis_server(console), str(_node_config(settings, dirs)), "--port", str(port), "--bind", host,
+        redis_server(console), str(_node_config(settings, dirs)), *_listening(settings, port),
+        "--bind", host,
         "--cluster-enabled", "yes", "--cluster-config-file", str(dirs.data / "nodes.conf"),
         "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
         # While a primary is being replaced, the other primaries' slots keep being served.
@@ -85,36 +109,39 @@ def _node_command(settings: Settings, dirs: Dirs, console: Console, node: int) -
     ]  # fmt: skip
 
 
-def _client(settings: Settings, node: int) -> object:
+def node_client(settings: Settings, node: int) -> Any:
+    """A plain client of one node (as the configured user, over TLS when the nodes serve it)."""
     import redis
 
     host, port = node_endpoint(settings, node)
     user, password = redis_credentials(settings) or (None, None)
+    files = _tls(settings)
+    tls: dict[str, Any] = {} if files is None else {"ssl": True, "ssl_ca_certs": str(files.ca_cert)}
     return redis.Redis(host=host, port=port, username=user, password=password,
-                       socket_connect_timeout=2, socket_timeout=5, decode_responses=True)
+                       socket_connect_timeout=2, socket_timeout=5, decode_responses=True, **tls)
 
 
 def _node_probe(settings: Settings, node: int) -> str:
-    client = _client(settings, node)
+    client = node_client(settings, node)
     try:
-        version = client.info("server").get("redis_version", "?")  # type: ignore[attr-defined]
+        version = client.info("server").get("redis_version", "?")
     finally:
-        client.close()  # type: ignore[attr-defined]
+        client.close()
     return f"Redis {version}, cluster node"
 
 
 def cluster_state(settings: Settings) -> str:
     """Form the cluster if no slot is assigned yet; ready once every slot is served by a live
     primary with a connected replica."""
-    client = _client(settings, 1)
+    client = node_client(settings, 1)
     try:
-        info = client.cluster("info")  # type: ignore[attr-defined]
+        info = client.cluster("info")
         if int(info.get("cluster_slots_assigned", 0)) == 0:
             _create(settings)
-            info = client.cluster("info")  # type: ignore[attr-defined]
-        nodes = client.cluster("nodes")  # type: ignore[attr-defined]
+            info = client.cluster("info")
+        nodes = client.cluster("nodes")
     finally:
-        client.close()  # type: ignore[attr-defined]
+        client.close()
     primaries, replicas = _roles(nodes)
     if info.get("cluster_state") != "ok" or int(info.get("cluster_slots_ok", 0)) != SLOTS:
         raise RuntimeError(f"cluster state {info.get('cluster_state')}, "
@@ -147,6 +174,9 @@ def _create(settings: Settings) -> None:
         raise StackError("redis-cluster", "redis-cli is not installed (Debian: redis-tools)")
     credentials = redis_credentials(settings)
     login = [] if credentials is None else ["--user", credentials[0]]
+    files = _tls(settings)
+    if files is not None:
+        login += ["--tls", "--cacert", str(files.ca_cert)]
     argv = [redis_cli, *login, "--cluster", "create", *node_addresses(settings),
             "--cluster-replicas", "1", "--cluster-yes"]
     # The password through the environment: a command line is visible to every user.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -60,14 +61,18 @@ class TlsFiles:
         return self.ca_cert, self.ca_key, self.server_cert, self.server_key
 
 
+_MAKING = threading.Lock()
+
+
 def ensure_tls(folder: Path, hosts: Iterable[str] = (), now: datetime | None = None) -> TlsFiles:
     """The CA and server certificate of `folder`, made (again) unless they exist, are valid
     beyond RENEW_BEFORE and name localhost, 127.0.0.1 and every one of `hosts`."""
     files = TlsFiles(folder)
     moment = now or datetime.now(UTC)
     wanted = server_names([*DEFAULT_HOSTS, *hosts])
-    if not _reusable(files, wanted, moment):
-        _generate(files, wanted, moment)
+    with _MAKING:  # the nodes of a cluster start in threads of one `up`, and share the files
+        if not _reusable(files, wanted, moment):
+            _generate(files, wanted, moment)
     return files
 
 
@@ -93,7 +98,16 @@ def _reusable(files: TlsFiles, wanted: list[Name], moment: datetime) -> bool:
     except (ValueError, TypeError, x509.ExtensionNotFound, InvalidSignature):
         return False
     fresh = all(cert.not_valid_after_utc - RENEW_BEFORE > moment for cert in (ca, server))
-    return fresh and all(name in names for name in wanted)
+    return fresh and all(name in names for name in wanted) and _serves_both_ends(server)
+
+
+def _serves_both_ends(server: x509.Certificate) -> bool:
+    """Made for servers and clients alike (certificates of earlier releases were servers' only)."""
+    try:
+        usages = server.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return False
+    return {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH} <= set(usages)
 
 
 def _generate(files: TlsFiles, names: list[Name], moment: datetime) -> None:
@@ -109,7 +123,9 @@ def _generate(files: TlsFiles, names: list[Name], moment: datetime) -> None:
         _builder(_name("stories local server"), ca_name, server_key, moment)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_usage(cert_sign=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        # Client too: the nodes of a Redis Cluster present it to each other on the TLS bus.
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
+                                              ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .sign(ca_key, hashes.SHA256())
     )

@@ -21,14 +21,13 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from core.clients import redis_credentials
 from core.settings import Settings
 from gateway.auth import issue_token
 from harness.gateway import GatewayProcess
 from infra.stack import up as start_services
 from infra.stack.processes import recorded_pid
 from infra.stack.redis_cluster import NODES as REDIS_NODES
-from infra.stack.redis_cluster import node_endpoint
+from infra.stack.redis_cluster import node_client, node_endpoint
 from infra.stack.state import service_dirs
 from reliability.outcome import Row, Size
 from reliability.running import ScenarioRun
@@ -109,12 +108,7 @@ def _restart(settings: Settings, service: str) -> None:
 
 def _redis_primary(settings: Settings) -> str:
     """The service name of a Redis node that is a primary serving slots right now."""
-    import redis
-
-    host, port = node_endpoint(settings, 1)
-    user, password = redis_credentials(settings) or (None, None)
-    client = redis.Redis(host=host, port=port, username=user, password=password,
-                         decode_responses=True, socket_timeout=5)
+    client = node_client(settings, 1)
     try:
         nodes = client.cluster("nodes")
     finally:

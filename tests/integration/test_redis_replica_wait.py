@@ -19,12 +19,13 @@ import pytest
 import redis
 from rich.console import Console
 
-from core.clients import is_cluster, redis_client, redis_credentials
+from core.clients import is_cluster, redis_client
 from core.errors import ReplicasBehind, is_store_fault
 from core.metrics import REDIS_UNREPLICATED
 from core.settings import cluster_settings
 from harness.processes import free_port
 from infra.stack.redis import redis_server
+from infra.stack.redis_cluster import node_client, node_endpoint
 from projections.model import Story
 from projections.stores.redis_batch import RedisBatch
 from projections.stores.redis_replicas import ReplicaWait
@@ -116,8 +117,9 @@ def _writes(batch: RedisBatch, tag: str) -> None:
         batch.react(story.story_id, f"{tag}-fan-{n}", now, "🔥", now + 2 * DAY_MS)
 
 
-def _keys(client: redis.Redis, prefix: str) -> set[bytes]:
-    return set(client.scan_iter(match=f"{prefix}*", count=1000))
+def _keys(client: redis.Redis, prefix: str) -> set[str]:
+    return {key.decode() if isinstance(key, bytes) else key
+            for key in client.scan_iter(match=f"{prefix}*", count=1000)}
 
 
 def _models(client: redis.Redis, prefix: str, timeout_ms: int = 5000) -> RedisReadModels:
@@ -219,8 +221,8 @@ def cluster() -> Iterator[redis.Redis]:
 
 def _readonly(host: str, port: int) -> redis.Redis:
     """A connection to a cluster replica that serves reads (READONLY)."""
-    user, password = redis_credentials(cluster_settings()) or (None, None)
-    replica = redis.Redis(host=host, port=port, username=user, password=password)
+    settings = cluster_settings()
+    replica = node_client(settings, port - node_endpoint(settings, 1)[1] + 1)
     replica.execute_command("READONLY")
     return replica
 

@@ -12,6 +12,7 @@ from typing import Any
 import redis
 
 from projections.stores.cql_store import VIEWER_BUCKETS, CqlReadModels
+from projections.stores.keys import Kind
 from projections.stores.redis_dump import redis_dump as read_models_of
 from projections.stores.redis_store import RedisReadModels
 
@@ -29,9 +30,13 @@ def _value(client: redis.Redis, key: bytes, kind: str) -> Any:
 
 
 def redis_dump(client: redis.Redis, prefix: str) -> dict[str, Any]:
-    """Every key under a prefix (without it) with its value; TTLs left out."""
+    """Every key under a prefix (without it) with its value; TTLs left out, and the fences of
+    the replica wait (a write per flush, whatever it folded: no read model)."""
     dump = {}
+    fences = f"{prefix}{Kind.FENCE}:"
     for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        if key.decode().startswith(fences):
+            continue
         kind = client.type(key)
         kind = kind.decode() if isinstance(kind, bytes) else kind
         dump[key.decode()[len(prefix):]] = _value(client, key, kind)

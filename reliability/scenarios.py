@@ -22,7 +22,7 @@ from reliability.faults.services import cql_outage, kafka_restart, redis_wiped
 from reliability.faults.workers import one_of_two_killed, worker_killed
 from reliability.outcome import Row, Size
 
-__all__ = ["Row", "Scenario", "SCENARIOS", "SECURITY", "NODE_LOSS", "Size"]
+__all__ = ["Row", "Scenario", "SCENARIOS", "SECURITY", "NODE_LOSS", "SINGLE_NODE_ONLY", "Size"]
 
 Scenario = Callable[[Settings, Size, Path, int], Row]
 
@@ -35,6 +35,10 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType({
     "kafka-restart": kafka_restart,
     "gateway-kill": gateway_killed,
 })
+
+# These stop and start the single-node stack's `redis`, `cassandra` and `kafka`: on the local
+# cluster, NODE_LOSS kills its nodes instead.
+SINGLE_NODE_ONLY = frozenset({"redis-wiped", "cql-outage", "kafka-restart"})
 
 # What the gateway answers to callers it must refuse and to input it must reject.
 SECURITY: Mapping[str, Scenario] = MappingProxyType({

@@ -77,11 +77,13 @@ def test_reads_on_the_cluster_equal_those_on_a_single_node(local_stack: Settings
     single = redis_client(local_stack)
     client = redis_client(cluster)
     assert is_cluster(client)
-    prefix = f"k{uuid.uuid4().hex[:10]}:"
+    # Prefixes of their own: against the local cluster, `single` is that cluster too.
+    prefix, single_prefix = (f"k{uuid.uuid4().hex[:10]}:" for _ in range(2))
     # threshold 2: some authors are celebrities, merged into trays at read time
     policy = ProjectionPolicy(fanout_threshold=2)
     on_cluster = Projector(RedisReadModels(client, prefix, SECRET), MemoryRecordStore(), policy)
-    on_one_node = Projector(RedisReadModels(single, prefix, SECRET), MemoryRecordStore(), policy)
+    on_one_node = Projector(RedisReadModels(single, single_prefix, SECRET), MemoryRecordStore(),
+                            policy)
     _project(on_cluster, world.events)
     _project(on_one_node, world.events)
     assert on_cluster.redis.dump()["celebrities"]
@@ -117,7 +119,7 @@ def test_reads_on_the_cluster_equal_those_on_a_single_node(local_stack: Settings
         settle_expiry(models, story, 60_000)
         assert not claim_expiry(models, story, 30_000)
     finally:
-        drop_version_keys(single, prefix)
+        drop_version_keys(single, single_prefix)
         single.close()
         assert drop_version_keys(client, prefix) > 0
         assert not list(client.scan_iter(match=f"{prefix}*"))

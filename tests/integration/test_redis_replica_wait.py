@@ -110,7 +110,7 @@ def _writes(batch: RedisBatch, tag: str) -> None:
     for n in range(20):
         story = Story(f"{tag}-story-{n}", f"{tag}-author-{n}", now, now + DAY_MS, "TEXT",
                       text="hello")
-        batch.put_story(story, now + 2 * DAY_MS)
+        batch.put_story(story, now + 2 * DAY_MS, partition=0)
         batch.follow(f"{tag}-fan-{n}", story.author_id)
         batch.view(story.story_id, f"{tag}-fan-{n}", f"{tag}-view-{n}", now, now + 2 * DAY_MS)
         batch.mark_seen(f"{tag}-fan-{n}", story.story_id)
@@ -141,7 +141,7 @@ def test_a_flush_returns_only_once_the_replica_holds_its_writes(pair: Pair):
     written = _keys(pair.primary, prefix)
     assert len(written) > 100
     assert _keys(pair.replica, prefix) == written
-    assert not any(b":fence:" in key for key in written)  # a single node needs no fence
+    assert not any(":fence:" in key for key in written)  # a single node needs no fence
 
 
 def test_a_replica_that_does_not_acknowledge_in_time_is_a_store_fault(pair: Pair):
@@ -241,7 +241,7 @@ def test_on_the_cluster_every_primary_written_to_has_its_replica_hold_the_writes
                       for node in cluster.get_primaries()}
         assert len(by_primary) == 3 and all(by_primary.values())
         assert on_replicas == set().union(*by_primary.values())
-        fences = {name: [k for k in keys if b":fence:" in k] for name, keys in by_primary.items()}
+        fences = {name: [k for k in keys if ":fence:" in k] for name, keys in by_primary.items()}
         assert all(len(found) == 1 for found in fences.values()), fences
     finally:
         for keys in by_primary.values():

@@ -13,9 +13,12 @@ import pytest
 import redis
 from rich.console import Console
 
-from core.clients import redis_client, redis_credentials, s3_client
+from core.clients import redis_client, redis_clustered, redis_credentials, s3_client
 from core.settings import Settings
 from infra.stack import SERVICE_NAMES, status, up
+from infra.stack.control import services_of
+from infra.stack.redis import cluster_endpoint
+from infra.stack.redis_cluster import node_client
 
 pytestmark = pytest.mark.integration
 
@@ -39,11 +42,12 @@ def bucket(s3: Any) -> Iterator[str]:
     s3.delete_bucket(Bucket=name)
 
 
-def test_status_reports_all_five_services_healthy(local_stack: Settings) -> None:
+def test_status_reports_every_service_of_the_stack_healthy(local_stack: Settings) -> None:
     services = {service.name: service for service in status(local_stack)}
 
-    assert sorted(services) == sorted(SERVICE_NAMES)
-    assert len(services) == 5  # Redis twice: single node and one-node cluster
+    assert sorted(services) == sorted(service.name for service in services_of(local_stack))
+    if not redis_clustered(local_stack):
+        assert sorted(services) == sorted(SERVICE_NAMES)  # Redis twice: one node, one-node cluster
     unhealthy = {
         name: service.detail
         for name, service in services.items()
@@ -107,18 +111,21 @@ def test_presigned_url_with_a_forged_signature_is_refused(s3: Any, bucket: str) 
     assert httpx.get(forged).status_code == 403
 
 
-def test_the_one_node_cluster_owns_every_slot_and_refuses_cross_slot_commands(
+def test_the_cluster_serves_every_slot_and_refuses_cross_slot_commands(
     local_stack: Settings,
 ) -> None:
-    from infra.stack.redis import cluster_endpoint
-
-    host, port = cluster_endpoint(local_stack)
-    user, password = redis_credentials(local_stack) or (None, None)
-    client = redis.Redis(host=host, port=port, username=user, password=password)
+    """The single-node stack's one-node cluster, or the local cluster's seed node."""
+    if redis_clustered(local_stack):
+        client = node_client(local_stack, 1)
+    else:
+        host, port = cluster_endpoint(local_stack)
+        user, password = redis_credentials(local_stack) or (None, None)
+        client = redis.Redis(host=host, port=port, username=user, password=password,
+                             decode_responses=True)
     try:
         info = client.cluster("info")
-        assert info["cluster_state"] == "ok" and int(info["cluster_slots_assigned"]) == 16384
+        assert info["cluster_state"] == "ok" and int(info["cluster_slots_ok"]) == 16384
         with pytest.raises(redis.ResponseError, match="same slot"):
-            client.mget(f"test:{uuid.uuid4().hex}", f"test:{uuid.uuid4().hex}")
+            client.mget(f"test:{{{uuid.uuid4().hex}}}", f"test:{{{uuid.uuid4().hex}}}")
     finally:
         client.close()

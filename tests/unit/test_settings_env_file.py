@@ -27,8 +27,6 @@ def test_the_cluster_file_describes_a_replicated_stack_beside_the_single_node_on
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("STORIES_ENV_FILE", str(CLUSTER_ENV_FILE.relative_to(REPO_ROOT)))
-    for name in ("STORIES_KAFKA_BOOTSTRAP", "STORIES_CQL_HOSTS", "STORIES_REDIS_URL", "STORIES_STATE_DIR"):
-        monkeypatch.delenv(name, raising=False)
     cluster = Settings()
     monkeypatch.delenv("STORIES_ENV_FILE")
     single = Settings()

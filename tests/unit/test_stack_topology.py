@@ -16,14 +16,17 @@ def test_default_settings_describe_the_single_node_stack() -> None:
 def test_the_cluster_settings_describe_three_brokers_three_cql_nodes_and_six_redis_nodes() -> None:
     services = {service.name: service for service in services_of(cluster_settings())}
     assert sorted(services) == sorted([
-        "cassandra-1", "cassandra-2", "cassandra-3", "kafka-1", "kafka-2", "kafka-3", "s3proxy",
+        "cassandra-1", "cassandra-2", "cassandra-3", "cassandra-auth",
+        "kafka-1", "kafka-2", "kafka-3", "s3proxy",
         *(f"redis-{n}" for n in range(1, 7)), "redis-cluster"])
     # Cassandra nodes join one at a time; the Redis cluster forms once its six nodes answer.
     assert services["cassandra-1"].after == ()
     assert services["cassandra-2"].after == ("cassandra-1",)
     assert services["cassandra-3"].after == ("cassandra-2",)
     assert set(services["redis-cluster"].after) == {f"redis-{n}" for n in range(1, 7)}
+    assert services["cassandra-auth"].after == ("cassandra-3",)  # the user, once all have joined
     assert services["redis-cluster"].command is None  # a step, no process of its own
+    assert services["cassandra-auth"].command is None
 
 
 def test_each_node_has_its_own_address() -> None:

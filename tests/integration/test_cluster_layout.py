@@ -13,7 +13,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from core.clients import cql_session, kafka_config
-from core.settings import Settings
+from core.settings import Settings, replication_map
 from projections.migrate import CqlServer, cql_server, create_keyspace
 from projections.replay import ReplayPlan, _consumer, _pass
 from streams.admin import all_topics, ensure_topics, group_lag, partition_count
@@ -86,8 +86,8 @@ def test_keyspaces_are_created_from_the_structured_settings(local_stack: Setting
     simple, topology = (f"test_{uuid.uuid4().hex[:10]}" for _ in range(2))
     try:
         assert cql_server(session) == CqlServer(scylla=False, tablets=False)  # Cassandra
-        create_keyspace(session, simple, local_stack.cql_replication)
-        create_keyspace(session, simple, local_stack.cql_replication)  # already there: fine
+        create_keyspace(session, simple, replication_map("SimpleStrategy", 1))
+        create_keyspace(session, simple, replication_map("SimpleStrategy", 1))  # there: fine
         create_keyspace(session, topology, cluster_like.cql_replication)
         replication = {
             row.keyspace_name: dict(row.replication) for row in session.execute(

@@ -21,6 +21,7 @@ import schemas
 from core.clients import kafka_config
 from core.settings import Settings
 from infra.stack import down, up
+from infra.stack.kafka import services as kafka_services
 from infra.stack.state import service_dirs
 from streams.admin import ensure_topics
 from streams.broker import broker_credentials
@@ -40,10 +41,13 @@ def tls_broker(local_stack: Settings, tmp_path_factory: pytest.TempPathFactory) 
         "state_dir": state, "kafka_security_protocol": "SASL_SSL",
         "kafka_bootstrap": f"127.0.0.1:{_free_port()}", "kafka_controller_port": _free_port(),
         "kafka_ssl_ca_file": str(state / "tls" / "ca.pem"),
+        # One broker of its own, whatever the stack is (the local cluster's topics have 3).
+        "kafka_replication_factor": 1, "kafka_min_insync_replicas": 1,
     })
-    # The jars the stack's own broker runs from: nothing to fetch.
+    # The jars the stack's own (first) broker runs from: nothing to fetch.
+    stack_broker = kafka_services(local_stack)[0].name
     service_dirs(settings, "kafka").root.mkdir(parents=True)
-    service_dirs(settings, "kafka").lib.symlink_to(service_dirs(local_stack, "kafka").lib)
+    service_dirs(settings, "kafka").lib.symlink_to(service_dirs(local_stack, stack_broker).lib)
     console = Console(quiet=True)
     up(settings, console, ["kafka"])
     try:
@@ -55,7 +59,7 @@ def tls_broker(local_stack: Settings, tmp_path_factory: pytest.TempPathFactory) 
 def test_the_projects_clients_produce_over_sasl_ssl(tls_broker: Settings) -> None:
     kafka = kafka_config(tls_broker)
     assert kafka["security.protocol"] == "SASL_SSL" and Path(kafka["ssl.ca.location"]).is_file()
-    ensure_topics(kafka, "tls")
+    ensure_topics(kafka, "tls", replication_factor=1, min_insync_replicas=1)
     record = schemas.new_event("UserFollowed", actor_id="fan", followee_id="star")
     with EventProducer(kafka, "tls") as producer:
         delivery = producer.emit("UserFollowed", record, timeout=30)
@@ -64,7 +68,7 @@ def test_the_projects_clients_produce_over_sasl_ssl(tls_broker: Settings) -> Non
 
 def test_the_workers_credentials_consume_over_sasl_ssl(tls_broker: Settings) -> None:
     record = schemas.new_event("UserFollowed", actor_id="reader", followee_id="writer")
-    ensure_topics(kafka_config(tls_broker), "tls")
+    ensure_topics(kafka_config(tls_broker), "tls", replication_factor=1, min_insync_replicas=1)
     with EventProducer(kafka_config(tls_broker), "tls") as producer:
         producer.emit("UserFollowed", record, timeout=30)
 

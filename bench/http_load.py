@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from harness.processes import free_port
 
 __all__ = ["wrk_path", "run_wrk", "free_port", "LoadRequest"]
 
@@ -35,12 +36,6 @@ end
 
 def wrk_path() -> str | None:
     return shutil.which("wrk")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _lua_string(text: str) -> str:

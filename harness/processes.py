@@ -49,11 +49,26 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, grace: float = 30
         process.wait(10)
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
+def free_port(*, bus_offset: int = 0) -> int:
+    """A loopback port nothing listens on right now; with `bus_offset`, one whose companion port
+    (a Redis cluster node's bus port is its port + 10000) is free and in range too."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if not bus_offset:
+            return port
+        if port + bus_offset <= 65535 and _is_free(port + bus_offset):
+            return port
+
+
+def _is_free(port: int) -> bool:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _answers(process: subprocess.Popen, url: str, log_path: Path) -> bool:

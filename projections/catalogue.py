@@ -15,9 +15,10 @@ PROJECTIONS: tuple[str, ...] = ("stories", "trays", "graph", "engagement", "high
 REDIS_KINDS: dict[Kind, str] = {
     kind: projection
     for projection, kinds in {
-        "stories": (Kind.AUTHOR_STORIES, Kind.STORY_REF, Kind.EXPIRY_INDEX, Kind.EXPIRY_CLAIM,
-                    Kind.DELETED, Kind.INSIGHTS_OWNER, Kind.FENCE),
-        "trays": (Kind.TRAY_ORDER, Kind.TRAY_ENTRIES, Kind.SEEN, Kind.CELEBRITIES),
+        "stories": (Kind.AUTHOR_STORIES, Kind.AUTHOR_VERSION, Kind.STORY_REF, Kind.EXPIRY_INDEX,
+                    Kind.EXPIRY_CLAIM, Kind.DELETED, Kind.INSIGHTS_OWNER, Kind.FENCE),
+        "trays": (Kind.TRAY_ORDER, Kind.TRAY_ENTRIES, Kind.TRAY_VERSIONS, Kind.SEEN,
+                  Kind.CELEBRITIES),
         "graph": (Kind.FOLLOWERS, Kind.FOLLOWING, Kind.CLOSE_FRIENDS),
         "engagement": (Kind.VIEW_EVENTS, Kind.VIEWERS, Kind.REPLIES, Kind.REACTORS,
                        Kind.REACTION_COUNTS, Kind.ANSWERERS, Kind.STICKER_COUNTERS,

@@ -17,7 +17,6 @@ from typing import Any
 from projections.folds import engagement, graph, highlights, lifecycle
 from projections.folds.policy import Event, ProjectionPolicy, ProjectionRejected
 from projections.folds.writes import Writes
-from projections.model import Story
 from projections.stores.base import ActiveStore, RecordStore
 
 __all__ = ["Projector", "ProjectionPolicy", "ProjectionRejected", "Event", "FOLDS"]
@@ -98,16 +97,16 @@ class Projector:
             kept=self.cql.kept_stories(lifecycle.kept_needed(events, stories, now)),
         )
 
-    def _fan_out(self, changed_authors: dict[str, list[Story]]) -> None:
+    def _fan_out(self, authors: list[str]) -> None:
         """Trays after the stories; a second look at the followers catches a racing unfollow.
 
         A follow or unfollow handled concurrently (another agent or worker) either sees the
         stories written before or is seen by the second look, so no tray entry is lost or left.
         """
-        authors = sorted(changed_authors)
         followers = self.redis.followers_of(authors)
-        self.flush(lifecycle.fold_tray_fanout(changed_authors, followers, self.now_ms(),
-                                              self.policy))
+        # Read back after the flush: another worker may have changed the same authors meanwhile.
+        states = self.redis.authors_states(authors)
+        self.flush(lifecycle.fold_tray_fanout(states, followers, self.now_ms(), self.policy))
         again = self.redis.followers_of(authors)
         self.flush(lifecycle.fold_unfollowed_meanwhile(followers, again))
 
@@ -147,7 +146,7 @@ class Projector:
         authors = sorted({followee for _, followee in pairs})
         written = None
         for _look in range(2):  # the second look sees any story change that raced the first
-            writes, written = graph.fold_follow_trays(pairs, self.redis.authors_stories(authors),
+            writes, written = graph.fold_follow_trays(pairs, self.redis.authors_states(authors),
                                                       self.now_ms(), written)
             self.flush(writes)
 

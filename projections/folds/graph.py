@@ -14,7 +14,8 @@ from core.clock import to_ms
 from projections.folds.lifecycle import put_entry
 from projections.folds.policy import Event, ProjectionPolicy
 from projections.folds.writes import Writes
-from projections.model import Story, TrayEntry, tray_entry
+from projections.model import TrayEntry, tray_entry
+from projections.stores.base import AuthorState
 
 __all__ = ["GraphResult", "CelebrityResult", "fold_graph", "fold_celebrity_flags",
            "pairs_to_push", "fold_follow_trays"]
@@ -80,15 +81,19 @@ def pairs_to_push(followed: list[Pair], pushed: set[str],
     return list(dict.fromkeys(pairs))
 
 
-def fold_follow_trays(pairs: list[Pair], stories: Mapping[str, list[Story]], now: int,
+def fold_follow_trays(pairs: list[Pair], states: Mapping[str, AuthorState], now: int,
                       written: dict[Pair, TrayEntry | None] | None = None,
                       ) -> tuple[Writes, dict[Pair, TrayEntry | None]]:
     """Each pair's tray entry; with `written` (a second look), only the entries that changed."""
     writes, entries = Writes(), dict[Pair, TrayEntry | None]()
     for follower, followee in pairs:
-        entry = tray_entry(stories.get(followee, []), follower, True, now)
+        state = states.get(followee, _NO_STORIES)
+        entry = tray_entry(state.stories, follower, True, now)
         entries[(follower, followee)] = entry
         if written is not None and written.get((follower, followee)) == entry:
             continue
-        put_entry(writes.active, follower, followee, entry)
+        put_entry(writes.active, follower, followee, entry, state.version)
     return writes, entries
+
+
+_NO_STORIES = AuthorState(0, [])

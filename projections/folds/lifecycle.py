@@ -2,7 +2,10 @@
 
 Pure: the projector reads the snapshot this fold asks for (`needs`), folds, then flushes the
 writes; the authors whose stories changed then get their followers' trays refreshed by
-`fold_tray_fanout`.
+`fold_tray_fanout`, from their stories as read back after the flush with their version.
+Different stories of one author can be folded at once by different workers (a story's events
+share a partition, an author's stories do not), each from what it read: a tray write carries
+the version it was computed from, and the store keeps the newest.
 
 Each event comes with the lifecycle partition it was read from, and a story's expiry entry
 goes into that partition's index (every event of a story has its key, so its partition): the
@@ -30,7 +33,7 @@ from projections.folds.policy import (
 )
 from projections.folds.writes import Writes
 from projections.model import Story, TrayEntry, story_from_posted, tray_entry, with_media, with_rejection
-from projections.stores.base import EXPIRY_GRACE_MS, ActiveWrites, StoryRef
+from projections.stores.base import EXPIRY_GRACE_MS, ActiveWrites, AuthorState, StoryRef
 
 __all__ = [
     "LifecycleNeeds",
@@ -72,11 +75,11 @@ class LifecycleSnapshot:
 
 @dataclass
 class LifecycleResult:
-    """The writes, the rejected events, and each changed author's stories after the batch."""
+    """The writes, the rejected events, and the authors whose stories changed."""
 
     writes: Writes
     rejected: list[tuple[int, str]]
-    changed_authors: dict[str, list[Story]]
+    changed_authors: list[str]
     expired_lags_s: list[float]
 
 
@@ -127,23 +130,22 @@ def fold_lifecycle(events: Sequence[Event], snapshot: LifecycleSnapshot, now: in
             _HANDLERS[name](run, record, partition)
         except ProjectionRejected as error:
             rejected.append((index, str(error)))
-    changed = {a: list(run.author_stories(a).values()) for a in sorted(run.changed_authors)}
-    return LifecycleResult(run.writes, rejected, changed, run.expired_lags_s)
+    return LifecycleResult(run.writes, rejected, sorted(run.changed_authors), run.expired_lags_s)
 
 
-def fold_tray_fanout(changed_authors: Mapping[str, list[Story]],
+def fold_tray_fanout(changed_authors: Mapping[str, AuthorState],
                      followers: Mapping[str, set[str]], now: int,
                      policy: ProjectionPolicy) -> Writes:
     """Push each changed author's current state into their followers' trays (below the
     threshold); authors above it are flagged and merged into trays at read time instead."""
     writes = Writes()
-    for author_id, stories in changed_authors.items():
+    for author_id, state in changed_authors.items():
         fans = followers.get(author_id, set())
         celebrity = len(fans) > policy.fanout_threshold
         writes.active.set_celebrity(author_id, celebrity)
         if not celebrity:
-            for follower_id, entry in tray_entries(stories, fans, now):
-                put_entry(writes.active, follower_id, author_id, entry)
+            for follower_id, entry in tray_entries(state.stories, fans, now):
+                put_entry(writes.active, follower_id, author_id, entry, state.version)
     return writes
 
 
@@ -158,12 +160,13 @@ def fold_unfollowed_meanwhile(before: Mapping[str, set[str]],
 
 
 def put_entry(active: ActiveWrites, viewer_id: str, author_id: str,
-              entry: TrayEntry | None) -> None:
-    """Set the viewer's entry for the author, or drop it when nothing is visible."""
+              entry: TrayEntry | None, version: int) -> None:
+    """Set the viewer's entry for the author, or drop it when nothing is visible; `version`:
+    of the author's stories it was computed from."""
     if entry is None:
-        active.drop_tray_entry(viewer_id, author_id)
+        active.drop_tray_entry(viewer_id, author_id, version)
     else:
-        active.set_tray_entry(viewer_id, entry)
+        active.set_tray_entry(viewer_id, entry, version)
 
 
 def tray_entries(stories: list[Story], followers: set[str], now: int

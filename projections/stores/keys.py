@@ -16,6 +16,7 @@ class Kind(StrEnum):
 
     # projection "stories"
     AUTHOR_STORIES = "a"  # hash per author: story id -> story JSON
+    AUTHOR_VERSION = "av"  # string per author: version of their stories, grows on every change
     STORY_REF = "s"  # string per story: "author|expires_at", lives until expiry
     EXPIRY_INDEX = "x"  # sorted set per lifecycle partition (`p<n>`): "story|author" scored by
     # expiry; the bare key (no owner) is the single index of earlier releases, being drained
@@ -26,6 +27,7 @@ class Kind(StrEnum):
     # projection "trays"
     TRAY_ORDER = "t"  # sorted set per viewer: author scored by latest story time
     TRAY_ENTRIES = "ti"  # hash per viewer: author -> tray entry JSON
+    TRAY_VERSIONS = "tv"  # hash per viewer: author -> version of the stories last written
     SEEN = "seen"  # set per viewer: story ids watched
     CELEBRITIES = "celebs"  # set: authors merged into trays at read time
     # projection "graph"

@@ -13,7 +13,14 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from projections.model import Story, TrayEntry
-from projections.stores.base import EXPIRY_GRACE_MS, SEEN_TTL_MS, Counters, DueExpiry, StoryRef
+from projections.stores.base import (
+    EXPIRY_GRACE_MS,
+    SEEN_TTL_MS,
+    AuthorState,
+    Counters,
+    DueExpiry,
+    StoryRef,
+)
 from projections.stores.memory_records import MemoryRecordStore
 from projections.stores.redis_dump import ACTIVE_STATE_PARTS
 from projections.stores.redis_store import pseudonym
@@ -34,6 +41,9 @@ class MemoryActiveStore:
         self.parts: dict[str, dict[Any, Any]] = {part: {} for part in ACTIVE_STATE_PARTS}
         self.expiry: dict[tuple[str, Any], int] = {}  # (part, owner) -> absolute ms
         self.published: list[dict[str, Any]] = []
+        # Coordination, not read models (left out of dumps, like Redis's version keys).
+        self.author_versions: dict[str, int] = {}
+        self.tray_versions: dict[tuple[str, str], int] = {}  # (viewer, author) -> version
 
     # -- storage -----------------------------------------------------------------------------
     def now(self) -> int:
@@ -84,6 +94,10 @@ class MemoryActiveStore:
     def authors_stories(self, author_ids: Sequence[str]) -> dict[str, list[Story]]:
         return {a: list((self.get("stories", a) or {}).values()) for a in author_ids}
 
+    def authors_states(self, author_ids: Sequence[str]) -> dict[str, AuthorState]:
+        stories = self.authors_stories(author_ids)
+        return {a: AuthorState(self.author_versions.get(a, 0), stories[a]) for a in author_ids}
+
     def followers_of(self, user_ids: Sequence[str]) -> dict[str, set[str]]:
         return {u: set(self.get("followers", u) or ()) for u in user_ids}
 
@@ -123,6 +137,20 @@ class MemoryActiveStore:
 
     def publish(self, notes: list[dict[str, Any]]) -> None:
         self.published += notes
+
+    def bump_version(self, author_id: str) -> None:
+        """Like the Redis script: one more than before, and never below the clock (in µs)."""
+        stored = self.author_versions.get(author_id, 0)
+        self.author_versions[author_id] = max(stored + 1, self.now() * 1000)
+
+    def newer_tray_write(self, viewer_id: str, author_id: str, version: int | None) -> bool:
+        """Whether a tray write of this version applies (None: always), recording it if so."""
+        if version is None:
+            return True
+        if version < self.tray_versions.get((viewer_id, author_id), 0):
+            return False
+        self.tray_versions[(viewer_id, author_id)] = version
+        return True
 
     def dump(self) -> dict[str, Any]:
         state: dict[str, Any] = {}
@@ -175,6 +203,7 @@ class MemoryActiveWrites:
                   story.expires_at)
             s.entry("expiry_index", partition, dict)[(story.story_id, story.author_id)] = (
                 story.expires_at)
+            s.bump_version(story.author_id)
         self._later(apply)
 
     def drop_story(self, author_id: str, story_id: str, partition: int) -> None:
@@ -186,6 +215,7 @@ class MemoryActiveWrites:
             self.s.delete("story_refs", story_id)
             (self.s.get("expiry_index", partition) or {}).pop((story_id, author_id), None)
             self.s.discard_empty("expiry_index", partition)
+            self.s.bump_version(author_id)
         self._later(apply)
 
     def keep_insights_owner(self, story_id: str, author_id: str, until_ms: int) -> None:
@@ -205,14 +235,18 @@ class MemoryActiveWrites:
         self._later(apply)
 
     # -- trays -------------------------------------------------------------------------------
-    def set_tray_entry(self, viewer_id: str, entry: TrayEntry) -> None:
+    def set_tray_entry(self, viewer_id: str, entry: TrayEntry, version: int) -> None:
         def apply() -> None:
+            if not self.s.newer_tray_write(viewer_id, entry.author_id, version):
+                return
             self.s.entry("tray_order", viewer_id, dict)[entry.author_id] = entry.latest_at
             self.s.entry("trays", viewer_id, dict)[entry.author_id] = entry
         self._later(apply)
 
-    def drop_tray_entry(self, viewer_id: str, author_id: str) -> None:
+    def drop_tray_entry(self, viewer_id: str, author_id: str, version: int | None = None) -> None:
         def apply() -> None:
+            if not self.s.newer_tray_write(viewer_id, author_id, version):
+                return
             for part in ("tray_order", "trays"):
                 (self.s.get(part, viewer_id) or {}).pop(author_id, None)
                 self.s.discard_empty(part, viewer_id)

@@ -40,6 +40,8 @@ class RedisBatch:
         self.view_watched: list[tuple[int, list[dict[str, Any]]]] = []  # (command index, one per viewer)
         self.views: dict[str, _StoryViews] = {}  # story id -> its views in this batch
         self.seen: dict[str, list[str]] = {}  # viewer id -> stories watched in this batch
+        self.changed_authors: set[str] = set()  # whose stories' version grows at the drain
+        self.trays: dict[str, list[list[Any]]] = {}  # viewer id -> tray writes, in order
 
     def _watch_next(self, note: dict[str, Any]) -> None:
         """The next command's truthy result means `note` happened for the first time."""
@@ -60,6 +62,8 @@ class RedisBatch:
         self.members = {}
         self._drain_views()
         self._drain_seen()
+        self._drain_versions()
+        self._drain_trays()
 
     def _drain_views(self) -> None:
         k = self.m.k
@@ -85,6 +89,37 @@ class RedisBatch:
             self._script(self.m._seen, [key for key, _ in group], args)
         self._count(len(by_slot))
         self.seen = {}
+
+    def _by_slot(self, kind: Kind, owners: Iterable[str]) -> dict[int, list[str]]:
+        """Owners grouped by the slot of their key of that kind (one group on a single node)."""
+        groups: dict[int, list[str]] = {}
+        for owner in owners:
+            slot = key_slot(self.m.k(kind, owner).encode()) if self.m.cluster else 0
+            groups.setdefault(slot, []).append(owner)
+        return groups
+
+    def _drain_versions(self) -> None:
+        """Each changed author's version grows after their stories' writes (queued before)."""
+        for author_id in sorted(self.changed_authors):
+            self._script(self.m._bump_version, [self.m.k(Kind.AUTHOR_VERSION, author_id)],
+                         [SEEN_TTL_MS])
+        self._count(len(self.changed_authors))
+        self.changed_authors = set()
+
+    def _drain_trays(self) -> None:
+        """One script per slot over the tray writes of that slot's viewers."""
+        k = self.m.k
+        for viewers in self._by_slot(Kind.TRAY_ENTRIES, self.trays).values():
+            keys: list[str] = []
+            args: list[Any] = [SEEN_TTL_MS]
+            for number, viewer_id in enumerate(viewers, start=1):
+                keys += [k(Kind.TRAY_ORDER, viewer_id), k(Kind.TRAY_ENTRIES, viewer_id),
+                         k(Kind.TRAY_VERSIONS, viewer_id)]
+                for write in self.trays[viewer_id]:
+                    args += [number, *write]
+            self._script(self.m._tray, keys, args)
+            self._count()
+        self.trays = {}
 
     def _command(self, *args: Any) -> None:
         """Queue a command as is (routed by its keys on a cluster)."""
@@ -115,6 +150,7 @@ class RedisBatch:
         self.pipe.set(k(Kind.STORY_REF, story.story_id), ref, pxat=story.expires_at)
         self.pipe.zadd(self.m.expiry_index(partition),
                        {f"{story.story_id}|{story.author_id}": story.expires_at})
+        self.changed_authors.add(story.author_id)
         self._count(5)
 
     def drop_story(self, author_id: str, story_id: str, partition: int) -> None:
@@ -122,6 +158,7 @@ class RedisBatch:
         self.pipe.hdel(k(Kind.AUTHOR_STORIES, author_id), story_id)
         self.pipe.delete(k(Kind.STORY_REF, story_id))
         self.pipe.zrem(self.m.expiry_index(partition), f"{story_id}|{author_id}")
+        self.changed_authors.add(author_id)
         self._count(3)
 
     def keep_insights_owner(self, story_id: str, author_id: str, until_ms: int) -> None:
@@ -147,17 +184,14 @@ class RedisBatch:
         self._count()
 
     # -- trays -------------------------------------------------------------------------------
-    def set_tray_entry(self, viewer_id: str, entry: TrayEntry) -> None:
-        k = self.m.k
-        self.pipe.zadd(k(Kind.TRAY_ORDER, viewer_id), {entry.author_id: entry.latest_at})
-        self.pipe.hset(k(Kind.TRAY_ENTRIES, viewer_id), entry.author_id, entry.to_json())
-        self._count(2)
+    def set_tray_entry(self, viewer_id: str, entry: TrayEntry, version: int) -> None:
+        """Sent at the flush, one script per slot: written unless a newer version is stored."""
+        self.trays.setdefault(viewer_id, []).append(
+            [entry.author_id, version, entry.latest_at, entry.to_json()])
 
-    def drop_tray_entry(self, viewer_id: str, author_id: str) -> None:
-        k = self.m.k
-        self.pipe.zrem(k(Kind.TRAY_ORDER, viewer_id), author_id)
-        self.pipe.hdel(k(Kind.TRAY_ENTRIES, viewer_id), author_id)
-        self._count(2)
+    def drop_tray_entry(self, viewer_id: str, author_id: str, version: int | None = None) -> None:
+        self.trays.setdefault(viewer_id, []).append(
+            [author_id, "" if version is None else version, "", ""])
 
     # -- follow graph ------------------------------------------------------------------------
     def follow(self, follower_id: str, followee_id: str) -> None:

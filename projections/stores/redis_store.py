@@ -27,6 +27,7 @@ from projections.model import Story
 from projections.stores.base import (
     EXPIRY_GRACE_MS,
     SEEN_TTL_MS,
+    AuthorState,
     Counters,
     DueExpiry,
     StoryRef,
@@ -35,7 +36,14 @@ from projections.stores.keys import Kind, expiry_owner
 from projections.stores.redis_batch import RedisBatch, pseudonym
 from projections.stores.redis_dump import redis_dump
 from projections.stores.redis_replicas import NO_WAIT, Replicas, ReplicaWait
-from projections.stores.redis_scripts import ANSWER_SCRIPT, REACT_SCRIPT, SEEN_SCRIPT, VIEWS_SCRIPT
+from projections.stores.redis_scripts import (
+    ANSWER_SCRIPT,
+    BUMP_VERSION_SCRIPT,
+    REACT_SCRIPT,
+    SEEN_SCRIPT,
+    TRAY_SCRIPT,
+    VIEWS_SCRIPT,
+)
 
 __all__ = ["RedisReadModels", "RedisBatch", "pseudonym", "StoryRef", "Counters", "SEEN_TTL_MS",
            "EXPIRY_GRACE_MS", "SEEN_SCRIPT", "VIEWS_SCRIPT"]
@@ -59,6 +67,8 @@ class RedisReadModels:
         self._answer = client.register_script(ANSWER_SCRIPT)
         self._views = client.register_script(VIEWS_SCRIPT)
         self._seen = client.register_script(SEEN_SCRIPT)
+        self._bump_version = client.register_script(BUMP_VERSION_SCRIPT)
+        self._tray = client.register_script(TRAY_SCRIPT)
 
     # -- keys --------------------------------------------------------------------------------
     @property
@@ -96,6 +106,18 @@ class RedisReadModels:
         return {
             a: [Story.from_json(v) for v in row] for a, row in zip(author_ids, rows, strict=True)
         }
+
+    def authors_states(self, author_ids: Sequence[str]) -> dict[str, AuthorState]:
+        """Each author's version, then their stories, in one round trip: both keys are on the
+        author's node, which answers in order, so the stories are at least as new as the
+        version."""
+        pipe = self.client.pipeline(transaction=False)
+        for author_id in author_ids:
+            pipe.get(self.k(Kind.AUTHOR_VERSION, author_id))
+            pipe.hvals(self.k(Kind.AUTHOR_STORIES, author_id))
+        rows = pipe.execute()
+        return {a: AuthorState(int(rows[2 * i] or 0), [Story.from_json(v) for v in rows[2 * i + 1]])
+                for i, a in enumerate(author_ids)}
 
     def story_refs(self, story_ids: Sequence[str]) -> dict[str, StoryRef | None]:
         """Author and expiry of many stories in one round trip; None for unknown or gone."""

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import schemas
+from projections.folds import lifecycle
 from projections.projector import Projector
 from simulation.sample import build_scenario, by_topic
 from tests.contract.backends import Backend, dump
@@ -231,6 +232,43 @@ def test_an_author_who_drops_to_the_threshold_stays_in_every_followers_tray(back
         assert tray_of(projector, fan) == {"star": post["story_id"]}, fan
     for fan in (fans[2], fans[3], fans[5]):
         assert tray_of(projector, fan) == {}, fan
+
+
+def test_a_fan_out_computed_before_a_newer_change_never_overwrites_it(backend: Backend):
+    """Two stories of one author can be folded at once by two workers (a story's events share a
+    partition, an author's stories do not): a fan-out of what one read before the other's change,
+    written after it, must neither hide the newer story nor bring back a deleted one."""
+    projector = backend.projector()
+    follow = schemas.new_event("UserFollowed", "fan", followee_id="author")
+    assert projector.apply_graph([("UserFollowed", follow)]) == []
+
+    def post(minutes_ago: int) -> tuple[str, dict]:
+        at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+        return ("StoryPosted", schemas.new_event("StoryPosted", "author", occurred_at=at,
+                                                 kind="TEXT", text="x", story_id=str(uuid.uuid4())))
+
+    def write_late(states) -> None:
+        projector.flush(lifecycle.fold_tray_fanout(states, {"author": {"fan"}}, now_ms(),
+                                                   projector.policy))
+
+    first, second = post(5), post(1)
+    assert projector.apply_lifecycle([first]) == []
+    read_by_the_slower_worker = projector.redis.authors_states(["author"])
+    assert projector.apply_lifecycle([second]) == []
+    newer = projector.redis.authors_states(["author"])
+    assert newer["author"].version > read_by_the_slower_worker["author"].version
+    write_late(read_by_the_slower_worker)
+    assert tray_of(projector, "fan") == {"author": second[1]["story_id"]}
+
+    with_both = projector.redis.authors_states(["author"])
+    for _, record in (first, second):
+        deleted = schemas.new_event("StoryDeleted", "author", story_id=record["story_id"])
+        assert projector.apply_lifecycle([("StoryDeleted", deleted)]) == []
+    assert tray_of(projector, "fan") == {}
+    write_late(with_both)
+    assert tray_of(projector, "fan") == {}
+    assert projector.apply_lifecycle([first]) == []  # redelivered: the deletion still wins
+    assert tray_of(projector, "fan") == {}
 
 
 def test_the_author_of_a_story_is_the_only_one_who_may_delete_it(backend: Backend):

@@ -6,7 +6,6 @@ is refused."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from rich.console import Console
 import schemas
 from core.clients import kafka_config
 from core.settings import Settings
+from harness.processes import free_port
 from infra.stack import down, up
 from infra.stack.kafka import services as kafka_services
 from infra.stack.state import service_dirs
@@ -28,18 +28,12 @@ from streams.broker import broker_credentials
 from streams.producer import EventProducer
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def tls_broker(local_stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     state = tmp_path_factory.mktemp("kafka-tls")
     settings = local_stack.model_copy(update={
         "state_dir": state, "kafka_security_protocol": "SASL_SSL",
-        "kafka_bootstrap": f"127.0.0.1:{_free_port()}", "kafka_controller_port": _free_port(),
+        "kafka_bootstrap": f"127.0.0.1:{free_port()}", "kafka_controller_port": free_port(),
         "kafka_ssl_ca_file": str(state / "tls" / "ca.pem"),
         # One broker of its own, whatever the stack is (the local cluster's topics have 3).
         "kafka_replication_factor": 1, "kafka_min_insync_replicas": 1,

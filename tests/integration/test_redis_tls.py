@@ -5,7 +5,6 @@ as the configured ACL user; a client that does not trust the CA, or speaks plain
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -18,6 +17,7 @@ import redis
 
 from core.clients import redis_client, redis_credentials
 from core.settings import Settings
+from harness.processes import free_port
 from infra.stack.redis import SLOTS, acl_directives
 from infra.stack.tls import TlsFiles, ensure_tls, redis_tls_arguments
 
@@ -28,12 +28,6 @@ pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no
 class TlsRedis:
     settings: Settings
     files: TlsFiles
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _acl_arguments(settings: Settings) -> list[str]:
@@ -64,8 +58,8 @@ def tls_redis(request: pytest.FixtureRequest, settings: Settings, tmp_path: Path
     """A TLS-only redis-server (plain port closed) with the configured ACL user; the cluster one
     owns every slot."""
     files = ensure_tls(tmp_path / "tls")
-    port = _free_port()
     clustered = request.param == "cluster"
+    port = free_port(bus_offset=10000 if clustered else 0)
     argv = ["redis-server", "--port", "0", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", str(tmp_path), *redis_tls_arguments(files, port), *_acl_arguments(settings)]
     if clustered:

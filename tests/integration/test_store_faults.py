@@ -8,7 +8,6 @@ ready, and nothing is dead-lettered; once the Redis takes writes again every eve
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import time
 import uuid
@@ -23,6 +22,7 @@ from confluent_kafka import Producer
 import schemas
 from core.clients import kafka_config
 from core.metrics import DEAD_LETTERS, STORE_RETRIES
+from harness.processes import free_port
 from projections.projector import ProjectionPolicy, Projector
 from projections.stores.redis_store import RedisReadModels
 from stories.health import Readiness, StoreFaults
@@ -43,16 +43,10 @@ class Message:
     key: bytes | None = None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def own_redis(tmp_path: Path):
     """A redis-server of the test's own, so its configuration can be broken and restored."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--dir", str(tmp_path)],

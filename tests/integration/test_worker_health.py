@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import urllib.error
 import urllib.request
 
 import pytest
 
 import schemas
+from harness.processes import free_port
 from tests.integration.test_worker import emit_all
 from tests.integration.worker_helpers import PrivateDeployment, wait_until
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -31,7 +25,7 @@ def _get(url: str) -> tuple[int, str]:
 
 @pytest.fixture
 def deployment(local_stack, tmp_path):
-    d = PrivateDeployment(local_stack, tmp_path, worker_metrics_port=_free_port(),
+    d = PrivateDeployment(local_stack, tmp_path, worker_metrics_port=free_port(),
                           worker_metrics_host="127.0.0.1")
     yield d
     d.close()

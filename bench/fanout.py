@@ -18,6 +18,7 @@ import schemas
 from projections.projector import ProjectionPolicy, Projector
 from projections.runtime import Runtime
 from projections.stores.cql_store import CqlReadModels
+from projections.stores.keys import Kind
 from projections.stores.redis_store import RedisReadModels
 
 __all__ = ["measure_fanout", "CountingRedis", "CountingSession"]
@@ -119,6 +120,16 @@ def _post_counted(runtime: Runtime, threshold: int, author: str) -> dict[str, An
             "cql_requests": session.tally["requests"], "cql_rows": session.tally["rows"]}
 
 
+def _trays_holding(runtime: Runtime, author: str, followers: list[str]) -> int:
+    """How many of the followers' trays hold an entry for the author (tray writes are scripts,
+    so the command tally alone does not show them)."""
+    models = runtime.redis_models()
+    pipe = runtime.redis.pipeline(transaction=False)
+    for follower in followers:
+        pipe.hexists(models.k(Kind.TRAY_ENTRIES, follower), author)
+    return sum(map(bool, pipe.execute())) if followers else 0
+
+
 def measure_fanout(scratch: Runtime, ordinary_followers: int, big_followers: int,
                    threshold: int) -> dict[str, Any]:
     """One post by an ordinary user, a big one below the threshold and a celebrity above it."""
@@ -127,6 +138,8 @@ def measure_fanout(scratch: Runtime, ordinary_followers: int, big_followers: int
     results = {}
     for label, count in authors.items():
         author = f"fanout-{label}"
-        _follow_all(scratch, author, (f"{label}-follower-{i}" for i in range(count)))
-        results[label] = {"followers": count, **_post_counted(scratch, threshold, author)}
+        followers = [f"{label}-follower-{i}" for i in range(count)]
+        _follow_all(scratch, author, followers)
+        results[label] = {"followers": count, **_post_counted(scratch, threshold, author),
+                          "trays_with_entry": _trays_holding(scratch, author, followers)}
     return {"fanout_threshold": threshold, "posts": results}

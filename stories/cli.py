@@ -229,8 +229,9 @@ def bench(
     section: Annotated[list[str] | None, typer.Option(help="Only this section (repeatable): "
                                                            "ingest, freshness, gateway, footprint, "
                                                            "replay, fanout, media")] = None,
-    background_rate: Annotated[float | None, typer.Option(
-        help="Events/s of simulated load under the freshness probes")] = None,
+    background_rate: Annotated[list[float] | None, typer.Option(
+        help="Events/s of simulated load under the freshness probes (repeatable: one load "
+             "each; default 1000, 2000 and 5000 at full size)")] = None,
     worker_processes: Annotated[int | None, typer.Option(
         min=1, help="Processes of the measured worker "
                     "(default: one per core at full size, 1 at small)")] = None,
@@ -252,7 +253,7 @@ def bench(
     _use_cluster(cluster)
     sections = command.sections(size, section or (["ingest"] if cluster else None))
     command.run(get_settings(), console, size, sections, record=record,
-                background_rate=background_rate, worker_processes=worker_processes)
+                background_rates=background_rate, worker_processes=worker_processes)
 
 
 @bench_app.command("capacity")

@@ -22,7 +22,9 @@ from harness.deployment import Deployment
 from harness.usage import cpu_seconds, resident_bytes, service_pids
 from projections.queries import read_tray
 
-__all__ = ["GatewayPlan", "Readers", "measure_gateway", "readers"]
+__all__ = ["GatewayPlan", "Readers", "RUNS", "measure_gateway", "readers", "ratios_to_bare"]
+
+RUNS = ("tray", "tray_text", "story_list")  # each server's wrk runs; `tray` has image stories
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,8 @@ class Readers:
     entries: dict[str, float]  # mean entries on the first page, by kind
 
     def runs(self) -> dict[str, list[Pair]]:
-        """Each wrk run of a server and its readers: `tray` is the trays with image stories."""
-        return {"tray": self.images, "tray_text": self.text, "story_list": self.listed}
+        """Each of the `RUNS` and its readers."""
+        return dict(zip(RUNS, (self.images, self.text, self.listed), strict=True))
 
 
 def _mean(counts: list[int]) -> float:
@@ -163,13 +165,12 @@ def measure_gateway(deployment: Deployment, candidates: Sequence[str],
         "tray_readers": {"images": len(found.images), "text": len(found.text)},
         "tray_entries": found.entries, "processes": plan.processes,
         "connections": plan.connections, "gateway": gateway, "bare": bare,
-        **{f"{run}_ratio_to_bare": _ratio(gateway, bare, run) for run in found.runs()},
-        "gateway_rss_bytes": gateway["rss_bytes"],
+        **ratios_to_bare(gateway, bare), "gateway_rss_bytes": gateway["rss_bytes"],
     }
 
 
-def _ratio(gateway: dict[str, Any], bare: dict[str, Any], run: str) -> float | None:
-    """The gateway's rate over the bare endpoint's for one run (None when it was not run)."""
-    if run not in gateway or run not in bare:
-        return None
-    return round(gateway[run]["rate"] / max(bare[run]["rate"], 1), 3)
+def ratios_to_bare(gateway: dict[str, Any], bare: dict[str, Any]) -> dict[str, float | None]:
+    """`<run>_ratio_to_bare`: the gateway's rate over the bare endpoint's on the same readers,
+    None for a run without readers."""
+    return {f"{run}_ratio_to_bare": round(gateway[run]["rate"] / max(bare[run]["rate"], 1), 3)
+            if run in gateway and run in bare else None for run in RUNS}

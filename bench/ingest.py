@@ -37,7 +37,8 @@ from schemas.rules import to_millis
 from streams.producer import CONTENT_TYPE, producer_config
 from streams.topics import topic_for, topic_name
 
-__all__ = ["IngestPlan", "measure_ingest", "post_stories", "combined_ceiling", "combine_ceilings"]
+__all__ = ["IngestPlan", "measure_ingest", "post_stories", "combined_ceiling", "combine_ceilings",
+           "ceiling_figures"]
 
 INSIGHTS_MS = 30 * 86_400_000
 VIEW_HEADERS: list[tuple[str, str | bytes | None]] = [("event-type", b"StoryViewed"),
@@ -272,6 +273,18 @@ def combine_ceilings(ceilings: dict[str, dict[str, Any]], cql_shapes: dict[str, 
             "ratio_to_combined": round(end_to_end_rate / rate, 3)}
 
 
+def ceiling_figures(end_to_end: dict[str, Any], ceilings: dict[str, dict[str, Any]],
+                    per_row: dict[str, Any]) -> dict[str, Any]:
+    """End to end beside its ceilings: the slowest one and the ratio to it, the combined ceiling
+    (with the faster of the two CQL shapes) and the ratio to that."""
+    slowest = min(ceilings, key=lambda name: ceilings[name]["rate"])
+    shapes = {"cql_write": ceilings["cql_write"], "cql_write_row_by_row": per_row}
+    return {"end_to_end": end_to_end, "ceilings": ceilings, "slowest_ceiling": slowest,
+            "cql_write_row_by_row": per_row,
+            "ratio_to_slowest": round(end_to_end["rate"] / ceilings[slowest]["rate"], 3),
+            **combine_ceilings(ceilings, shapes, end_to_end["rate"])}
+
+
 def measure_ingest(deployment: Deployment, stories: list[tuple[str, str]],
                    plan: IngestPlan, pids: dict[str, int]) -> dict[str, Any]:
     """End to end with the running worker, then each ceiling alone; the ratio to the slowest
@@ -296,17 +309,12 @@ def measure_ingest(deployment: Deployment, stories: list[tuple[str, str]],
         "redis_write": _redis_ceiling(scratch, views, batch),
     }
     per_row = _cql_ceiling(deployment.scratch_runtime("y"), views, batch, grouped=False)
-    slowest = min(ceilings, key=lambda name: ceilings[name]["rate"])
-    shapes = {"cql_write": ceilings["cql_write"], "cql_write_row_by_row": per_row}
     return {
         "views": len(views), "views_before": sum(since.values()),
         "stories": len({v.story_id for v in views}),
         "partitions": len(since), "event_bytes": round(sum(len(v.value) for v in views) / len(views), 1),
         "batch_size": batch, "redis_wait_replicas": deployment.settings.redis_wait_replicas,
-        "end_to_end": end_to_end, "ceilings": ceilings,
         "cpu_us_per_view": end_to_end.pop("cpu_us_per_view"),
-        "slowest_ceiling": slowest, "cql_write_row_by_row": per_row,
-        "ratio_to_slowest": round(end_to_end["rate"] / ceilings[slowest]["rate"], 3),
-        **combine_ceilings(ceilings, shapes, end_to_end["rate"]),
+        **ceiling_figures(end_to_end, ceilings, per_row),
         "scratch_keyspace": dict(scratch.cql_models().keyspace)["engagement"],
     }

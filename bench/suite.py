@@ -25,7 +25,7 @@ from bench.freshness import FreshnessPlan, at_loads, measure_freshness
 from bench.gateway_load import GatewayPlan, measure_gateway
 from bench.ingest import IngestPlan, measure_ingest, post_stories
 from bench.replay_timing import timed_folds
-from bench.report import evaluate, now_iso, print_report, record_row, write_json
+from bench.report import evaluate, now_iso, print_report, record_row, write_flat, write_json
 from core.clients import is_cluster
 from core.settings import REPO_ROOT, Settings
 from harness.deployment import Deployment
@@ -33,9 +33,11 @@ from harness.usage import service_pids
 from simulation.emitter import send_paced
 from simulation.simulate import Simulation, SimulationConfig
 
-__all__ = ["BenchSize", "SIZES", "run_suite", "SECTIONS"]
+__all__ = ["BenchSize", "SIZES", "run_suite", "SECTIONS", "RESULTS_LOG", "LATEST_FULL_RUN"]
 
 SECTIONS = ("ingest", "freshness", "gateway", "footprint", "replay", "fanout", "media")
+RESULTS_LOG = REPO_ROOT / "docs" / "benchmarks.md"
+LATEST_FULL_RUN = REPO_ROOT / "docs" / "benchmarks.json"  # the flat object, beside the log
 
 
 @dataclass(frozen=True)
@@ -207,8 +209,10 @@ def _command(size: str, record: bool, sections: tuple[str, ...], cluster: bool =
 
 def run_suite(settings: Settings, size_name: str, console: Console,
               reports: Path = REPO_ROOT / "reports", record: bool = False,
-              sections: tuple[str, ...] = SECTIONS, **overrides: Any) -> tuple[dict, Path]:
-    """Run the sections, write the JSON report (and the results-log row); returns both."""
+              sections: tuple[str, ...] = SECTIONS, flat: Path | None = None,
+              **overrides: Any) -> tuple[dict, Path]:
+    """Run the sections, write the JSON report (and the flat object to `flat`, the results-log
+    row when recording); returns the report and its path."""
     size = replace(SIZES[size_name], **overrides)
     stack = stack_description(settings)
     report: dict[str, Any] = {"started_at": now_iso(), "size": size.name, "commit": _commit(),
@@ -230,8 +234,20 @@ def run_suite(settings: Settings, size_name: str, console: Console,
     report["targets"] = evaluate(report)
     path = write_json(report, reports)
     print_report(report, console)
+    if flat:
+        console.print(f"figures: {write_flat(report, flat)}")
     if record:
-        record_row(report, REPO_ROOT / "docs" / "benchmarks.md")
+        _record(report, console, full=size.name == "full" and set(sections) == set(SECTIONS))
     console.print(f"report: {path}")
     return report, path
+
+
+def _record(report: dict[str, Any], console: Console, full: bool) -> None:
+    """A row in the results log; a full run's figures also replace docs/benchmarks.json."""
+    record_row(report, RESULTS_LOG)
+    if full:
+        write_flat(report, LATEST_FULL_RUN)
+    else:
+        console.print(f"{LATEST_FULL_RUN.name} kept: it holds the latest full run (every "
+                      "section at full size)")
 

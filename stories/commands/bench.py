@@ -32,10 +32,12 @@ def run(
     record: bool,
     background_rates: list[float] | None,
     worker_processes: int | None,
+    flat: Path | None = None,
 ) -> None:
     """Run the chosen sections at one size; exit 1 if any section failed."""
     overrides = _overrides(background_rates, worker_processes)
-    report, _ = run_suite(settings, size, console, record=record, sections=chosen, **overrides)
+    report, _ = run_suite(settings, size, console, record=record, sections=chosen, flat=flat,
+                          **overrides)
     failed = [name for name, s in report["sections"].items() if s["status"] == "failed"]
     raise typer.Exit(1 if failed else 0)
 

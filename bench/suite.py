@@ -116,7 +116,7 @@ class _Run:
 
     def freshness(self) -> dict[str, Any]:
         """Each background rate in turn, lightest first: the targets read the lightest."""
-        rates = sorted(self.size.background_rates)
+        rates = sorted(set(self.size.background_rates))
         return at_loads([self._freshness_at(rate, retry=rate == rates[0]) for rate in rates])
 
     def _freshness_at(self, rate: float, retry: bool) -> dict[str, Any]:

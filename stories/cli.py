@@ -247,10 +247,9 @@ def bench(
 
     Runs on a private deployment of the running stack, prints a table, writes
     reports/bench-<timestamp>.json (with --json, the flat figures too) and marks each target
-    met or missed. `stories bench
-    capacity` turns a report into the capacity plan of docs/scaling.md. With --cluster it
-    runs on the local cluster (`stories up --cluster`) and its report says so: the ingest
-    figure with replication, beside the single-node one.
+    met or missed. `stories bench capacity` turns a report into the capacity plan of
+    docs/scaling.md. With --cluster it runs on the local cluster (`stories up --cluster`) and
+    its report says so: the ingest figure with replication, beside the single-node one.
     """
     if ctx.invoked_subcommand:
         return

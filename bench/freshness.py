@@ -3,7 +3,8 @@
 A simulated world runs in the background (`stories simulate` in its own process, at a target
 rate); meanwhile probes post a story and poll a follower's tray, and view a story and poll its
 viewer list in CQL, one probe at a time. Each latency runs from handing the event to the
-producer until the read model shows it.
+producer until the read model shows it. The suite measures several background rates in turn
+(`at_loads` gathers them into the section).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from projections.queries import read_tray
 from projections.runtime import Runtime
 from projections.stores.cql_store import viewer_bucket
 
-__all__ = ["FreshnessPlan", "measure_freshness", "percentiles", "PROBE_AUTHOR", "PROBE_FOLLOWER"]
+__all__ = ["FreshnessPlan", "measure_freshness", "percentiles", "at_loads", "PROBE_AUTHOR",
+           "PROBE_FOLLOWER"]
 
 PROBE_AUTHOR = "probe-author"
 PROBE_FOLLOWER = "probe-follower"
@@ -176,3 +178,11 @@ def measure_freshness(deployment: Deployment, plan: FreshnessPlan,
         "worker_rss_bytes": rss,
         "simulate_exit_code": background.returncode,
     }
+
+
+def at_loads(loads: list[dict[str, Any]]) -> dict[str, Any]:
+    """The section from one result per background rate: the lightest load's figures on top (the
+    load the targets are stated at), every load under `loads`, lightest first, and the worker's
+    memory after the last load, the heaviest."""
+    ordered = sorted(loads, key=lambda load: load["background_target_rate"])
+    return {**ordered[0], "loads": ordered, "worker_rss_bytes": ordered[-1]["worker_rss_bytes"]}

@@ -1,7 +1,9 @@
 """Gateway reads under load: tray and story-list reads at fixed concurrency, beside a bare endpoint.
 
 Both servers run as their own processes (uvicorn, the same number of worker processes) on the
-same read models, and the same wrk load is pointed at each in turn.
+same read models, and the same wrk load is pointed at each in turn. Trays are read twice: trays
+with image stories (a thumbnail among the first page's entries, whose media keys the gateway
+looks up) and text-only trays, each by its own readers; a kind no reader has is not measured.
 """
 
 from __future__ import annotations
@@ -11,14 +13,18 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from bench.bare_app import TRAY_LIMIT
 from bench.http_load import LoadRequest, free_port, run_wrk, wrk_path
 from harness.deployment import Deployment
 from harness.usage import cpu_seconds, resident_bytes, service_pids
 from projections.queries import read_tray
 
-__all__ = ["GatewayPlan", "measure_gateway", "readers"]
+__all__ = ["GatewayPlan", "Readers", "RUNS", "measure_gateway", "readers", "ratios_to_bare"]
+
+RUNS = ("tray", "tray_text", "story_list")  # each server's wrk runs; `tray` has image stories
 
 
 @dataclass(frozen=True)
@@ -31,49 +37,77 @@ class GatewayPlan:
     threads: int = 2
 
 
-def readers(deployment: Deployment, candidates: Sequence[str], wanted: int
-            ) -> list[tuple[str, str]]:
-    """(viewer, author) pairs where the viewer's tray is not empty; the author is its first."""
+Pair = tuple[str, str]  # (viewer, the author of the viewer's first tray entry)
+
+
+@dataclass(frozen=True)
+class Readers:
+    """Viewers with something in their tray, in candidate order, and the same split by kind."""
+
+    listed: list[Pair]  # the first `wanted` non-empty trays: the story-list readers
+    images: list[Pair]  # trays with an image (or video) story's thumbnail on the first page
+    text: list[Pair]  # trays of text stories only
+    entries: dict[str, float]  # mean entries on the first page, by kind
+
+    def runs(self) -> dict[str, list[Pair]]:
+        """Each of the `RUNS` and its readers."""
+        return dict(zip(RUNS, (self.images, self.text, self.listed), strict=True))
+
+
+def _mean(counts: list[int]) -> float:
+    return round(sum(counts) / len(counts), 1)
+
+
+def readers(deployment: Deployment, candidates: Sequence[str], wanted: int) -> Readers:
+    """Up to `wanted` readers of each kind of tray, and the first `wanted` non-empty trays."""
     models = deployment.runtime.redis_models()
     now = int(time.time() * 1000)
-    pairs = []
+    listed: list[Pair] = []
+    kinds: dict[str, list[Pair]] = {"images": [], "text": []}
+    sizes: dict[str, list[int]] = {"images": [], "text": []}
     for viewer in candidates:
-        tray = read_tray(models, viewer, now)
-        if tray:
-            pairs.append((viewer, tray[0].author_id))
-        if len(pairs) >= wanted:
+        page = read_tray(models, viewer, now)[:TRAY_LIMIT]
+        if not page:
+            continue
+        if len(listed) < wanted:
+            listed.append((viewer, page[0].author_id))
+        kind = "images" if any(item.thumbnail_key for item in page) else "text"
+        if len(kinds[kind]) < wanted:
+            kinds[kind].append((viewer, page[0].author_id))
+            sizes[kind].append(len(page))
+        if min(len(found) for found in kinds.values()) >= wanted:
             break
-    return pairs
+    return Readers(listed, kinds["images"], kinds["text"],
+                   {kind: _mean(counts) for kind, counts in sizes.items() if counts})
 
 
-def _gateway_requests(deployment: Deployment, pairs: list[tuple[str, str]]
-                      ) -> tuple[list[LoadRequest], list[LoadRequest]]:
+def _gateway_requests(deployment: Deployment, found: Readers) -> dict[str, list[LoadRequest]]:
     from gateway.auth import issue_token
 
-    trays: list[LoadRequest] = []
-    stories: list[LoadRequest] = []
-    for viewer, author in pairs:
-        headers = {"Authorization": f"Bearer {issue_token(deployment.settings, viewer, 7200)}"}
-        trays.append(("/api/v1/stories/tray", headers))
-        stories.append((f"/api/v1/users/{author}/stories", headers))
-    return trays, stories
+    def signed(viewer: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issue_token(deployment.settings, viewer, 7200)}"}
+
+    runs = found.runs()
+    return {"tray": [("/api/v1/stories/tray", signed(v)) for v, _ in runs["tray"]],
+            "tray_text": [("/api/v1/stories/tray", signed(v)) for v, _ in runs["tray_text"]],
+            "story_list": [(f"/api/v1/users/{a}/stories", signed(v)) for v, a in runs["story_list"]]}
 
 
-def _bare_requests(pairs: list[tuple[str, str]]) -> tuple[list[LoadRequest], list[LoadRequest]]:
-    return ([(f"/tray/{v}", {}) for v, _ in pairs],
-            [(f"/stories/{v}/{a}", {}) for v, a in pairs])
+def _bare_requests(found: Readers) -> dict[str, list[LoadRequest]]:
+    runs = found.runs()
+    return {"tray": [(f"/tray/{v}", {}) for v, _ in runs["tray"]],
+            "tray_text": [(f"/tray/{v}", {}) for v, _ in runs["tray_text"]],
+            "story_list": [(f"/stories/{v}/{a}", {}) for v, a in runs["story_list"]]}
 
 
-def _load(port: int, trays: list[LoadRequest], stories: list[LoadRequest], plan: GatewayPlan,
+def _load(port: int, requests: dict[str, list[LoadRequest]], plan: GatewayPlan,
           redis_pid: int | None) -> dict[str, Any]:
-    """Tray reads, then story lists; each with the Redis server's CPU per read when local."""
+    """Each run that has readers, in turn (trays with images, text-only trays, story lists);
+    each with the Redis server's CPU per read when local."""
     base = f"http://127.0.0.1:{port}"
-    return {
-        "tray": _with_redis_cpu(redis_pid, lambda: run_wrk(base, trays, plan.seconds,
-                                                           plan.connections, plan.threads)),
-        "story_list": _with_redis_cpu(redis_pid, lambda: run_wrk(base, stories, plan.seconds,
-                                                                 plan.connections, plan.threads)),
-    }
+    return {run: _with_redis_cpu(redis_pid, partial(run_wrk, base, paths, plan.seconds,
+                                                    plan.connections, plan.threads))
+            for run, paths in requests.items() if paths}
 
 
 def _with_redis_cpu(redis_pid: int | None, load: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -86,30 +120,28 @@ def _with_redis_cpu(redis_pid: int | None, load: Callable[[], dict[str, Any]]) -
     return result
 
 
-def _gateway_run(deployment: Deployment, pairs: list[tuple[str, str]], plan: GatewayPlan,
-                 ) -> dict[str, Any]:
+def _gateway_run(deployment: Deployment, found: Readers, plan: GatewayPlan) -> dict[str, Any]:
     port = free_port()
     process = deployment.serve("gateway", [sys.executable, "-m", "stories.cli", "gateway"],
                                port, STORIES_GATEWAY_PORT=str(port),
                                STORIES_GATEWAY_WORKERS=str(plan.processes))
     try:
         redis_pid = service_pids(deployment.settings).get("redis")
-        result = _load(port, *_gateway_requests(deployment, pairs), plan, redis_pid)
+        result = _load(port, _gateway_requests(deployment, found), plan, redis_pid)
         result["rss_bytes"] = resident_bytes(process.pid)
         return result
     finally:
         deployment.stop(process)
 
 
-def _bare_run(deployment: Deployment, pairs: list[tuple[str, str]], plan: GatewayPlan,
-              ) -> dict[str, Any]:
+def _bare_run(deployment: Deployment, found: Readers, plan: GatewayPlan) -> dict[str, Any]:
     port = free_port()
     argv = [sys.executable, "-m", "uvicorn", "bench.bare_app:create_bare_app", "--factory",
             "--host", "127.0.0.1", "--port", str(port), "--workers", str(plan.processes),
             "--no-access-log", "--log-level", "warning"]
     process = deployment.serve("bare", argv, port)
     try:
-        return _load(port, *_bare_requests(pairs), plan, service_pids(deployment.settings).get("redis"))
+        return _load(port, _bare_requests(found), plan, service_pids(deployment.settings).get("redis"))
     finally:
         deployment.stop(process)
 
@@ -123,16 +155,22 @@ def measure_gateway(deployment: Deployment, candidates: Sequence[str],
         importlib.import_module("gateway.app")  # the gateway must at least import
     except Exception as error:  # noqa: BLE001 - reported, the rest of the suite goes on
         return {"status": "waiting", "reason": f"gateway not ready: {error}"}
-    pairs = readers(deployment, candidates, 500)
-    if not pairs:
+    found = readers(deployment, candidates, 500)
+    if not found.listed:
         return {"status": "waiting", "reason": "no viewer has a tray to read"}
-    gateway = _gateway_run(deployment, pairs, plan)
-    bare = _bare_run(deployment, pairs, plan)
+    gateway = _gateway_run(deployment, found, plan)
+    bare = _bare_run(deployment, found, plan)
     return {
-        "status": "measured", "readers": len(pairs), "processes": plan.processes,
+        "status": "measured", "readers": len(found.listed),
+        "tray_readers": {"images": len(found.images), "text": len(found.text)},
+        "tray_entries": found.entries, "processes": plan.processes,
         "connections": plan.connections, "gateway": gateway, "bare": bare,
-        "tray_ratio_to_bare": round(gateway["tray"]["rate"] / max(bare["tray"]["rate"], 1), 3),
-        "story_list_ratio_to_bare": round(
-            gateway["story_list"]["rate"] / max(bare["story_list"]["rate"], 1), 3),
-        "gateway_rss_bytes": gateway["rss_bytes"],
+        **ratios_to_bare(gateway, bare), "gateway_rss_bytes": gateway["rss_bytes"],
     }
+
+
+def ratios_to_bare(gateway: dict[str, Any], bare: dict[str, Any]) -> dict[str, float | None]:
+    """`<run>_ratio_to_bare`: the gateway's rate over the bare endpoint's on the same readers,
+    None for a run without readers."""
+    return {f"{run}_ratio_to_bare": round(gateway[run]["rate"] / max(bare[run]["rate"], 1), 3)
+            if run in gateway and run in bare else None for run in RUNS}

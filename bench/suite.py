@@ -21,11 +21,11 @@ from rich.console import Console
 
 from bench.fanout import measure_fanout
 from bench.footprint import cql_viewer_footprint, kafka_footprint, redis_footprint
-from bench.freshness import FreshnessPlan, measure_freshness
+from bench.freshness import FreshnessPlan, at_loads, measure_freshness
 from bench.gateway_load import GatewayPlan, measure_gateway
 from bench.ingest import IngestPlan, measure_ingest, post_stories
 from bench.replay_timing import timed_folds
-from bench.report import evaluate, now_iso, print_report, record_row, write_json
+from bench.report import evaluate, now_iso, print_report, record_row, write_flat, write_json
 from core.clients import is_cluster
 from core.settings import REPO_ROOT, Settings
 from harness.deployment import Deployment
@@ -33,9 +33,11 @@ from harness.usage import service_pids
 from simulation.emitter import send_paced
 from simulation.simulate import Simulation, SimulationConfig
 
-__all__ = ["BenchSize", "SIZES", "run_suite", "SECTIONS"]
+__all__ = ["BenchSize", "SIZES", "run_suite", "SECTIONS", "RESULTS_LOG", "LATEST_FULL_RUN"]
 
 SECTIONS = ("ingest", "freshness", "gateway", "footprint", "replay", "fanout", "media")
+RESULTS_LOG = REPO_ROOT / "docs" / "benchmarks.md"
+LATEST_FULL_RUN = REPO_ROOT / "docs" / "benchmarks.json"  # the flat object, beside the log
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class BenchSize:
     users: int
     ingest_views: int
     ingest_stories: int
-    background_rate: float
+    background_rates: tuple[float, ...]  # freshness: one load each, lightest first
     background_seconds: float
     probes: int
     gateway_seconds: float
@@ -58,11 +60,11 @@ class BenchSize:
 
 SIZES = {
     "full": BenchSize("full", users=2000, ingest_views=200_000, ingest_stories=500,
-                      background_rate=5000, background_seconds=60, probes=150,
+                      background_rates=(1000, 2000, 5000), background_seconds=60, probes=150,
                       gateway_seconds=15, gateway_processes=2, media_seconds=5,
                       fanout_threshold=None, worker_processes=os.cpu_count() or 1),
     "small": BenchSize("small", users=120, ingest_views=3000, ingest_stories=30,
-                       background_rate=300, background_seconds=6, probes=5,
+                       background_rates=(300,), background_seconds=6, probes=5,
                        gateway_seconds=1, gateway_processes=1, media_seconds=0,
                        fanout_threshold=200),
 }
@@ -113,13 +115,17 @@ class _Run:
         return measure_ingest(self.deployment, stories, plan, pids)
 
     def freshness(self) -> dict[str, Any]:
-        """At the target load; when the worker falls behind, again at what it kept up with."""
+        """Each background rate in turn, lightest first: the targets read the lightest."""
+        rates = sorted(set(self.size.background_rates))
+        return at_loads([self._freshness_at(rate, retry=rate == rates[0]) for rate in rates])
+
+    def _freshness_at(self, rate: float, retry: bool) -> dict[str, Any]:
+        """One load; with `retry`, when the worker falls behind, again at what it kept up with."""
         size = self.size
-        plan = FreshnessPlan(size.users, 7, size.background_rate, size.background_seconds,
-                             size.probes)
+        plan = FreshnessPlan(size.users, 7, rate, size.background_seconds, size.probes)
         result = measure_freshness(self.deployment, plan, self.worker.pid)
         self.deployment.wait_idle(1800)
-        if not result["kept_up"] and result["consumed_rate"] > 0:
+        if retry and not result["kept_up"] and result["consumed_rate"] > 0:
             lighter = replace(plan, rate=round(0.6 * result["consumed_rate"]))
             result["sustainable"] = measure_freshness(self.deployment, lighter, self.worker.pid)
             self.deployment.wait_idle(1800)
@@ -203,8 +209,10 @@ def _command(size: str, record: bool, sections: tuple[str, ...], cluster: bool =
 
 def run_suite(settings: Settings, size_name: str, console: Console,
               reports: Path = REPO_ROOT / "reports", record: bool = False,
-              sections: tuple[str, ...] = SECTIONS, **overrides: Any) -> tuple[dict, Path]:
-    """Run the sections, write the JSON report (and the results-log row); returns both."""
+              sections: tuple[str, ...] = SECTIONS, flat: Path | None = None,
+              **overrides: Any) -> tuple[dict, Path]:
+    """Run the sections, write the JSON report (and the flat object to `flat`, the results-log
+    row when recording); returns the report and its path."""
     size = replace(SIZES[size_name], **overrides)
     stack = stack_description(settings)
     report: dict[str, Any] = {"started_at": now_iso(), "size": size.name, "commit": _commit(),
@@ -226,8 +234,20 @@ def run_suite(settings: Settings, size_name: str, console: Console,
     report["targets"] = evaluate(report)
     path = write_json(report, reports)
     print_report(report, console)
+    if flat:
+        console.print(f"figures: {write_flat(report, flat)}")
     if record:
-        record_row(report, REPO_ROOT / "docs" / "benchmarks.md")
+        _record(report, console, full=size.name == "full" and set(sections) == set(SECTIONS))
     console.print(f"report: {path}")
     return report, path
+
+
+def _record(report: dict[str, Any], console: Console, full: bool) -> None:
+    """A row in the results log; a full run's figures also replace docs/benchmarks.json."""
+    record_row(report, RESULTS_LOG)
+    if full:
+        write_flat(report, LATEST_FULL_RUN)
+    else:
+        console.print(f"{LATEST_FULL_RUN.name} kept: it holds the latest full run (every "
+                      "section at full size)")
 

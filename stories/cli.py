@@ -225,12 +225,18 @@ bench_app = typer.Typer()
 def bench(
     ctx: typer.Context,
     size: Annotated[str, typer.Option(help="full (make bench) or small (make test)")] = "full",
-    record: Annotated[bool, typer.Option(help="Append a row to docs/benchmarks.md")] = False,
+    record: Annotated[bool, typer.Option(
+        help="Append a row to docs/benchmarks.md; a full run (every section at full size) "
+             "also replaces docs/benchmarks.json")] = False,
+    json_path: Annotated[Path | None, typer.Option(
+        "--json", help="Also write every figure as one flat JSON object to this file "
+                       "(fixed keys; null for a figure not measured)")] = None,
     section: Annotated[list[str] | None, typer.Option(help="Only this section (repeatable): "
                                                            "ingest, freshness, gateway, footprint, "
                                                            "replay, fanout, media")] = None,
-    background_rate: Annotated[float | None, typer.Option(
-        help="Events/s of simulated load under the freshness probes")] = None,
+    background_rate: Annotated[list[float] | None, typer.Option(
+        help="Events/s of simulated load under the freshness probes (repeatable: one load "
+             "each; default 1000, 2000 and 5000 at full size)")] = None,
     worker_processes: Annotated[int | None, typer.Option(
         min=1, help="Processes of the measured worker "
                     "(default: one per core at full size, 1 at small)")] = None,
@@ -240,10 +246,10 @@ def bench(
     """Measure ingest, freshness, gateway reads, replay, fan-out, footprint and media.
 
     Runs on a private deployment of the running stack, prints a table, writes
-    reports/bench-<timestamp>.json and marks each target met or missed. `stories bench
-    capacity` turns a report into the capacity plan of docs/scaling.md. With --cluster it
-    runs on the local cluster (`stories up --cluster`) and its report says so: the ingest
-    figure with replication, beside the single-node one.
+    reports/bench-<timestamp>.json (with --json, the flat figures too) and marks each target
+    met or missed. `stories bench capacity` turns a report into the capacity plan of
+    docs/scaling.md. With --cluster it runs on the local cluster (`stories up --cluster`) and
+    its report says so: the ingest figure with replication, beside the single-node one.
     """
     if ctx.invoked_subcommand:
         return
@@ -252,7 +258,8 @@ def bench(
     _use_cluster(cluster)
     sections = command.sections(size, section or (["ingest"] if cluster else None))
     command.run(get_settings(), console, size, sections, record=record,
-                background_rate=background_rate, worker_processes=worker_processes)
+                background_rates=background_rate, worker_processes=worker_processes,
+                flat=json_path)
 
 
 @bench_app.command("capacity")

@@ -30,19 +30,23 @@ def run(
     chosen: tuple[str, ...],
     *,
     record: bool,
-    background_rate: float | None,
+    background_rates: list[float] | None,
     worker_processes: int | None,
+    flat: Path | None = None,
 ) -> None:
     """Run the chosen sections at one size; exit 1 if any section failed."""
-    overrides = _overrides(background_rate, worker_processes)
-    report, _ = run_suite(settings, size, console, record=record, sections=chosen, **overrides)
+    overrides = _overrides(background_rates, worker_processes)
+    report, _ = run_suite(settings, size, console, record=record, sections=chosen, flat=flat,
+                          **overrides)
     failed = [name for name, s in report["sections"].items() if s["status"] == "failed"]
     raise typer.Exit(1 if failed else 0)
 
 
-def _overrides(background_rate: float | None, worker_processes: int | None) -> dict[str, Any]:
+def _overrides(background_rates: list[float] | None, worker_processes: int | None
+               ) -> dict[str, Any]:
     """The size's settings the options replace; unset (or zero) options keep the size's own."""
-    chosen: dict[str, Any] = {"background_rate": background_rate} if background_rate else {}
+    rates = tuple(rate for rate in background_rates or () if rate)
+    chosen: dict[str, Any] = {"background_rates": rates} if rates else {}
     if worker_processes:
         chosen["worker_processes"] = worker_processes
     return chosen

@@ -7,8 +7,9 @@ import json
 import pytest
 from rich.console import Console
 
+from bench.gateway_load import RUNS
 from bench.http_load import wrk_path
-from bench.report import TARGETS
+from bench.report import FLAT_KEYS, TARGETS, flatten
 from bench.suite import SECTIONS, run_suite
 from streams.topics import topic_for
 
@@ -38,6 +39,12 @@ def test_ingest_end_to_end_and_ceilings(report):
         assert ingest["ceilings"][ceiling]["events"] == 3000
     assert ingest["slowest_ceiling"] in ingest["ceilings"]
     assert ingest["ratio_to_slowest"] > 0
+    combined = ingest["combined_ceiling"]
+    assert 0 < combined["rate"] < min(combined["of"].values())
+    assert combined["of"]["cql_write"] == max(ingest["ceilings"]["cql_write"]["rate"],
+                                              ingest["cql_write_row_by_row"]["rate"])
+    assert ingest["ratio_to_combined"] > 0
+    assert ingest["views_before"] == 0  # ingest runs first
     assert ingest["cpu_us_per_view"]["worker"] > 0
 
 
@@ -49,6 +56,7 @@ def test_freshness_probes_saw_their_events(report):
         assert 0 < latencies["p50_ms"] <= latencies["p95_ms"] <= latencies["p99_ms"] < 30_000
     assert freshness["background_rate"] > 0
     assert freshness["simulate_exit_code"] == 0
+    assert [load["background_target_rate"] for load in freshness["loads"]] == [300]
 
 
 def test_gateway_and_bare_endpoint_served_reads(report):
@@ -57,12 +65,17 @@ def test_gateway_and_bare_endpoint_served_reads(report):
         assert gateway["status"] == "waiting" and "wrk" in gateway["reason"]
         pytest.skip("wrk is not installed")
     assert gateway["status"] == "measured", gateway
+    readers = {"tray": gateway["tray_readers"]["images"], "tray_text": gateway["tray_readers"]["text"],
+               "story_list": gateway["readers"]}
+    assert readers["tray"] + readers["tray_text"] >= readers["story_list"] > 0
     for server in ("gateway", "bare"):
-        for path in ("tray", "story_list"):
+        assert set(gateway[server]) - {"rss_bytes"} == {run for run in RUNS if readers[run]}
+        for path in gateway[server].keys() - {"rss_bytes"}:
             run = gateway[server][path]
             assert run["requests"] > 0 and run["errors"] == 0, (server, path, run)
             assert 0 < run["p50_ms"] <= run["p99_ms"]
-    assert gateway["tray_ratio_to_bare"] > 0
+    for run in RUNS:
+        assert (gateway[f"{run}_ratio_to_bare"] is None) is (readers[run] == 0)
     assert gateway["gateway_rss_bytes"] > 10 * 2**20
 
 
@@ -106,3 +119,14 @@ def test_media_rates_and_targets_listed(report):
     assert media["images_per_second"] > 0 and media["video_seconds_per_second"] > 0
     assert [t["name"] for t in report["targets"]] == [t.name for t in TARGETS]
     assert all(t["met"] in (True, False, None) for t in report["targets"])
+
+
+def test_the_flat_figures_hold_what_the_small_run_measured(report):
+    flat = flatten(report)
+    assert list(flat) == [key for key, _ in FLAT_KEYS]
+    for key in ("ingest_views_per_s", "combined_ceiling_views_per_s", "ingest_ratio",
+                "ceiling_decode_per_s", "ceiling_cql_per_s", "ceiling_redis_per_s",
+                "post_to_tray_p99_ms", "view_to_list_p99_ms", "worker_rss_mib", "replay_events_per_s"):
+        assert flat[key] > 0, key
+    assert flat["post_to_tray_p99_ms_at_1k"] is None  # the small size loads 300 events/s only
+    assert flat["size"] == "small" and flat["commit"] == report["commit"]

@@ -136,8 +136,9 @@ def _disk_usage_fallback(runtime: Runtime, keyspace: str, rows: int) -> dict[str
 
 
 
-def _events_held(settings: Settings) -> dict[str, tuple[str, int]]:
-    """Each topic's suffix -> its full name and the events it holds (high - low watermarks)."""
+def _events_held(settings: Settings) -> dict[str, tuple[str, int, int]]:
+    """Each topic's suffix -> its full name, the events it holds (high - low watermarks) and
+    its partition count."""
     consumer = Consumer({**kafka_config(settings), "group.id": f"{settings.topic_prefix}-footprint"})
     try:
         held = {}
@@ -145,20 +146,32 @@ def _events_held(settings: Settings) -> dict[str, tuple[str, int]]:
             name = topic_name(topic, settings.topic_prefix)
             marks = [consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
                      for p in range(topic.partitions)]
-            held[topic.suffix] = (name, sum(high - low for low, high in marks))
+            held[topic.suffix] = (name, sum(high - low for low, high in marks), topic.partitions)
         return held
     finally:
         consumer.close()
 
 
+def _partition_dirs(log_dirs: list[Path], name: str) -> list[Path]:
+    """A topic's partition folders (`<name>-<n>`) on every broker, not those of a topic whose
+    name goes on (`dead-letter-redriven` after `dead-letter`)."""
+    return [p for d in log_dirs for p in d.glob(f"{name}-*")
+            if p.is_dir() and p.name[len(name) + 1:].isdigit()]
+
+
 def kafka_footprint(settings: Settings) -> dict[str, Any]:
-    """Bytes on disk per event of each of the deployment's topics, from the local broker's data
-    folder (waiting when the broker is not local)."""
-    log_dir = settings.state_dir / "kafka" / "data"
-    if not log_dir.is_dir():
-        return {"status": "waiting", "reason": f"no broker data folder at {log_dir}"}
+    """Bytes on disk per event of each of the deployment's topics, from the local brokers' data
+    folders (every replica counted; waiting when no broker is local)."""
+    log_dirs = sorted(d for d in settings.state_dir.glob("kafka*/data") if d.is_dir())
+    if not log_dirs:
+        return {"status": "waiting",
+                "reason": f"no broker data folder under {settings.state_dir}"}
     found: dict[str, Any] = {}
-    for suffix, (name, events) in _events_held(settings).items():
-        stored = sum(f.stat().st_size for f in log_dir.glob(f"{name}-*/*.log"))
-        found[suffix] = {"events": events, "bytes": stored, "bytes_per_event": _per(stored, events)}
-    return {"topics": found, "method": "log segment files (*.log) per topic / events held"}
+    for suffix, (name, events, partition_count) in _events_held(settings).items():
+        partitions = _partition_dirs(log_dirs, name)
+        stored = sum(f.stat().st_size for p in partitions for f in p.glob("*.log"))
+        copies = max(len(partitions) / partition_count, 1)
+        found[suffix] = {"events": events, "bytes": stored, "replicas": copies,
+                         "bytes_per_event": _per(round(stored / copies), events)}
+    return {"topics": found, "brokers": len(log_dirs),
+            "method": "log segment files (*.log) per topic / replicas / events held"}

@@ -29,13 +29,17 @@ def _value(client: redis.Redis, key: bytes, kind: str) -> Any:
     return client.get(key)
 
 
+_COORDINATION = (Kind.FENCE, Kind.AUTHOR_VERSION, Kind.TRAY_VERSIONS)
+
+
 def redis_dump(client: redis.Redis, prefix: str) -> dict[str, Any]:
-    """Every key under a prefix (without it) with its value; TTLs left out, and the fences of
-    the replica wait (a write per flush, whatever it folded: no read model)."""
+    """Every key under a prefix (without it) with its value; TTLs left out, and the keys that
+    coordinate writers rather than hold a read model: the fences of the replica wait (a write
+    per flush) and the versions of authors' stories and of tray entries (from the clock)."""
     dump = {}
-    fences = f"{prefix}{Kind.FENCE}:"
+    left_out = tuple(f"{prefix}{kind}:" for kind in _COORDINATION)
     for key in client.scan_iter(match=f"{prefix}*", count=1000):
-        if key.decode().startswith(fences):
+        if key.decode().startswith(left_out):
             continue
         kind = client.type(key)
         kind = kind.decode() if isinstance(kind, bytes) else kind

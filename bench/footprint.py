@@ -63,13 +63,14 @@ def _per(total: int, items: int) -> float | None:
 
 
 def redis_footprint(runtime: Runtime) -> dict[str, Any]:
-    """Bytes per active story (a, s, o keys and the expiry zset), tray entry, counted view,
-    seen story, follow (both directions) and expiry index entry."""
-    keys = _keys_by_kind(runtime, {"a", "s", "o", "x", "t", "ti", "ve", "vv", "seen", "fr", "fg"})
+    """Bytes per active story (a, av, s, o keys and the expiry zset), tray entry (with its
+    version), counted view, seen story, follow (both directions) and expiry index entry."""
+    keys = _keys_by_kind(runtime, {"a", "av", "s", "o", "x", "t", "ti", "tv", "ve", "vv", "seen",
+                                   "fr", "fg"})
     stories = sum(_pipelined(runtime, keys["a"], "HLEN"))
-    story_bytes = sum(_usage(runtime, keys[k]) for k in ("a", "s", "o", "x"))
+    story_bytes = sum(_usage(runtime, keys[k]) for k in ("a", "av", "s", "o", "x"))
     entries = sum(_pipelined(runtime, keys["t"], "ZCARD"))
-    tray_bytes = _usage(runtime, keys["t"]) + _usage(runtime, keys["ti"])
+    tray_bytes = sum(_usage(runtime, keys[k]) for k in ("t", "ti", "tv"))
     views = sum(_pipelined(runtime, keys["ve"], "SCARD"))
     view_bytes = _usage(runtime, keys["ve"]) + _usage(runtime, keys["vv"])
     return {

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisBatch", "pseudonym"]
 
+TRAY_SCRIPT_VIEWERS = 500  # viewers per tray script call
+
 
 def pseudonym(secret: bytes, value: str) -> bytes:
     """A keyed 8-byte hash: dedupes users and events in counters without keeping identities."""
@@ -107,9 +109,12 @@ class RedisBatch:
         self.changed_authors = set()
 
     def _drain_trays(self) -> None:
-        """One script per slot over the tray writes of that slot's viewers."""
+        """One script per slot over the tray writes of that slot's viewers (in chunks, so that a
+        large fan-out on one node does not hold the server for one long script)."""
         k = self.m.k
-        for viewers in self._by_slot(Kind.TRAY_ENTRIES, self.trays).values():
+        groups = self._by_slot(Kind.TRAY_ENTRIES, self.trays).values()
+        for viewers in (group[i:i + TRAY_SCRIPT_VIEWERS]
+                        for group in groups for i in range(0, len(group), TRAY_SCRIPT_VIEWERS)):
             keys: list[str] = []
             args: list[Any] = [SEEN_TTL_MS]
             for number, viewer_id in enumerate(viewers, start=1):

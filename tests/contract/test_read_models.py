@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import schemas
 from projections.folds import lifecycle
 from projections.projector import Projector
+from projections.stores.redis_batch import TRAY_SCRIPT_VIEWERS
 from simulation.sample import build_scenario, by_topic
 from tests.contract.backends import Backend, dump
 
@@ -269,6 +270,19 @@ def test_a_fan_out_computed_before_a_newer_change_never_overwrites_it(backend: B
     assert tray_of(projector, "fan") == {}
     assert projector.apply_lifecycle([first]) == []  # redelivered: the deletion still wins
     assert tray_of(projector, "fan") == {}
+
+
+def test_a_post_reaches_every_tray_of_a_large_audience(backend: Backend):
+    """More followers than one tray script call takes: every one of them gets the entry."""
+    projector = backend.projector()
+    fans = [f"fan-{i}" for i in range(2 * TRAY_SCRIPT_VIEWERS + 1)]
+    assert projector.apply_graph([("UserFollowed", schemas.new_event(
+        "UserFollowed", fan, followee_id="popular")) for fan in fans]) == []
+    post = schemas.new_event("StoryPosted", "popular", story_id=str(uuid.uuid4()), kind="TEXT",
+                             text="to all")
+    assert projector.apply_lifecycle([("StoryPosted", post)]) == []
+    trays = dump(projector)["active"]["trays"]
+    assert {fan for fan in fans if "popular" in trays.get(fan, {})} == set(fans)
 
 
 def test_the_author_of_a_story_is_the_only_one_who_may_delete_it(backend: Backend):

@@ -79,17 +79,13 @@ class RedisBatch:
     def _drain_seen(self) -> None:
         """One script per slot over the seen sets of that slot's viewers (a script's keys must
         share a slot; on one node every key is in slot 0 of this grouping)."""
-        by_slot: dict[int, list[tuple[str, list[str]]]] = {}
-        for viewer_id, story_ids in self.seen.items():
-            key = self.m.k(Kind.SEEN, viewer_id)
-            slot = key_slot(key.encode()) if self.m.cluster else 0
-            by_slot.setdefault(slot, []).append((key, story_ids))
-        for group in by_slot.values():
+        groups = self._by_slot(Kind.SEEN, self.seen).values()
+        for viewers in groups:
             args: list[Any] = [SEEN_TTL_MS]
-            for _, story_ids in group:
-                args += [len(story_ids), *story_ids]
-            self._script(self.m._seen, [key for key, _ in group], args)
-        self._count(len(by_slot))
+            for viewer_id in viewers:
+                args += [len(self.seen[viewer_id]), *self.seen[viewer_id]]
+            self._script(self.m._seen, [self.m.k(Kind.SEEN, v) for v in viewers], args)
+        self._count(len(groups))
         self.seen = {}
 
     def _by_slot(self, kind: Kind, owners: Iterable[str]) -> dict[int, list[str]]:

@@ -23,7 +23,7 @@ from core.settings import Settings
 from gateway.auth import TokenVerifier
 from gateway.cursors import CursorSigner
 from gateway.idempotency import IdempotencyKeys
-from gateway.keycache import MediaKeyCache
+from gateway.keycache import MediaKeyCache, WrappedKeyOpener
 from gateway.keys import gateway_prefix
 from gateway.metrics import DEPENDENCY_ERRORS, EVENTS_EMITTED
 from gateway.present import Presenter
@@ -33,6 +33,7 @@ from gateway.ratelimit import WriteLimiter
 from gateway.reads import fetch_media_keys
 from gateway.uploads import UploadGrants
 from gateway.versions import ServingReadModels
+from projections.stores.story_keys import KeyEncryptionKeys, MediaKeyWrapper, media_keyspace
 from streams.producer import Delivery, DeliveryError, EventProducer
 
 __all__ = ["Command", "Gateway"]
@@ -69,6 +70,8 @@ class Gateway:
         )
         self.presenter = Presenter(self.presigner, settings.media_url_seconds)
         self.media_keys = MediaKeyCache(partial(fetch_media_keys, self))
+        self.story_keys = WrappedKeyOpener(MediaKeyWrapper(KeyEncryptionKeys(
+            self.session, media_keyspace(settings))))
         self.limiter = WriteLimiter(self.redis, self.prefix, settings.gateway_rate_window_seconds, {
             "write": settings.gateway_write_limit,
             "engagement": settings.gateway_engagement_limit,

@@ -1,4 +1,9 @@
-"""Stories' media keys, remembered briefly so hot reads skip the CQL round.
+"""Stories' media keys: opened from the read models' wrapped copies, or read from CQL.
+
+Tray and story reads get each story's key wrapped beside the story in Redis and open it here
+(`WrappedKeyOpener`): the key-encryption key is read from CQL once per day of posting and
+process, so those reads make no CQL round. Highlights, whose stories outlive Redis, read the
+key store itself through `MediaKeyCache`.
 
 A key only reaches a caller after the read model has said the story is visible to them, on
 every request; the cache never decides visibility. A processed story's key never changes
@@ -9,11 +14,13 @@ a moment only, so a story whose media was just processed gets its key at once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from anyio import to_thread
 
-__all__ = ["MediaKeyCache"]
+from projections.stores.story_keys import MediaKeyWrapper
+
+__all__ = ["MediaKeyCache", "WrappedKeyOpener"]
 
 KEY_SECONDS = 60.0
 ABSENT_SECONDS = 2.0
@@ -34,13 +41,6 @@ class MediaKeyCache:
         found, missing, now = self._lookup(story_ids)
         if missing:
             self._add(found, missing, self._fetch(missing), now)
-        return {s: key for s, key in found.items() if key is not None}
-
-    async def of_async(self, story_ids: Iterable[str]) -> dict[str, bytes]:
-        """`of` for the event loop: remembered keys at once, the rest fetched in a thread."""
-        found, missing, now = self._lookup(story_ids)
-        if missing:
-            self._add(found, missing, await to_thread.run_sync(self._fetch, missing), now)
         return {s: key for s, key in found.items() if key is not None}
 
     def _lookup(self, story_ids: Iterable[str]
@@ -68,3 +68,25 @@ class MediaKeyCache:
         for story_id in story_ids:
             key = fetched.get(story_id)
             self._entries[story_id] = (now + (KEY_SECONDS if key else ABSENT_SECONDS), key)
+
+
+class WrappedKeyOpener:
+    """Opens wrapped keys on the event loop; a key-encryption key not known yet is read (once)
+    in a thread."""
+
+    def __init__(self, wrapper: MediaKeyWrapper):
+        self._wrapper = wrapper
+
+    async def open(self, wrapped: Mapping[str, bytes]) -> dict[str, bytes]:
+        """story id -> key, for the copies that open (a destroyed KEK opens nothing)."""
+        if not wrapped:
+            return {}
+        missing = self._wrapper.missing_keks(wrapped.values())
+        if missing:
+            await to_thread.run_sync(self._wrapper.load_keks, missing)
+        opened = {}
+        for story_id, copy in wrapped.items():
+            key = self._wrapper.unwrap(story_id, copy)
+            if key is not None:
+                opened[story_id] = key
+        return opened

@@ -21,6 +21,7 @@ from cassandra.query import PreparedStatement
 
 from core.clock import from_ms, to_ms
 from projections.migrate import migrate
+from projections.stores.story_keys import media_keyspace
 
 __all__ = [
     "PENDING",
@@ -86,11 +87,6 @@ STATEMENTS = {
     ),
 }
 _READS = frozenset({"load", "key", "scan"})
-
-
-def media_keyspace(settings: Any) -> str:
-    """Beside the read-model versions (`<base>_vN`), never dropped by a replay."""
-    return f"{settings.cql_keyspace}_media"
 
 
 def ensure_media_schema(session: Session, settings: Any) -> str:

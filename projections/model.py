@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -41,6 +42,9 @@ class Story:
     status: str = READY
     renditions: tuple[dict[str, Any], ...] = ()
     rejection: str | None = None
+    # The media key, wrapped (projections.stores.story_keys): readers get it without a CQL
+    # round, and this copy opens nothing without the key-encryption key kept in CQL.
+    media_key: bytes | None = None
 
     def is_active(self, now_ms: int) -> bool:
         return self.expires_at > now_ms
@@ -51,24 +55,25 @@ class Story:
 
     def to_json(self) -> bytes:
         """Compact form stored in Redis."""
-        return orjson.dumps(
-            {
-                "id": self.story_id,
-                "a": self.author_id,
-                "t": self.posted_at,
-                "x": self.expires_at,
-                "k": self.kind,
-                "tx": self.text,
-                "c": self.caption,
-                "m": self.media_id,
-                "am": self.audience_mode,
-                "ai": sorted(self.audience_ids),
-                "st": self.stickers,
-                "s": self.status,
-                "r": self.renditions,
-                "rj": self.rejection,
-            }
-        )
+        fields: dict[str, Any] = {
+            "id": self.story_id,
+            "a": self.author_id,
+            "t": self.posted_at,
+            "x": self.expires_at,
+            "k": self.kind,
+            "tx": self.text,
+            "c": self.caption,
+            "m": self.media_id,
+            "am": self.audience_mode,
+            "ai": sorted(self.audience_ids),
+            "st": self.stickers,
+            "s": self.status,
+            "r": self.renditions,
+            "rj": self.rejection,
+        }
+        if self.media_key is not None:
+            fields["mk"] = _b64(self.media_key)
+        return orjson.dumps(fields)
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Story:
@@ -88,6 +93,7 @@ class Story:
             status=d["s"],
             renditions=tuple(d["r"]),
             rejection=d["rj"],
+            media_key=_unb64(d.get("mk")),
         )
 
 
@@ -110,15 +116,17 @@ def story_from_posted(record: Mapping[str, Any]) -> Story:
     )
 
 
-def with_media(story: Story, record: Mapping[str, Any]) -> Story:
-    """The story once its renditions exist."""
+def with_media(story: Story, record: Mapping[str, Any], media_key: bytes | None = None
+               ) -> Story:
+    """The story once its renditions exist, with its wrapped media key when it has one."""
     renditions = tuple(dict(r) for r in record["renditions"])
-    return replace(story, status=READY, renditions=renditions, rejection=None)
+    return replace(story, status=READY, renditions=renditions, rejection=None,
+                   media_key=media_key)
 
 
 def with_rejection(story: Story, record: Mapping[str, Any]) -> Story:
     """The story whose upload was refused: only its author still sees it, with the reason."""
-    return replace(story, status=REJECTED, rejection=record["reason"])
+    return replace(story, status=REJECTED, rejection=record["reason"], media_key=None)
 
 
 def may_see(story: Story, viewer_id: str, follows_author: bool, now_ms: int) -> bool:
@@ -147,6 +155,7 @@ class TrayEntry:
     # (story id, expires at) of every story of the author the viewer may see, oldest first;
     # empty in entries stored before it was kept, which stand for their latest story only.
     stories: tuple[tuple[str, int], ...] = ()
+    media_key: bytes | None = None  # the latest story's, wrapped, for its thumbnail
 
     def visible(self) -> tuple[tuple[str, int], ...]:
         """The stories whose views decide whether the author is still unseen."""
@@ -161,13 +170,15 @@ class TrayEntry:
                                   "x": self.expires_at, "th": self.thumbnail_key}
         if self.stories:
             fields["v"] = self.stories
+        if self.media_key is not None:
+            fields["mk"] = _b64(self.media_key)
         return orjson.dumps(fields)
 
     @classmethod
     def from_json(cls, author_id: str, data: bytes | str) -> TrayEntry:
         d = orjson.loads(data)
         stories = tuple((story_id, expires_at) for story_id, expires_at in d.get("v", ()))
-        return cls(author_id, d["s"], d["t"], d["x"], d["th"], stories)
+        return cls(author_id, d["s"], d["t"], d["x"], d["th"], stories, _unb64(d.get("mk")))
 
 
 def tray_entry(
@@ -185,4 +196,13 @@ def tray_entry(
     # The entry lives as long as the last visible story does.
     expires = max(s.expires_at for s in visible)
     return TrayEntry(latest.author_id, latest.story_id, latest.posted_at, expires,
-                     latest.thumbnail_key, tuple((s.story_id, s.expires_at) for s in visible))
+                     latest.thumbnail_key, tuple((s.story_id, s.expires_at) for s in visible),
+                     latest.media_key)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: str | None) -> bytes | None:
+    return base64.b64decode(text) if text else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from projections.folds import engagement, graph, highlights, lifecycle
@@ -24,6 +24,8 @@ __all__ = ["Projector", "ProjectionPolicy", "ProjectionRejected", "Event", "FOLD
 log = logging.getLogger(__name__)
 
 Rejected = list[tuple[int, str]]
+# story id -> posting time in, story id -> wrapped media key out (projections.stores.story_keys)
+StoryKeySource = Callable[[Mapping[str, int]], dict[str, bytes]]
 
 
 class Projector:
@@ -37,6 +39,7 @@ class Projector:
         clock: Callable[[], float] = time.time,
         on_expired: Callable[[float], None] | None = None,
         live_feed: bool = False,
+        story_keys: StoryKeySource | None = None,
     ):
         self.redis = redis_models
         self.cql = cql_models
@@ -44,6 +47,7 @@ class Projector:
         self.clock = clock
         self.on_expired = on_expired  # observes expiry lag in seconds (running workers only, never a replay)
         self.live_feed = live_feed  # never during a replay
+        self.story_keys = story_keys  # None: read models without media keys (tests, bench)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -88,14 +92,19 @@ class Projector:
         authors = needs.authors | {ref.author_id for ref in refs.values() if ref is not None}
         stories = self.redis.authors_stories(sorted(authors))
         holders = self.cql.highlight_ids_holding_each(needs.held)
+        kept = self.cql.kept_stories(lifecycle.kept_needed(events, stories, now))
         return lifecycle.LifecycleSnapshot(
             deleted=self.redis.deleted(needs.posted),
             refs=refs,
             stories=stories,
             holders=holders,
             highlights=self.cql.highlights(lifecycle.deleted_highlights(events, holders)),
-            kept=self.cql.kept_stories(lifecycle.kept_needed(events, stories, now)),
+            kept=kept,
+            media_keys=self._media_keys(lifecycle.media_keys_needed(events, stories, kept)),
         )
+
+    def _media_keys(self, posted_at: Mapping[str, int]) -> Mapping[str, bytes]:
+        return self.story_keys(posted_at) if self.story_keys and posted_at else {}
 
     def _fan_out(self, authors: list[str]) -> None:
         """Trays after the stories; a second look at the followers catches a racing unfollow.

@@ -54,6 +54,7 @@ class TrayItem:
     has_unseen: bool
     thumbnail_key: str | None
     muted: bool = False
+    media_key: bytes | None = None  # the latest story's, wrapped (projections.stores.story_keys)
 
 
 def run(plan: Plan[T], client: Any) -> T:
@@ -107,7 +108,7 @@ def tray_plan(
     items = [
         TrayItem(e.author_id, e.latest_story_id, e.latest_at,
                  not index.seen.issuperset(e.active_story_ids(now_ms)), e.thumbnail_key,
-                 e.author_id in muted)
+                 e.author_id in muted, e.media_key)
         for e in ordered
     ]
     items.sort(key=lambda i: (i.muted, not i.has_unseen, -i.latest_at, i.author_id))

@@ -92,7 +92,8 @@ def _projector(runtime: Runtime, version: ReadModelVersion) -> Projector:
         ReplicaWait.from_settings(s),
     )
     policy = ProjectionPolicy(fanout_threshold=s.fanout_threshold, insights_days=s.insights_days)
-    return Projector(redis_models, CqlReadModels(runtime.session, version.keyspace), policy)
+    return Projector(redis_models, CqlReadModels(runtime.session, version.keyspace), policy,
+                     story_keys=runtime.story_keys)
 
 
 def _consumer(runtime: Runtime) -> Consumer:

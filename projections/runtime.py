@@ -18,6 +18,7 @@ from projections.projector import ProjectionPolicy, Projector
 from projections.stores.cql_store import CqlReadModels
 from projections.stores.redis_replicas import ReplicaWait
 from projections.stores.redis_store import RedisReadModels
+from projections.stores.story_keys import WrappedKeySource, media_keyspace
 from projections.versions import ServingVersions, read_serving_versions, serving_version
 from streams.producer import EventProducer, producer_config
 
@@ -47,6 +48,11 @@ class Runtime:
         return serving_version(self.session, s.cql_keyspace, s.cql_replication)
 
     @cached_property
+    def story_keys(self) -> WrappedKeySource:
+        """Processed stories' media keys, wrapped for the read models."""
+        return WrappedKeySource(self.session, media_keyspace(self.settings))
+
+    @cached_property
     def raw_producer(self) -> Producer:
         return Producer(producer_config(kafka_config(self.settings)))
 
@@ -70,7 +76,7 @@ class Runtime:
             insights_days=self.settings.insights_days,
         )
         return Projector(self.redis_models(), self.cql_models(), policy, on_expired=on_expired,
-                         live_feed=live_feed)
+                         live_feed=live_feed, story_keys=self.story_keys)
 
     def serving_projector(self, refresh_seconds: float = 2.0, **options: Any) -> ServingProjector:
         """A projector that follows the serving version when a replay switches it."""

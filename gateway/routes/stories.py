@@ -74,8 +74,8 @@ async def tray(user: CurrentUser, gw: Gw, limit: Limit = 30, cursor: Cursor = No
     after = gw.cursors.open(cursor, user, "tray") if cursor else None
     items, position = await tray_page(gw.models.redis, gw.async_redis, user, now_ms(),
                                       _muted(muted), after, limit)
-    keys = await gw.media_keys.of_async(
-        [item.latest_story_id for item in items if item.thumbnail_key])
+    keys = await gw.story_keys.open(
+        {item.latest_story_id: item.media_key for item in items if item.media_key})
     return TrayPage(
         items=[gw.presenter.tray_item(item, keys.get(item.latest_story_id)) for item in items],
         next_cursor=gw.cursors.seal(user, "tray", position) if position else None,
@@ -94,8 +94,8 @@ async def stories_of(user_id: UserIdPath, user: CurrentUser, gw: Gw) -> StoryLis
     """The author's active stories the caller may see, oldest first (viewing order)."""
     stories = await visible_stories_async(gw.models.redis, gw.async_redis, user, user_id,
                                           now_ms())
-    keys = await gw.media_keys.of_async(
-        [story.story_id for story in stories if story.renditions])
+    keys = await gw.story_keys.open(
+        {story.story_id: story.media_key for story in stories if story.media_key})
     return StoryList(stories=[gw.presenter.story(s, user, keys.get(s.story_id)) for s in stories])
 
 

@@ -71,6 +71,7 @@ class LifecycleSnapshot:
     holders: Mapping[str, set[str]] = field(default_factory=dict)
     highlights: Mapping[tuple[str, str], Highlight | None] = field(default_factory=dict)
     kept: Mapping[str, Story] = field(default_factory=dict)
+    media_keys: Mapping[str, bytes] = field(default_factory=dict)  # wrapped, by story
 
 
 @dataclass
@@ -105,6 +106,18 @@ def kept_needed(events: Sequence[Event], stories: Mapping[str, list[Story]], now
              if name == "StoryPosted" and to_ms(r["expires_at"]) > now}
     return list(dict.fromkeys(r["story_id"] for name, r in events
                               if name in _MEDIA and r["story_id"] not in active))
+
+
+def media_keys_needed(events: Sequence[Event], stories: Mapping[str, list[Story]],
+                      kept: Mapping[str, Story]) -> dict[str, int]:
+    """The stories whose processed media needs its wrapped key, each with its posting time
+    (which names the key-encryption key): from the stores, or from a post in the batch."""
+    posted_at = {s.story_id: s.posted_at for found in stories.values() for s in found}
+    posted_at.update((story_id, story.posted_at) for story_id, story in kept.items())
+    posted_at.update((r["story_id"], to_ms(r["occurred_at"])) for name, r in events
+                     if name == "StoryPosted")
+    return {r["story_id"]: posted_at[r["story_id"]] for name, r in events
+            if name == "MediaProcessed" and r["story_id"] in posted_at}
 
 
 def deleted_highlights(events: Sequence[Event],
@@ -238,17 +251,18 @@ def _on_posted(run: _Run, record: dict[str, Any], partition: int) -> None:
         run.writes.record.keep(story)  # a highlight still holds it
 
 
-def _on_media(change: Callable[[Story, dict[str, Any]], Story]
+def _on_media(change: Callable[[Story, dict[str, Any], bytes | None], Story]
               ) -> Callable[[_Run, dict[str, Any], int], None]:
     def handle(run: _Run, record: dict[str, Any], partition: int) -> None:
         story_id = record["story_id"]
+        media_key = run.snapshot.media_keys.get(story_id)
         story = run.find(story_id)
         if story is not None and story.is_active(run.now):
-            run.store(change(story, record), partition)
+            run.store(change(story, record, media_key), partition)
             return
         kept = run.snapshot.kept.get(story_id)
         if kept is not None:
-            run.writes.record.keep(change(kept, record))
+            run.writes.record.keep(change(kept, record, media_key))
     return handle
 
 
@@ -288,7 +302,7 @@ def _on_expired(run: _Run, record: dict[str, Any], partition: int) -> None:
 _HANDLERS: dict[str, Callable[[_Run, dict[str, Any], int], None]] = {
     "StoryPosted": _on_posted,
     "MediaProcessed": _on_media(with_media),
-    "MediaRejected": _on_media(with_rejection),
+    "MediaRejected": _on_media(lambda story, record, _key: with_rejection(story, record)),
     "StoryDeleted": _on_deleted,
     "StoryExpired": _on_expired,
 }

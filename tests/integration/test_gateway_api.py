@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 import uuid
@@ -10,6 +11,7 @@ from importlib.metadata import version
 import httpx
 import pytest
 
+from media.keys import story_media_key
 from tests.integration.gateway_helpers import (
     NO_SUCH_STORY,
     GatewayWorld,
@@ -226,6 +228,33 @@ def test_media_goes_straight_to_storage_and_comes_back_encrypted_with_its_key(wo
     item = fan.get("/api/v1/stories/tray").json()["items"][0]
     thumbnail = httpx.get(item["thumbnail_url"]).content
     assert _decrypt(thumbnail, item["media_key"], item["thumbnail_key"]).startswith(b"\xff\xd8")
+
+    # Tray and list read the key from Redis, where it sits wrapped: the raw key is nowhere.
+    raw = story_media_key(world.deployment.runtime, story_id)
+    assert raw is not None and base64.urlsafe_b64decode(item["media_key"]) == raw
+    models = world.redis_models
+    assert models.authors_stories([author.id])[author.id][0].media_key is not None
+    assert not _values_holding(models.client, world.settings.cql_keyspace,
+                               [raw, base64.b64encode(raw), base64.urlsafe_b64encode(raw)])
+
+
+def _values_holding(client, keyspace: str, needles: list[bytes]) -> list[bytes]:
+    """The deployment's Redis keys whose value (any type) contains one of the needles."""
+    return [key for key in client.scan_iter(match=f"{keyspace}*", count=1000)
+            if any(needle in value for value in _values(client, key) for needle in needles)]
+
+
+def _values(client, key: bytes) -> list[bytes]:
+    kind = client.type(key)
+    if kind == b"string":
+        return [client.get(key) or b""]
+    if kind == b"hash":
+        return [part for pair in client.hgetall(key).items() for part in pair]
+    if kind == b"set":
+        return list(client.smembers(key))
+    if kind in (b"zset", b"list"):
+        return client.zrange(key, 0, -1) if kind == b"zset" else client.lrange(key, 0, -1)
+    return []
 
 
 def _jpeg() -> bytes:

@@ -43,13 +43,3 @@ def test_nothing_to_ask_asks_nothing():
     source = Source({})
     assert MediaKeyCache(source).of([]) == {}
     assert source.asked == []
-
-
-async def test_the_event_loop_reads_remembered_keys_and_fetches_only_the_rest():
-    now = [0.0]
-    source = Source({"a": b"k" * 32, "b": b"m" * 32})
-    cache = MediaKeyCache(source, clock=lambda: now[0])
-    assert await cache.of_async(["a"]) == {"a": b"k" * 32}
-    assert await cache.of_async(["a", "b", "c"]) == {"a": b"k" * 32, "b": b"m" * 32}
-    assert cache.of(["a", "b", "c"]) == {"a": b"k" * 32, "b": b"m" * 32}  # one memory for both
-    assert source.asked == [["a"], ["b", "c"]]

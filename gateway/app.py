@@ -55,6 +55,7 @@ DEPENDENCY_ERROR_TYPES: dict[type[Exception], str] = {
     WriteTimeout: "cql",
 }
 DEPENDENCY_NAMES = {"redis": "The read models (Redis)", "cql": "The read models (CQL)"}
+BEARER_SCHEME = "HTTPBearer"
 HTTP_KINDS = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}
 
 
@@ -93,8 +94,20 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description,
                              routes=app.routes)
-        app.openapi_schema = add_problem_schema(schema)
+        app.openapi_schema = _declare_bearer(add_problem_schema(schema))
     return app.openapi_schema
+
+
+def _declare_bearer(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Every `/api/` operation needs the bearer token that `routes.deps` reads by hand."""
+    schemes = openapi.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes[BEARER_SCHEME] = {"type": "http", "scheme": "bearer",
+                              "description": "A JWT from `stories token USER_ID`"}
+    for path, item in openapi.get("paths", {}).items():
+        if path.startswith("/api/"):
+            for operation in item.values():
+                operation["security"] = [{BEARER_SCHEME: []}]
+    return openapi
 
 
 def _install_problem_handlers(app: FastAPI) -> None:

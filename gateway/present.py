@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
+
+import orjson
+from starlette.responses import Response
 
 from core.clock import from_ms, now_ms
 from gateway.models import (
-    AudienceOut,
     Insights,
     OptionResult,
-    Rendition,
     SliderResult,
-    StickerOut,
     StickerResult,
-    StoryOut,
-    TrayItemOut,
     Viewer,
 )
 from gateway.presign import Presigner
@@ -25,88 +25,130 @@ from projections.model import Story
 from projections.queries import TrayItem
 from projections.stores.cql_reads import ViewerRow
 
-__all__ = ["Presenter", "viewer", "insights", "sticker_results"]
+__all__ = ["JsonBody", "MinuteUrls", "Presenter", "viewer", "insights", "sticker_results"]
 
 OPTION_KINDS = ("POLL", "QUIZ")
 
 
+class JsonBody(Response):
+    """A body built as plain dicts and serialised once with orjson, skipping the per-item
+    validation FastAPI gives a returned model; `UTC_Z` writes datetimes as pydantic does. The
+    route's `response_model` still documents the shape, and a test pins the two together."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_UTC_Z)
+
+
 class Presenter:
-    """Builds response bodies; media URLs are presigned for `url_seconds`."""
+    """Builds response bodies (plain dicts in the shape of `gateway.models`); media URLs are
+    presigned for `url_seconds`, and one URL serves every request for the same object within a
+    minute."""
 
     def __init__(self, presigner: Presigner, url_seconds: int):
         self._presigner = presigner
         self._seconds = url_seconds
+        self._urls = MinuteUrls(presigner)
 
     def media_url(self, key: str, seconds: int | None = None) -> str:
-        return self._presigner.url("GET", key, seconds or self._seconds)
+        return self._urls.url(key, seconds or self._seconds)
 
     def _url_seconds(self, story: Story) -> int:
         """A active story's URLs stop working when it expires; a kept story's last the usual time."""
         left = (story.expires_at - now_ms()) // 1000
         return min(self._seconds, left) if left > 0 else self._seconds
 
-    def story(self, story: Story, viewer_id: str, media_key: bytes | None = None) -> StoryOut:
-        """A story as this viewer may see it: audience, status detail and answers for the author."""
+    def story(self, story: Story, viewer_id: str, media_key: bytes | None = None
+              ) -> dict[str, Any]:
+        """A story as this viewer may see it (`StoryOut`): audience, status detail and answers
+        for the author."""
         is_author = viewer_id == story.author_id
-        return StoryOut(
-            story_id=story.story_id,
-            author_id=story.author_id,
-            kind=story.kind,
-            text=story.text,
-            caption=story.caption,
-            posted_at=from_ms(story.posted_at),
-            expires_at=from_ms(story.expires_at),
-            stickers=[_sticker(s, is_author) for s in story.stickers],
-            media=[self._rendition(r, self._url_seconds(story)) for r in story.renditions],
-            media_key=_b64(media_key),
-            status=story.status,
-            rejection=story.rejection if is_author else None,
-            audience=_audience(story) if is_author else None,
-        )
+        seconds = self._url_seconds(story)
+        return {
+            "story_id": story.story_id,
+            "author_id": story.author_id,
+            "kind": story.kind,
+            "text": story.text,
+            "caption": story.caption,
+            "posted_at": from_ms(story.posted_at),
+            "expires_at": from_ms(story.expires_at),
+            "stickers": [_sticker(s, is_author) for s in story.stickers],
+            "media": [self._rendition(r, seconds) for r in story.renditions],
+            "media_key": _b64(media_key),
+            "status": story.status,
+            "rejection": story.rejection if is_author else None,
+            "audience": _audience(story) if is_author else None,
+        }
 
-    def _rendition(self, rendition: Mapping[str, Any], seconds: int) -> Rendition:
-        return Rendition(
-            name=rendition["name"],
-            url=self.media_url(rendition["key"], seconds),
-            key=rendition["key"],
-            content_type=rendition["content_type"],
-            width=rendition["width"],
-            height=rendition["height"],
-            duration_ms=rendition.get("duration_ms"),
-        )
+    def _rendition(self, rendition: Mapping[str, Any], seconds: int) -> dict[str, Any]:
+        return {
+            "name": rendition["name"],
+            "url": self.media_url(rendition["key"], seconds),
+            "key": rendition["key"],
+            "content_type": rendition["content_type"],
+            "width": rendition["width"],
+            "height": rendition["height"],
+            "duration_ms": rendition.get("duration_ms"),
+        }
 
-    def tray_item(self, item: TrayItem, media_key: bytes | None = None) -> TrayItemOut:
-        thumbnail = self.media_url(item.thumbnail_key) if item.thumbnail_key else None
-        return TrayItemOut(
-            author_id=item.author_id,
-            has_unseen=item.has_unseen,
-            latest_story_id=item.latest_story_id,
-            latest_at=from_ms(item.latest_at),
-            thumbnail_url=thumbnail,
-            thumbnail_key=item.thumbnail_key,
-            media_key=_b64(media_key),
-            muted=item.muted,
-        )
+    def tray_item(self, item: TrayItem, media_key: bytes | None = None) -> dict[str, Any]:
+        """One author of the tray (`TrayItemOut`)."""
+        return {
+            "author_id": item.author_id,
+            "has_unseen": item.has_unseen,
+            "latest_story_id": item.latest_story_id,
+            "latest_at": from_ms(item.latest_at),
+            "thumbnail_url": self.media_url(item.thumbnail_key) if item.thumbnail_key else None,
+            "thumbnail_key": item.thumbnail_key,
+            "media_key": _b64(media_key),
+            "muted": item.muted,
+        }
+
+
+class MinuteUrls:
+    """Presigned GET URLs signed at the start of the current minute, so each object's URL is
+    computed once a minute instead of once a request (a URL thus lives up to a minute less than
+    `seconds`, never more)."""
+
+    MAX_ENTRIES = 100_000
+
+    def __init__(self, presigner: Presigner, clock: Callable[[], float] = time.time):
+        self._presigner = presigner
+        self._clock = clock
+        self._minute = -1
+        self._urls: dict[tuple[str, int], str] = {}
+
+    def url(self, key: str, seconds: int) -> str:
+        minute = int(self._clock()) // 60
+        if minute != self._minute or len(self._urls) >= self.MAX_ENTRIES:
+            self._minute, self._urls = minute, {}
+        found = self._urls.get((key, seconds))
+        if found is None:
+            signed_at = datetime.fromtimestamp(minute * 60, UTC)
+            found = self._urls[(key, seconds)] = self._presigner.url("GET", key, seconds,
+                                                                     signed_at)
+        return found
 
 
 def _b64(key: bytes | None) -> str | None:
     return base64.urlsafe_b64encode(key).decode() if key else None
 
 
-def _sticker(sticker: Mapping[str, Any], is_author: bool) -> StickerOut:
-    """Viewers do not get a quiz's answer with the question."""
-    return StickerOut(
-        sticker_id=sticker["sticker_id"],
-        kind=sticker["kind"],
-        prompt=sticker["prompt"],
-        options=list(sticker["options"]),
-        emoji=sticker.get("emoji"),
-        correct_option=sticker.get("correct_option") if is_author else None,
-    )
+def _sticker(sticker: Mapping[str, Any], is_author: bool) -> dict[str, Any]:
+    """Viewers do not get a quiz's answer with the question (`StickerOut`)."""
+    return {
+        "sticker_id": sticker["sticker_id"],
+        "kind": sticker["kind"],
+        "prompt": sticker["prompt"],
+        "options": list(sticker["options"]),
+        "emoji": sticker.get("emoji"),
+        "correct_option": sticker.get("correct_option") if is_author else None,
+    }
 
 
-def _audience(story: Story) -> AudienceOut:
-    return AudienceOut(mode=story.audience_mode, user_ids=sorted(story.audience_ids))
+def _audience(story: Story) -> dict[str, Any]:
+    return {"mode": story.audience_mode, "user_ids": sorted(story.audience_ids)}
 
 
 def viewer(row: ViewerRow) -> Viewer:

@@ -14,6 +14,7 @@ from gateway.models import (
     HighlightOut,
     HighlightRequest,
     HighlightStoryRequest,
+    StoryOut,
 )
 from gateway.reads import highlights_for
 from gateway.routes.deps import (
@@ -83,6 +84,8 @@ def highlights_of(user_id: UserIdPath, user: CurrentUser, gw: Gw) -> HighlightLi
     keys = gw.media_keys.of([s.story_id for _, stories in found for s in stories if s.renditions])
     return HighlightList(highlights=[
         HighlightOut(highlight_id=h.highlight_id, title=h.title,
-                     stories=[gw.presenter.story(s, user, keys.get(s.story_id)) for s in stories])
+                     stories=[StoryOut.model_validate(gw.presenter.story(s, user,
+                                                                         keys.get(s.story_id)))
+                              for s in stories])
         for h, stories in found
     ])

@@ -18,6 +18,7 @@ from gateway.models import (
     TrayPage,
     ViewerPage,
 )
+from gateway.present import JsonBody
 from gateway.present import insights as present_insights
 from gateway.present import viewer as present_viewer
 from gateway.problems import invalid, not_found, problem_responses
@@ -69,17 +70,17 @@ async def delete_story(story_id: StoryIdPath, user: CurrentUser, gw: Gw) -> Acce
 
 @router.get("/stories/tray", response_model=TrayPage, responses=READ_PROBLEMS)
 async def tray(user: CurrentUser, gw: Gw, limit: Limit = 30, cursor: Cursor = None,
-               muted: Muted = None) -> TrayPage:
+               muted: Muted = None) -> JsonBody:
     """Who has stories for the caller: unseen first, newest first, muted authors last."""
     after = gw.cursors.open(cursor, user, "tray") if cursor else None
     items, position = await tray_page(gw.models.redis, gw.async_redis, user, now_ms(),
                                       _muted(muted), after, limit)
     keys = await gw.story_keys.open(
         {item.latest_story_id: item.media_key for item in items if item.media_key})
-    return TrayPage(
-        items=[gw.presenter.tray_item(item, keys.get(item.latest_story_id)) for item in items],
-        next_cursor=gw.cursors.seal(user, "tray", position) if position else None,
-    )
+    return JsonBody({
+        "items": [gw.presenter.tray_item(item, keys.get(item.latest_story_id)) for item in items],
+        "next_cursor": gw.cursors.seal(user, "tray", position) if position else None,
+    })
 
 
 def _muted(muted: str | None) -> frozenset[str]:
@@ -90,13 +91,14 @@ def _muted(muted: str | None) -> frozenset[str]:
 
 
 @router.get("/users/{user_id}/stories", response_model=StoryList, responses=READ_PROBLEMS)
-async def stories_of(user_id: UserIdPath, user: CurrentUser, gw: Gw) -> StoryList:
+async def stories_of(user_id: UserIdPath, user: CurrentUser, gw: Gw) -> JsonBody:
     """The author's active stories the caller may see, oldest first (viewing order)."""
     stories = await visible_stories_async(gw.models.redis, gw.async_redis, user, user_id,
                                           now_ms())
     keys = await gw.story_keys.open(
         {story.story_id: story.media_key for story in stories if story.media_key})
-    return StoryList(stories=[gw.presenter.story(s, user, keys.get(s.story_id)) for s in stories])
+    return JsonBody({"stories": [gw.presenter.story(s, user, keys.get(s.story_id))
+                                 for s in stories]})
 
 
 @router.get("/stories/{story_id}/viewers", response_model=ViewerPage, responses=READ_PROBLEMS)

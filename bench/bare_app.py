@@ -8,6 +8,7 @@ No framework, no authentication, no presentation: `/tray/{viewer}` runs `read_tr
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -18,7 +19,7 @@ import redis.asyncio
 
 from core.clients import redis_async_client
 from core.settings import get_settings
-from projections.queries import read_tray_async, visible_stories_async
+from projections.queries import CelebrityHints, read_tray_async, visible_stories_async
 from projections.runtime import Runtime
 from projections.stores.redis_store import RedisReadModels
 
@@ -29,9 +30,19 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-async def _tray(models: RedisReadModels, client: redis.asyncio.Redis, viewer: str) -> bytes:
-    items = await read_tray_async(models, client, viewer, int(time.time() * 1000))
-    return orjson.dumps({"items": [asdict(item) for item in items[:TRAY_LIMIT]]})
+async def _tray(models: RedisReadModels, client: redis.asyncio.Redis, viewer: str,
+                hints: CelebrityHints) -> bytes:
+    items = await read_tray_async(models, client, viewer, int(time.time() * 1000),
+                                  hints=hints)
+    return orjson.dumps({"items": [asdict(item) for item in items[:TRAY_LIMIT]]},
+                        default=_bytes_as_base64)
+
+
+def _bytes_as_base64(value: Any) -> str:
+    """Wrapped media keys, written as they are stored (no key opened: no presentation)."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(type(value).__name__)
 
 
 async def _stories(models: RedisReadModels, client: redis.asyncio.Redis, viewer: str,
@@ -41,11 +52,11 @@ async def _stories(models: RedisReadModels, client: redis.asyncio.Redis, viewer:
     return b'{"stories":[' + b",".join(s.to_json() for s in stories) + b"]}"
 
 
-async def _route(models: RedisReadModels, client: redis.asyncio.Redis, path: str
-                 ) -> tuple[int, bytes]:
+async def _route(models: RedisReadModels, client: redis.asyncio.Redis, path: str,
+                 hints: CelebrityHints) -> tuple[int, bytes]:
     parts = path.strip("/").split("/")
     if parts[0] == "tray" and len(parts) == 2:
-        return 200, await _tray(models, client, parts[1])
+        return 200, await _tray(models, client, parts[1], hints)
     if parts[0] == "stories" and len(parts) == 3:
         return 200, await _stories(models, client, parts[1], parts[2])
     if parts == ["healthz"]:
@@ -68,12 +79,13 @@ def create_bare_app() -> Callable[[dict[str, Any], Receive, Send], Awaitable[Non
     settings = get_settings()
     models = Runtime(settings).redis_models()
     client = redis_async_client(settings)
+    hints = CelebrityHints()  # the gateway's plan, hints included
 
     async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
-        status, body = await _route(models, client, scope["path"])
+        status, body = await _route(models, client, scope["path"], hints)
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})

@@ -33,6 +33,7 @@ from gateway.ratelimit import WriteLimiter
 from gateway.reads import fetch_media_keys
 from gateway.uploads import UploadGrants
 from gateway.versions import ServingReadModels
+from projections.queries import CelebrityHints
 from projections.stores.story_keys import KeyEncryptionKeys, MediaKeyWrapper, media_keyspace
 from streams.producer import Delivery, DeliveryError, EventProducer
 
@@ -70,6 +71,7 @@ class Gateway:
         )
         self.presenter = Presenter(self.presigner, settings.media_url_seconds)
         self.media_keys = MediaKeyCache(partial(fetch_media_keys, self))
+        self.celebrity_hints = CelebrityHints()
         self.story_keys = WrappedKeyOpener(MediaKeyWrapper(KeyEncryptionKeys(
             self.session, media_keyspace(settings))))
         self.limiter = WriteLimiter(self.redis, self.prefix, settings.gateway_rate_window_seconds, {

@@ -14,7 +14,7 @@ from gateway.versions import ServingReadModels
 from media.keys import CqlClients, story_media_keys
 from projections.folds.highlights import Highlight
 from projections.model import REJECTED, Story, may_see
-from projections.queries import TrayItem, read_tray_async
+from projections.queries import CelebrityHints, TrayItem, read_tray_async
 from projections.stores.base import Counters
 from projections.stores.redis_reads import (
     author_stories_among,
@@ -78,11 +78,11 @@ def tray_key(item: TrayItem) -> list[Any]:
 
 async def tray_page(
     models: RedisReadModels, client: Any, viewer_id: str, now: int, muted: frozenset[str],
-    after: list[Any] | None, limit: int,
+    after: list[Any] | None, limit: int, hints: CelebrityHints | None = None,
 ) -> tuple[list[TrayItem], list[Any] | None]:
     """One page of the tray after a position (read with `redis.asyncio` `client`); the next
     position when more remain."""
-    items = await read_tray_async(models, client, viewer_id, now, muted)
+    items = await read_tray_async(models, client, viewer_id, now, muted, hints)
     if after is not None:
         start = tuple(after)
         items = [item for item in items if tuple(tray_key(item)) > start]

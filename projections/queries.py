@@ -9,7 +9,8 @@ named reads of `projections.stores.redis_reads`, where the key layout lives.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+import time
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -26,6 +27,7 @@ from projections.stores.redis_reads import (
 from projections.stores.redis_store import RedisReadModels
 
 __all__ = [
+    "CelebrityHints",
     "TrayItem",
     "read_tray",
     "read_tray_async",
@@ -41,6 +43,8 @@ MAX_TRAY_AUTHORS = 500
 
 Commands = list[Command]
 T = TypeVar("T")
+A = TypeVar("A")
+B = TypeVar("B")
 Plan = Generator[Commands, list[Any], T]
 
 
@@ -82,25 +86,73 @@ def _round_trip(read: Read[T]) -> Plan[T]:
     return read.answer((yield list(read.commands)))
 
 
+class CelebrityHints:
+    """Which celebrities each viewer followed at their last tray read, remembered briefly by
+    one process, so the next read asks for those authors' stories in its first round trip.
+
+    A hint only saves a round trip, it never decides what is shown: the first round trip reads
+    the viewer's current follows (on a single node, the followed celebrities themselves), and
+    stories of a hinted author the viewer no longer follows are dropped. On a cluster the
+    celebrity set lives in another slot: a hint taken with the same followees stands for it
+    until it ages, so an author who became a celebrity meanwhile joins within `seconds`.
+    """
+
+    def __init__(self, seconds: float = 30.0, max_viewers: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic):
+        self._seconds = seconds
+        self._max = max_viewers
+        self._clock = clock
+        self._hints: dict[str, tuple[float, tuple[str, ...], tuple[str, ...]]] = {}
+
+    def of(self, viewer_id: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """(followees, followed celebrities) at the viewer's last read, while fresh."""
+        hint = self._hints.get(viewer_id)
+        if hint is None or hint[0] <= self._clock():
+            return None
+        return hint[1], hint[2]
+
+    def remember(self, viewer_id: str, following: tuple[str, ...],
+                 celebrities: tuple[str, ...]) -> None:
+        if len(self._hints) >= self._max:
+            self._hints = {}  # rare and cheap to refill; keeps memory bounded
+        self._hints[viewer_id] = (self._clock() + self._seconds, following, celebrities)
+
+
 def tray_plan(
-    models: RedisReadModels, viewer_id: str, now_ms: int, muted: frozenset[str] = frozenset()
+    models: RedisReadModels, viewer_id: str, now_ms: int, muted: frozenset[str] = frozenset(),
+    hints: CelebrityHints | None = None,
 ) -> Plan[list[TrayItem]]:
-    """The whole (bounded) tray, in at most two round trips on a single node (three on a
-    cluster): unseen first, then newest; muted authors last."""
+    """The whole (bounded) tray: unseen first, then newest; muted authors last. One round trip
+    when `hints` knows the viewer's celebrities; else two on a single node, three on a cluster."""
+    hint = hints.of(viewer_id) if hints is not None else None
+    hinted = list(hint[1]) if hint else []
     # Round trip 1, the viewer's keys: the pushed entries, what the viewer watched (bounded by
-    # the 49 hours a seen set lives), the followed celebrities (on a cluster the followees).
-    index = yield from _round_trip(tray_index(models, viewer_id, MAX_TRAY_AUTHORS))
+    # the 49 hours a seen set lives), the followed celebrities (on a cluster the followees);
+    # and the stories of the celebrities the hint names (each on its author's slot).
+    index, hinted_rows = yield from _round_trip(_together(
+        tray_index(models, viewer_id, MAX_TRAY_AUTHORS), authors_stories(models, hinted)))
     entries = {e.author_id: e for e in index.entries if e.expires_at > now_ms}
-    # On a cluster: which followees are celebrities (the global celebrity set, one key).
-    celebrities = list(index.celebrities or ())
-    if index.celebrities is None and index.following:
-        celebrities = yield from _round_trip(celebrities_among(models, index.following))
-    # Last round trip: big authors are merged at read time instead of pushed at posting (one
-    # HVALS per author, each on its author's slot).
-    celebrities = celebrities[:MAX_TRAY_AUTHORS]
-    if celebrities:
-        rows = yield from _round_trip(authors_stories(models, celebrities))
-        entries.update(_celebrity_entries(rows, viewer_id, now_ms))
+    celebrities = index.celebrities
+    if celebrities is None:  # on a cluster: which followees are celebrities (one global key)
+        if hint is not None and hint[0] == index.following:
+            followed = set(index.following)
+            celebrities = tuple(author for author in hint[1] if author in followed)
+        elif index.following:
+            celebrities = tuple((yield from _round_trip(celebrities_among(models,
+                                                                          index.following))))
+        else:
+            celebrities = ()
+    if hints is not None:
+        hints.remember(viewer_id, index.following, celebrities)
+    # Big authors are merged at read time instead of pushed at posting: the hinted ones' stories
+    # came with the first round trip, the rest (one HVALS per author) come in one more.
+    rows = dict(zip(hinted, hinted_rows, strict=True))
+    wanted = list(celebrities)[:MAX_TRAY_AUTHORS]
+    missing = [author for author in wanted if author not in rows]
+    if missing:
+        rows.update(zip(missing, (yield from _round_trip(authors_stories(models, missing))),
+                        strict=True))
+    entries.update(_celebrity_entries([rows[author] for author in wanted], viewer_id, now_ms))
     ordered = list(entries.values())
     if not ordered:
         return []
@@ -115,6 +167,13 @@ def tray_plan(
     return items
 
 
+def _together(first: Read[A], second: Read[B]) -> Read[tuple[A, B]]:
+    """Two reads sent as one round trip."""
+    split = len(first.commands)
+    return Read(first.commands + second.commands,
+                lambda answers: (first.answer(answers[:split]), second.answer(answers[split:])))
+
+
 def _celebrity_entries(
     rows: Iterable[list[Story]], viewer_id: str, now_ms: int
 ) -> Iterable[tuple[str, TrayEntry]]:
@@ -127,18 +186,19 @@ def _celebrity_entries(
 
 
 def read_tray(
-    models: RedisReadModels, viewer_id: str, now_ms: int, muted: frozenset[str] = frozenset()
+    models: RedisReadModels, viewer_id: str, now_ms: int, muted: frozenset[str] = frozenset(),
+    hints: CelebrityHints | None = None,
 ) -> list[TrayItem]:
     """The viewer's tray (see `tray_plan`), with the models' sync client."""
-    return run(tray_plan(models, viewer_id, now_ms, muted), models.client)
+    return run(tray_plan(models, viewer_id, now_ms, muted, hints), models.client)
 
 
 async def read_tray_async(
     models: RedisReadModels, client: Any, viewer_id: str, now_ms: int,
-    muted: frozenset[str] = frozenset(),
+    muted: frozenset[str] = frozenset(), hints: CelebrityHints | None = None,
 ) -> list[TrayItem]:
     """The viewer's tray (see `tray_plan`), with a `redis.asyncio` client."""
-    return await run_async(tray_plan(models, viewer_id, now_ms, muted), client)
+    return await run_async(tray_plan(models, viewer_id, now_ms, muted, hints), client)
 
 
 def visible_stories_plan(

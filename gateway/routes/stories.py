@@ -74,7 +74,7 @@ async def tray(user: CurrentUser, gw: Gw, limit: Limit = 30, cursor: Cursor = No
     """Who has stories for the caller: unseen first, newest first, muted authors last."""
     after = gw.cursors.open(cursor, user, "tray") if cursor else None
     items, position = await tray_page(gw.models.redis, gw.async_redis, user, now_ms(),
-                                      _muted(muted), after, limit)
+                                      _muted(muted), after, limit, gw.celebrity_hints)
     keys = await gw.story_keys.open(
         {item.latest_story_id: item.media_key for item in items if item.media_key})
     return JsonBody({

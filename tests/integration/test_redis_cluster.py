@@ -18,9 +18,17 @@ from gateway.ratelimit import WriteLimiter
 from infra.stack.redis import cluster_url
 from media.schedule import MediaSchedule
 from projections.projector import ProjectionPolicy, Projector
-from projections.queries import read_tray, read_tray_async, visible_stories, visible_stories_async
+from projections.queries import (
+    CelebrityHints,
+    read_tray,
+    read_tray_async,
+    tray_plan,
+    visible_stories,
+    visible_stories_async,
+)
 from projections.stores.expiry_index import claim_expiry, release_expiry, settle_expiry
 from projections.stores.memory import MemoryRecordStore
+from projections.stores.redis_reads import pipelined
 from projections.stores.redis_store import RedisReadModels
 from projections.stores.redis_versions import drop_version_keys
 from simulation.sample import build_scenario, by_topic
@@ -146,3 +154,46 @@ def test_gateway_and_media_keys_and_scripts_after_a_cache_flush(cluster: Setting
     finally:
         drop_version_keys(client, prefix)
         client.close()
+
+
+@pytest.mark.parametrize("on", ["single-node", "cluster"])
+def test_a_hinted_tray_takes_one_round_trip_and_never_shows_an_unfollowed_author(
+        on: str, local_stack: Settings, cluster: Settings):
+    settings = cluster if on == "cluster" else local_stack
+    models = RedisReadModels(redis_client(settings), f"k{uuid.uuid4().hex[:10]}:", SECRET)
+    projector = Projector(models, MemoryRecordStore(), ProjectionPolicy(fanout_threshold=2))
+    _project(projector, build_scenario().events)
+    now = int(time.time() * 1000)
+    celebrities = set(models.dump()["celebrities"])
+    everyone = [f"user-{n}" for n in range(40)]
+    authors = {a for a, stories in models.authors_stories(everyone).items() if stories}
+    viewers = [v for v in (f"user-{n}" for n in range(10)) if models.following(v) & celebrities]
+    assert viewers, "the scenario has viewers following celebrities"
+    hints, stale_hints_checked = CelebrityHints(), 0
+    for viewer in viewers:
+        plain, trips = _round_trips(tray_plan(models, viewer, now), models.client)
+        assert trips == (3 if on == "cluster" else 2)
+        assert _round_trips(tray_plan(models, viewer, now, hints=hints), models.client)[0] == plain
+        hinted, trips = _round_trips(tray_plan(models, viewer, now, hints=hints), models.client)
+        assert (hinted, trips) == (plain, 1)
+        # A hint naming authors the viewer does not follow shows nothing of them.
+        strangers = authors - models.following(viewer) - {viewer}
+        if strangers:
+            stale_hints_checked += 1
+            following, named = hints.of(viewer) or ((), ())
+            hints.remember(viewer, following, (*named, *sorted(strangers)))
+            stale, _ = _round_trips(tray_plan(models, viewer, now, hints=hints), models.client)
+            assert stale == plain and not strangers & {item.author_id for item in stale}
+    assert stale_hints_checked
+
+
+def _round_trips(plan, client):
+    """A read plan's result and how many round trips it took."""
+    trips = 0
+    try:
+        commands = next(plan)
+        while True:
+            trips += 1
+            commands = plan.send(pipelined(client, commands).execute())
+    except StopIteration as done:
+        return done.value, trips

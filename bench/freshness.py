@@ -26,7 +26,7 @@ from projections.runtime import Runtime
 from projections.stores.cql_store import viewer_bucket
 
 __all__ = ["FreshnessPlan", "measure_freshness", "percentiles", "at_loads", "PROBE_AUTHOR",
-           "PROBE_FOLLOWER"]
+           "PROBE_FOLLOWER", "simulate_in_background", "reported_rate"]
 
 PROBE_AUTHOR = "probe-author"
 PROBE_FOLLOWER = "probe-follower"
@@ -120,19 +120,21 @@ def _setup_probes(deployment: Deployment) -> _ViewProbe:
     return _ViewProbe(runtime, story_id)
 
 
-def _background(deployment: Deployment, plan: FreshnessPlan) -> Any:
-    """`stories simulate` at the target rate, without the graph (already sent)."""
-    return deployment.spawn("simulate", [
+def simulate_in_background(deployment: Deployment, plan: FreshnessPlan,
+                           label: str = "simulate") -> Any:
+    """`stories simulate` at the plan's rate for its seconds, without the graph (already sent);
+    its output in `<label>.log`."""
+    return deployment.spawn(label, [
         sys.executable, "-m", "stories.cli", "simulate", "--users", str(plan.users),
         "--seed", str(plan.seed), "--rate", str(plan.rate), "--duration", str(plan.seconds),
         "--no-graph",
     ])
 
 
-def _reported_rate(deployment: Deployment) -> int | None:
+def reported_rate(deployment: Deployment, label: str = "simulate") -> int | None:
     """The rate `stories simulate` itself reports in its last line (None if absent)."""
     found = re.findall(r"sent \d+ events in [\d.]+ s \(([\d,]+)/s\)",
-                       deployment.log_tail("simulate", 2000))
+                       deployment.log_tail(label, 2000))
     return int(found[-1].replace(",", "")) if found else None
 
 
@@ -143,7 +145,7 @@ def measure_freshness(deployment: Deployment, plan: FreshnessPlan,
     runtime = deployment.runtime
     produced_before, lag_before = deployment.produced(), deployment.lag()
     began = time.perf_counter()
-    background = _background(deployment, plan)
+    background = simulate_in_background(deployment, plan)
     time.sleep(min(2.0, plan.seconds / 5))  # let the load build up first
     posts: list[float] = []
     views: list[float] = []
@@ -165,7 +167,7 @@ def measure_freshness(deployment: Deployment, plan: FreshnessPlan,
     consumed = (produced_at_end - lag_at_end) - (produced_before - lag_before)
     return {
         "background_target_rate": plan.rate,
-        "background_rate": _reported_rate(deployment) or round(sent / seconds),
+        "background_rate": reported_rate(deployment) or round(sent / seconds),
         "background_events": sent,
         "users": plan.users,
         "lag_before": lag_before,

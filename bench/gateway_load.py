@@ -9,6 +9,7 @@ looks up) and text-only trays, each by its own readers; a kind no reader has is 
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +23,8 @@ from harness.deployment import Deployment
 from harness.usage import cpu_seconds, resident_bytes, service_pids
 from projections.queries import read_tray
 
-__all__ = ["GatewayPlan", "Readers", "RUNS", "measure_gateway", "readers", "ratios_to_bare"]
+__all__ = ["GatewayPlan", "Readers", "RUNS", "measure_gateway", "readers", "ratios_to_bare",
+           "bearer", "start_gateway", "missing_pieces"]
 
 RUNS = ("tray", "tray_text", "story_list")  # each server's wrk runs; `tray` has image stories
 
@@ -81,12 +83,15 @@ def readers(deployment: Deployment, candidates: Sequence[str], wanted: int) -> R
                    {kind: _mean(counts) for kind, counts in sizes.items() if counts})
 
 
-def _gateway_requests(deployment: Deployment, found: Readers) -> dict[str, list[LoadRequest]]:
+def bearer(deployment: Deployment, viewer: str, seconds: int = 7200) -> dict[str, str]:
+    """The Authorization header of a token for `viewer`, valid for `seconds`."""
     from gateway.auth import issue_token
 
-    def signed(viewer: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {issue_token(deployment.settings, viewer, 7200)}"}
+    return {"Authorization": f"Bearer {issue_token(deployment.settings, viewer, seconds)}"}
 
+
+def _gateway_requests(deployment: Deployment, found: Readers) -> dict[str, list[LoadRequest]]:
+    signed = partial(bearer, deployment)
     runs = found.runs()
     return {"tray": [("/api/v1/stories/tray", signed(v)) for v, _ in runs["tray"]],
             "tray_text": [("/api/v1/stories/tray", signed(v)) for v, _ in runs["tray_text"]],
@@ -120,11 +125,18 @@ def _with_redis_cpu(redis_pid: int | None, load: Callable[[], dict[str, Any]]) -
     return result
 
 
-def _gateway_run(deployment: Deployment, found: Readers, plan: GatewayPlan) -> dict[str, Any]:
+def start_gateway(deployment: Deployment, processes: int,
+                  label: str = "gateway") -> tuple[subprocess.Popen, int]:
+    """`stories gateway` (uvicorn with `processes` workers) on a free port, once it answers."""
     port = free_port()
-    process = deployment.serve("gateway", [sys.executable, "-m", "stories.cli", "gateway"],
+    process = deployment.serve(label, [sys.executable, "-m", "stories.cli", "gateway"],
                                port, STORIES_GATEWAY_PORT=str(port),
-                               STORIES_GATEWAY_WORKERS=str(plan.processes))
+                               STORIES_GATEWAY_WORKERS=str(processes))
+    return process, port
+
+
+def _gateway_run(deployment: Deployment, found: Readers, plan: GatewayPlan) -> dict[str, Any]:
+    process, port = start_gateway(deployment, plan.processes)
     try:
         redis_pid = service_pids(deployment.settings).get("redis")
         result = _load(port, _gateway_requests(deployment, found), plan, redis_pid)
@@ -146,15 +158,23 @@ def _bare_run(deployment: Deployment, found: Readers, plan: GatewayPlan) -> dict
         deployment.stop(process)
 
 
-def measure_gateway(deployment: Deployment, candidates: Sequence[str],
-                    plan: GatewayPlan) -> dict[str, Any]:
-    """Gateway and bare endpoint under the same load; waiting if either piece is missing."""
+def missing_pieces() -> dict[str, str] | None:
+    """A waiting section when wrk or an importable gateway is missing, else None."""
     if wrk_path() is None:
         return {"status": "waiting", "reason": "wrk is not installed (make bench installs it)"}
     try:
         importlib.import_module("gateway.app")  # the gateway must at least import
     except Exception as error:  # noqa: BLE001 - reported, the rest of the suite goes on
         return {"status": "waiting", "reason": f"gateway not ready: {error}"}
+    return None
+
+
+def measure_gateway(deployment: Deployment, candidates: Sequence[str],
+                    plan: GatewayPlan) -> dict[str, Any]:
+    """Gateway and bare endpoint under the same load; waiting if either piece is missing."""
+    missing = missing_pieces()
+    if missing:
+        return missing
     found = readers(deployment, candidates, 500)
     if not found.listed:
         return {"status": "waiting", "reason": "no viewer has a tray to read"}

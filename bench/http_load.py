@@ -1,7 +1,9 @@
 """HTTP load at fixed concurrency with wrk, the same way for every endpoint compared.
 
 Each connection cycles through a list of (path, headers) requests; a Lua `done` hook prints
-the totals and latency percentiles as JSON so nothing is parsed from wrk's prose.
+the totals and latency percentiles as JSON so nothing is parsed from wrk's prose. A pause
+between a connection's requests (wrk's `delay` hook) makes a light steady load instead of the
+most the server can take.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ def _lua_string(text: str) -> str:
     return json.dumps(text)  # a JSON string literal is a valid Lua string literal here
 
 
-def _script(requests: Sequence[LoadRequest]) -> str:
-    """Requests as a Lua table, handed out round robin from a per-thread offset."""
+def _script(requests: Sequence[LoadRequest], pause_ms: int = 0) -> str:
+    """Requests as a Lua table, handed out round robin from a per-thread offset; each
+    connection waits `pause_ms` before its next request."""
     rows = []
     for path, headers in requests:
         fields = ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items())
@@ -58,18 +61,19 @@ def _script(requests: Sequence[LoadRequest]) -> str:
         "  counter = counter % #requests + 1",
         "  return wrk.format('GET', r[1], r[2])",
         "end",
+        *([f"delay = function() return {pause_ms} end"] if pause_ms else []),
         DONE_HOOK,
     ])
 
 
 def run_wrk(base_url: str, requests: Sequence[LoadRequest], seconds: float,
-            connections: int = 64, threads: int = 2) -> dict[str, Any]:
+            connections: int = 64, threads: int = 2, pause_ms: int = 0) -> dict[str, Any]:
     """Requests/s, latency percentiles (ms) and errors of one wrk run."""
     wrk = wrk_path()
     if wrk is None:
         raise FileNotFoundError("wrk is not installed (apt-get install -y wrk; `make bench` does)")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_script(requests))
+        script.write(_script(requests, pause_ms))
     try:
         result = subprocess.run(
             [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",

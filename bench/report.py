@@ -20,12 +20,15 @@ from rich.table import Table
 
 __all__ = ["TARGETS", "Target", "evaluate", "write_json", "print_report", "record_row",
            "FRESHNESS_LOAD", "FRESHNESS_LOADS", "RSS_TODAY_MIB", "FLAT_KEYS", "flatten",
-           "write_flat", "now_iso"]
+           "write_flat", "now_iso", "SOAK_LOAD", "SOAK_SECONDS", "RSS_GROWTH_LIMIT_PCT"]
 
 FRESHNESS_LOAD = 1000  # events/s of background load the freshness targets are stated at
 FRESHNESS_LOADS = (1000, 2000, 5000)  # the loads the flat object names (`..._at_1k` and so on)
 RSS_TODAY_MIB = {"worker": 693, "gateway": 347}  # issue #14's baseline, the full run of 2026-11-21
 RSS_ALLOWANCE = 1.10  # resident memory at the end of a run: at most 10 % above the baseline
+SOAK_LOAD = 1000  # events/s of background load the soak's growth targets are stated at
+SOAK_SECONDS = 600  # how long the issue's soak lasts
+RSS_GROWTH_LIMIT_PCT = 5  # resident memory growth over the soak, in percent
 RESULTS_MARKER = "<!-- results log: stories bench --record appends below -->"
 Report = dict[str, Any]
 Read = Callable[[Report], Any]
@@ -73,6 +76,24 @@ def _rss_mib(process: str) -> Read:
     the gateway's after its reads."""
     section = "freshness" if process == "worker" else "gateway"
     return lambda report: _mib(_get(report, section, f"{process}_rss_bytes"))
+
+
+def _soak_rss_mib(process: str, end: str) -> Read:
+    """A process's resident memory in MiB at the soak's baseline (`start`) or `end`."""
+    return lambda report: _mib(_get(report, "soak", process, f"{end}_rss_bytes"))
+
+
+def _soak_caveat(report: Report) -> str:
+    """Conditions under which a small growth is not the target's: a shorter soak or a lighter
+    background than the issue names."""
+    notes = []
+    seconds = _get(report, "soak", "seconds")
+    if seconds is not None and seconds < 0.95 * SOAK_SECONDS:
+        notes.append(f"the soak lasted {seconds:,.0f} s, not {SOAK_SECONDS:,}")
+    load = _get(report, "soak", "background_rate")
+    if load is not None and load < 0.95 * SOAK_LOAD:
+        notes.append(f"background reached {load:,} events/s, not {SOAK_LOAD:,}")
+    return "; ".join(notes)
 
 
 def _load_caveat(path: str) -> Callable[[Report], str]:
@@ -134,6 +155,11 @@ TARGETS: tuple[Target, ...] = (
     Target("gateway_rss", f"gateway RSS <= {GATEWAY_RSS_LIMIT:,} MiB "
                           f"({RSS_TODAY_MIB['gateway']} + 10 %)",
            _rss_mib("gateway"), "<=", GATEWAY_RSS_LIMIT),
+    Target("worker_rss_growth", f"worker RSS growth < {RSS_GROWTH_LIMIT_PCT} % over the soak "
+                                f"({SOAK_SECONDS // 60} min at {SOAK_LOAD:,} events/s)",
+           _at("soak", "worker", "growth_pct"), "<", RSS_GROWTH_LIMIT_PCT, _soak_caveat),
+    Target("gateway_rss_growth", f"gateway RSS growth < {RSS_GROWTH_LIMIT_PCT} % over the soak",
+           _at("soak", "gateway", "growth_pct"), "<", RSS_GROWTH_LIMIT_PCT, _soak_caveat),
 )
 
 
@@ -215,6 +241,14 @@ FLAT_KEYS: tuple[tuple[str, Read], ...] = (
     ("story_list_ratio", _at("gateway", "story_list_ratio_to_bare")),
     ("worker_rss_mib", _rss_mib("worker")),
     ("gateway_rss_mib", _rss_mib("gateway")),
+    ("soak_seconds", _at("soak", "seconds")),
+    ("soak_background_per_s", _at("soak", "background_rate")),
+    ("worker_rss_soak_start_mib", _soak_rss_mib("worker", "start")),
+    ("worker_rss_soak_end_mib", _soak_rss_mib("worker", "end")),
+    ("worker_rss_growth_pct", _at("soak", "worker", "growth_pct")),
+    ("gateway_rss_soak_start_mib", _soak_rss_mib("gateway", "start")),
+    ("gateway_rss_soak_end_mib", _soak_rss_mib("gateway", "end")),
+    ("gateway_rss_growth_pct", _at("soak", "gateway", "growth_pct")),
     ("redis_bytes_per_active_story", _at("footprint", "redis", "bytes_per_active_story")),
     ("redis_bytes_per_tray_entry", _at("footprint", "redis", "bytes_per_tray_entry")),
     ("cql_bytes_per_viewer_row", _at("footprint", "cql", "bytes_per_viewer_row")),
@@ -265,6 +299,7 @@ def _headline(report: Report) -> list[Row]:
         ("footprint", "Redis bytes per active story", g("footprint", "redis", "bytes_per_active_story")),
         ("footprint", "Redis bytes per tray entry", g("footprint", "redis", "bytes_per_tray_entry")),
         ("footprint", "CQL bytes per viewer row", g("footprint", "cql", "bytes_per_viewer_row")),
+        *_soak_rows(report),
         ("media", "images/s", g("media", "images_per_second")),
         ("media", "video seconds/s", g("media", "video_seconds_per_second")),
     ]
@@ -326,6 +361,23 @@ def _gateway_rows(report: Report) -> list[Row]:
         ("gateway", "bare story list reads/s (p50 / p99 ms)", _rate(report, "bare", "story_list")),
         ("gateway", "story list / bare", g("story_list_ratio_to_bare")),
     ]
+
+
+def _soak_rows(report: Report) -> list[Row]:
+    """The load the soak ran under, then each process's memory at its baseline and end."""
+    g = lambda *path: _get(report, "soak", *path)  # noqa: E731 - a local shorthand
+    load = None if g("seconds") is None else (
+        f"{g('seconds'):,.0f} s at {_fmt(g('background_rate'))} events/s, "
+        f"{_fmt(g('reads', 'rate'))} reads/s")
+    return [("soak", "measured after the warm-up", load),
+            *(("soak", f"{process} RSS MiB: start -> end (growth %)", _growth(report, process))
+              for process in ("worker", "gateway"))]
+
+
+def _growth(report: Report, process: str) -> str | None:
+    start, end = _soak_rss_mib(process, "start")(report), _soak_rss_mib(process, "end")(report)
+    growth = _get(report, "soak", process, "growth_pct")
+    return None if growth is None else f"{_fmt(start)} -> {_fmt(end)} ({growth:+.1f} %)"
 
 
 def _pair(first: Any, second: Any) -> str | None:

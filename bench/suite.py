@@ -2,8 +2,9 @@
 
 Sections run one after another on the same machine: setup (the simulated world's graph through
 the worker), ingest with its ceilings, freshness under background load, gateway reads, Redis
-footprint, replay, fan-out, CQL footprint and media. A section that fails is reported as such
-and the others still run.
+footprint, the memory soak, replay, fan-out, CQL footprint and media. The soak comes after the
+sections whose figures its long load would disturb and before replay, which stops the worker it
+watches. A section that fails is reported as such and the others still run.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bench.gateway_load import GatewayPlan, measure_gateway
 from bench.ingest import IngestPlan, measure_ingest, post_stories
 from bench.replay_timing import timed_folds
 from bench.report import evaluate, now_iso, print_report, record_row, write_flat, write_json
+from bench.soak import SoakPlan, measure_soak, soak_readers
 from core.clients import is_cluster
 from core.settings import REPO_ROOT, Settings
 from harness.deployment import Deployment
@@ -35,7 +37,7 @@ from simulation.simulate import Simulation, SimulationConfig
 
 __all__ = ["BenchSize", "SIZES", "run_suite", "SECTIONS", "RESULTS_LOG", "LATEST_FULL_RUN"]
 
-SECTIONS = ("ingest", "freshness", "gateway", "footprint", "replay", "fanout", "media")
+SECTIONS = ("ingest", "freshness", "gateway", "footprint", "soak", "replay", "fanout", "media")
 RESULTS_LOG = REPO_ROOT / "docs" / "benchmarks.md"
 LATEST_FULL_RUN = REPO_ROOT / "docs" / "benchmarks.json"  # the flat object, beside the log
 
@@ -55,6 +57,10 @@ class BenchSize:
     gateway_processes: int
     media_seconds: float
     fanout_threshold: int | None  # None: the configured one
+    soak_rate: float  # events/s of simulated load under the soak
+    soak_warmup_seconds: float  # before the baseline sample
+    soak_seconds: float  # from the baseline sample to the last
+    soak_sample_seconds: float
     worker_processes: int = 1  # full size: one per core, as `stories worker --processes`
 
 
@@ -62,11 +68,14 @@ SIZES = {
     "full": BenchSize("full", users=2000, ingest_views=200_000, ingest_stories=500,
                       background_rates=(1000, 2000, 5000), background_seconds=60, probes=150,
                       gateway_seconds=15, gateway_processes=2, media_seconds=5,
-                      fanout_threshold=None, worker_processes=os.cpu_count() or 1),
+                      fanout_threshold=None, soak_rate=1000, soak_warmup_seconds=60,
+                      soak_seconds=600, soak_sample_seconds=10,
+                      worker_processes=os.cpu_count() or 1),
     "small": BenchSize("small", users=120, ingest_views=3000, ingest_stories=30,
                        background_rates=(300,), background_seconds=6, probes=5,
                        gateway_seconds=1, gateway_processes=1, media_seconds=0,
-                       fanout_threshold=200),
+                       fanout_threshold=200, soak_rate=300, soak_warmup_seconds=2,
+                       soak_seconds=4, soak_sample_seconds=1),
 }
 
 
@@ -135,6 +144,14 @@ class _Run:
         readers = sorted(range(self.size.users), key=lambda u: -len(self.world.following[u]))
         plan = GatewayPlan(self.size.gateway_seconds, processes=self.size.gateway_processes)
         return measure_gateway(self.deployment, [self.world.user_ids[u] for u in readers], plan)
+
+    def soak(self) -> dict[str, Any]:
+        size = self.size
+        plan = SoakPlan(size.users, 7, size.soak_rate, size.soak_warmup_seconds,
+                        size.soak_seconds, size.soak_sample_seconds, size.gateway_processes)
+        result = measure_soak(self.deployment, soak_readers(self.world), plan, self.worker.pid)
+        self.deployment.wait_idle(1800)
+        return result
 
     def replay(self) -> dict[str, Any]:
         self.deployment.stop(self.worker)

@@ -233,17 +233,20 @@ def bench(
                        "(fixed keys; null for a figure not measured)")] = None,
     section: Annotated[list[str] | None, typer.Option(help="Only this section (repeatable): "
                                                            "ingest, freshness, gateway, footprint, "
-                                                           "replay, fanout, media")] = None,
+                                                           "soak, replay, fanout, media")] = None,
     background_rate: Annotated[list[float] | None, typer.Option(
         help="Events/s of simulated load under the freshness probes (repeatable: one load "
              "each; default 1000, 2000 and 5000 at full size)")] = None,
+    soak_seconds: Annotated[float | None, typer.Option(
+        min=1, help="Seconds of the memory soak after its warm-up "
+                    "(default: 600 at full size, 4 at small)")] = None,
     worker_processes: Annotated[int | None, typer.Option(
         min=1, help="Processes of the measured worker "
                     "(default: one per core at full size, 1 at small)")] = None,
     cluster: Annotated[bool, typer.Option(
         "--cluster", help="On the local cluster (ingest only unless sections are named)")] = False,
 ) -> None:
-    """Measure ingest, freshness, gateway reads, replay, fan-out, footprint and media.
+    """Measure ingest, freshness, gateway reads, footprint, a memory soak, replay, fan-out, media.
 
     Runs on a private deployment of the running stack, prints a table, writes
     reports/bench-<timestamp>.json (with --json, the flat figures too) and marks each target
@@ -259,7 +262,7 @@ def bench(
     sections = command.sections(size, section or (["ingest"] if cluster else None))
     command.run(get_settings(), console, size, sections, record=record,
                 background_rates=background_rate, worker_processes=worker_processes,
-                flat=json_path)
+                soak_seconds=soak_seconds, flat=json_path)
 
 
 @bench_app.command("capacity")

@@ -32,23 +32,26 @@ def run(
     record: bool,
     background_rates: list[float] | None,
     worker_processes: int | None,
+    soak_seconds: float | None = None,
     flat: Path | None = None,
 ) -> None:
     """Run the chosen sections at one size; exit 1 if any section failed."""
-    overrides = _overrides(background_rates, worker_processes)
+    overrides = _overrides(background_rates, worker_processes, soak_seconds)
     report, _ = run_suite(settings, size, console, record=record, sections=chosen, flat=flat,
                           **overrides)
     failed = [name for name, s in report["sections"].items() if s["status"] == "failed"]
     raise typer.Exit(1 if failed else 0)
 
 
-def _overrides(background_rates: list[float] | None, worker_processes: int | None
-               ) -> dict[str, Any]:
+def _overrides(background_rates: list[float] | None, worker_processes: int | None,
+               soak_seconds: float | None = None) -> dict[str, Any]:
     """The size's settings the options replace; unset (or zero) options keep the size's own."""
     rates = tuple(rate for rate in background_rates or () if rate)
     chosen: dict[str, Any] = {"background_rates": rates} if rates else {}
     if worker_processes:
         chosen["worker_processes"] = worker_processes
+    if soak_seconds:
+        chosen["soak_seconds"] = soak_seconds
     return chosen
 
 

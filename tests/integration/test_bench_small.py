@@ -79,6 +79,25 @@ def test_gateway_and_bare_endpoint_served_reads(report):
     assert gateway["gateway_rss_bytes"] > 10 * 2**20
 
 
+def test_soak_sampled_the_worker_and_a_gateway_under_load(report):
+    soak = report["sections"]["soak"]
+    if wrk_path() is None:
+        assert soak["status"] == "waiting" and "wrk" in soak["reason"]
+        pytest.skip("wrk is not installed")
+    assert soak["status"] == "measured", soak
+    assert soak["background_events"] > 0 and soak["simulate_exit_code"] == 0
+    assert soak["reads"]["requests"] > 0 and soak["reads"]["errors"] == 0, soak["reads"]
+    phases = [sample["phase"] for sample in soak["samples"]]
+    assert phases[0] == "warm-up" and phases[-1] == "soak" and phases.count("soak") >= 2
+    assert 3 <= soak["seconds"] < 30
+    for process, floor_mib in (("worker", 50), ("gateway", 10)):
+        memory = soak[process]
+        assert floor_mib * 2**20 < memory["start_rss_bytes"] <= memory["peak_rss_bytes"] < 4 * 2**30
+        assert memory["end_rss_bytes"] > floor_mib * 2**20
+        assert -50 < memory["growth_pct"] < 100  # a sane figure; the target is never asserted
+        assert all(sample[f"{process}_rss_bytes"] > 0 for sample in soak["samples"])
+
+
 def test_replay_rebuilt_every_topic(report):
     replay = report["sections"]["replay"]
     assert replay["events"] > 3000 and replay["rate"] > 0
@@ -126,7 +145,10 @@ def test_the_flat_figures_hold_what_the_small_run_measured(report):
     assert list(flat) == [key for key, _ in FLAT_KEYS]
     for key in ("ingest_views_per_s", "combined_ceiling_views_per_s", "ingest_ratio",
                 "ceiling_decode_per_s", "ceiling_cql_per_s", "ceiling_redis_per_s",
-                "post_to_tray_p99_ms", "view_to_list_p99_ms", "worker_rss_mib", "replay_events_per_s"):
+                "post_to_tray_p99_ms", "view_to_list_p99_ms", "worker_rss_mib", "replay_events_per_s",
+                "soak_seconds", "soak_background_per_s", "worker_rss_soak_start_mib",
+                "worker_rss_soak_end_mib", "gateway_rss_soak_start_mib", "gateway_rss_soak_end_mib"):
         assert flat[key] > 0, key
+    assert None not in (flat["worker_rss_growth_pct"], flat["gateway_rss_growth_pct"])
     assert flat["post_to_tray_p99_ms_at_1k"] is None  # the small size loads 300 events/s only
     assert flat["size"] == "small" and flat["commit"] == report["commit"]

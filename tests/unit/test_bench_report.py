@@ -25,6 +25,7 @@ from bench.report import (
     print_report,
     write_flat,
 )
+from bench.soak import SOAK, WARM_UP, SoakPlan, _soak_figures
 from stories.commands.bench import _overrides
 
 MIB = 1048576
@@ -33,6 +34,9 @@ ISSUE_KEYS = {  # the keys issue #14 names, plus each ceiling and what identifie
     "tray_text_rps", "bare_rps", "story_list_rps", "bare_story_list_rps", "post_to_tray_p99_ms",
     "view_to_list_p99_ms", "worker_rss_mib", "gateway_rss_mib", "ceiling_decode_per_s",
     "ceiling_cql_per_s", "ceiling_redis_per_s", "commit", "size", "stack_kind",
+    "soak_seconds", "soak_background_per_s", "worker_rss_soak_start_mib", "worker_rss_soak_end_mib",
+    "worker_rss_growth_pct", "gateway_rss_soak_start_mib", "gateway_rss_soak_end_mib",
+    "gateway_rss_growth_pct",
 }
 
 
@@ -52,6 +56,20 @@ def freshness_load(target: int, reached: int, post_p99_s: float, view_p99_s: flo
             "post_to_tray": percentiles([0.05] * 99 + [post_p99_s]),
             "view_to_viewer_list": percentiles([0.05] * 99 + [view_p99_s]),
             "probes_timed_out": 0, "worker_rss_bytes": rss_mib * MIB}
+
+
+def soak_section(seconds: int = 600, reached: int = 998, worker_mib: tuple[int, int] = (693, 710),
+                 gateway_mib: tuple[int, int] = (347, 350)) -> dict[str, Any]:
+    """A soak as `measure_soak` returns it: a warm-up sample, the baseline, the last sample."""
+    def sample(at: int, phase: str, worker: int, gateway: int) -> dict[str, Any]:
+        return {"at_s": at, "phase": phase, "worker_rss_bytes": worker * MIB,
+                "gateway_rss_bytes": gateway * MIB}
+
+    samples = [sample(0, WARM_UP, 500, 200), sample(60, SOAK, worker_mib[0], gateway_mib[0]),
+               sample(60 + seconds, SOAK, worker_mib[1], gateway_mib[1])]
+    plan = SoakPlan(2000, 7, 1000, 60, seconds, 10, 2)
+    return {**_soak_figures(plan, samples), "background_target_rate": 1000,
+            "background_rate": reached, "kept_up": True, "reads": wrk(70, 20)}
 
 
 def full_report() -> dict[str, Any]:
@@ -78,6 +96,7 @@ def full_report() -> dict[str, Any]:
                 "footprint": {"worker_rss_bytes": freshness["worker_rss_bytes"],
                               "gateway_rss_bytes": gateway["gateway_rss_bytes"],
                               "redis": {"bytes_per_active_story": 967.0}},
+                "soak": soak_section(),
                 "replay": {"events": 639_648, "rate": 11_768},
                 "media": {"images_per_second": 9.09, "video_seconds_per_second": 1.83}}
     for section in sections.values():
@@ -164,6 +183,15 @@ def test_the_figures_are_read_from_their_sections():
     assert (flat["commit"], flat["size"], flat["stack_kind"]) == ("abc1234def", "full", "single-node")
 
 
+def test_the_soak_keys_are_its_baseline_end_and_growth():
+    flat = flatten(full_report())
+    assert (flat["soak_seconds"], flat["soak_background_per_s"]) == (600, 998)
+    assert (flat["worker_rss_soak_start_mib"], flat["worker_rss_soak_end_mib"]) == (693.0, 710.0)
+    assert flat["worker_rss_growth_pct"] == pytest.approx(2.45, abs=0.01)
+    assert (flat["gateway_rss_soak_start_mib"], flat["gateway_rss_soak_end_mib"]) == (347.0, 350.0)
+    assert flat["gateway_rss_growth_pct"] == pytest.approx(0.86, abs=0.01)
+
+
 def test_latency_keys_are_the_lightest_load_and_each_load_has_its_own():
     flat = flatten(full_report())
     assert (flat["post_to_tray_p99_ms"], flat["view_to_list_p99_ms"]) == (200.0, 800.0)
@@ -173,7 +201,7 @@ def test_latency_keys_are_the_lightest_load_and_each_load_has_its_own():
     assert flat["post_to_tray_p99_ms_at_1k"] == flat["post_to_tray_p99_ms"]
 
 
-@pytest.mark.parametrize("missing", ["gateway", "freshness", "ingest"])
+@pytest.mark.parametrize("missing", ["gateway", "freshness", "ingest", "soak"])
 def test_a_section_not_run_or_failed_leaves_its_keys_null(missing):
     for absent in ("not run", "failed"):
         report = full_report()
@@ -187,7 +215,9 @@ def test_a_section_not_run_or_failed_leaves_its_keys_null(missing):
                "freshness": ["post_to_tray_p99_ms", "view_to_list_p99_ms", "worker_rss_mib",
                              "post_to_tray_p99_ms_at_5k"],
                "ingest": ["ingest_views_per_s", "combined_ceiling_views_per_s", "ingest_ratio",
-                          "ceiling_decode_per_s"]}
+                          "ceiling_decode_per_s"],
+               "soak": ["soak_seconds", "worker_rss_soak_start_mib", "worker_rss_growth_pct",
+                        "gateway_rss_growth_pct"]}
         assert [flat[key] for key in own[missing]] == [None] * len(own[missing])
         others = [key for section, keys in own.items() if section != missing for key in keys]
         assert None not in [flat[key] for key in others]
@@ -236,6 +266,7 @@ def test_the_targets_are_the_issues():
         "post_to_tray_p99": ("<", 250), "view_to_list_p99": ("<", 1000),
         "tray_images_rate": (">=", 3000), "tray_images_ratio": (">=", 0.6),
         "story_list_ratio": (">=", 0.6), "worker_rss": ("<=", 762.3), "gateway_rss": ("<=", 381.7),
+        "worker_rss_growth": ("<", 5), "gateway_rss_growth": ("<", 5),
     }
 
 
@@ -245,6 +276,7 @@ def test_the_baseline_run_misses_the_throughput_targets_and_meets_the_rest():
         "ingest_rate": False, "ingest_ratio": False, "post_to_tray_p99": True,
         "view_to_list_p99": True, "tray_images_rate": False, "tray_images_ratio": False,
         "story_list_ratio": False, "worker_rss": True, "gateway_rss": True,
+        "worker_rss_growth": True, "gateway_rss_growth": True,
     }
     assert found["ingest_rate"]["value"] == 7_610
     assert found["worker_rss"]["value"] == 693.0
@@ -309,6 +341,26 @@ def test_memory_above_ten_percent_over_the_baseline_is_missed():
     assert judged(report)["worker_rss"]["met"] is False
 
 
+def test_growth_of_five_percent_or_more_over_the_soak_is_missed():
+    report = full_report()
+    report["sections"]["soak"] = soak_section(worker_mib=(600, 630), gateway_mib=(300, 330))
+    found = judged(report)
+    assert (found["worker_rss_growth"]["value"], found["worker_rss_growth"]["met"]) == (5.0, False)
+    assert (found["gateway_rss_growth"]["value"], found["gateway_rss_growth"]["met"]) == (10.0, False)
+
+
+@pytest.mark.parametrize(("seconds", "reached", "note"), [
+    (60, 998, "the soak lasted 60 s, not 600"),
+    (600, 300, "background reached 300 events/s, not 1,000"),
+])
+def test_a_short_or_light_soak_is_not_the_target(seconds, reached, note):
+    report = full_report()
+    report["sections"]["soak"] = soak_section(seconds=seconds, reached=reached)
+    for name in ("worker_rss_growth", "gateway_rss_growth"):
+        found = judged(report)[name]
+        assert found["value"] < 5 and found["met"] is False and found["note"] == note
+
+
 # -- the freshness section, the table, the options, the record --------------------------------
 
 
@@ -330,12 +382,17 @@ def test_the_table_shows_the_combined_ceiling_each_load_and_both_trays():
         assert f"at {rate}/s: post -> tray" in text
     assert "text-only tray, reads/s" in text and "2,013 (1.0 / 104.0)" in text
     assert "ingest >= 12,000 views/s end to end" in text
+    assert "600 s at 998 events/s, 70 reads/s" in text
+    assert "693.0 -> 710.0 (+2.5 %)" in text and "347.0 -> 350.0 (+0.9 %)" in text
+    assert "worker RSS growth < 5 % over the soak" in text
 
 
 def test_background_rates_repeat_and_zero_keeps_the_sizes_own():
     assert _overrides([1000.0, 2000.0], None) == {"background_rates": (1000.0, 2000.0)}
     assert _overrides([0.0], 2) == {"worker_processes": 2}
     assert _overrides(None, None) == {}
+    assert _overrides(None, None, 60.0) == {"soak_seconds": 60.0}
+    assert (suite.SIZES["full"].soak_seconds, suite.SIZES["full"].soak_rate) == (600, 1000)
     assert suite.SIZES["full"].background_rates == (1000, 2000, 5000)
 
 

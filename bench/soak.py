@@ -132,7 +132,7 @@ def measure_soak(deployment: Deployment, pairs: Sequence[tuple[str, str]], plan:
 def _under_load(deployment: Deployment, plan: SoakPlan, reads: list[LoadRequest], port: int,
                 pids: dict[str, int]) -> dict[str, Any]:
     """Samples taken while the simulator and wrk run; the load's own figures beside them."""
-    produced_before = deployment.produced()
+    produced_before, lag_before = deployment.produced(), deployment.lag()
     background = simulate_in_background(deployment, _background_plan(plan), "soak-simulate")
     began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -141,11 +141,14 @@ def _under_load(deployment: Deployment, plan: SoakPlan, reads: list[LoadRequest]
                            plan.read_pause_ms)
         samples = _sample_memory(plan, began, pids)
         lag_at_end = deployment.lag()
+        consumed = (deployment.produced() - lag_at_end) - (produced_before - lag_before)
+        consuming = time.perf_counter() - began
         served = load.result()
     background.wait(plan.total_seconds * 2 + 120)
     sent = deployment.produced() - produced_before
     return {**_soak_figures(plan, samples), **_background_figures(deployment, plan, sent, began),
-            "lag_at_end": lag_at_end, "kept_up": lag_at_end <= plan.rate, "reads": served,
+            "consumed_rate": round(consumed / consuming), "lag_at_end": lag_at_end,
+            "kept_up": lag_at_end <= plan.rate, "reads": served,
             "simulate_exit_code": background.returncode}
 
 
@@ -160,6 +163,7 @@ def _soak_figures(plan: SoakPlan, samples: list[dict[str, Any]]) -> dict[str, An
 
 def _background_figures(deployment: Deployment, plan: SoakPlan, sent: int,
                         began: float) -> dict[str, Any]:
+    """What the simulator sent: the rate it reports itself, else the events over the time."""
     seconds = time.perf_counter() - began
     return {"background_target_rate": plan.rate,
             "background_rate": reported_rate(deployment, "soak-simulate") or round(sent / seconds),

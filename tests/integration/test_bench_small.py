@@ -86,6 +86,7 @@ def test_soak_sampled_the_worker_and_a_gateway_under_load(report):
         pytest.skip("wrk is not installed")
     assert soak["status"] == "measured", soak
     assert soak["background_events"] > 0 and soak["simulate_exit_code"] == 0
+    assert soak["consumed_rate"] >= 0 and soak["lag_at_end"] >= 0
     assert soak["reads"]["requests"] > 0 and soak["reads"]["errors"] == 0, soak["reads"]
     phases = [sample["phase"] for sample in soak["samples"]]
     assert phases[0] == "warm-up" and phases[-1] == "soak" and phases.count("soak") >= 2

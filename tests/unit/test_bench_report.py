@@ -69,7 +69,8 @@ def soak_section(seconds: int = 600, reached: int = 998, worker_mib: tuple[int, 
                sample(60 + seconds, SOAK, worker_mib[1], gateway_mib[1])]
     plan = SoakPlan(2000, 7, 1000, 60, seconds, 10, 2)
     return {**_soak_figures(plan, samples), "background_target_rate": 1000,
-            "background_rate": reached, "kept_up": True, "reads": wrk(70, 20)}
+            "background_rate": reached, "consumed_rate": reached, "lag_at_end": 120,
+            "kept_up": True, "reads": wrk(70, 20)}
 
 
 def full_report() -> dict[str, Any]:
@@ -361,6 +362,16 @@ def test_a_short_or_light_soak_is_not_the_target(seconds, reached, note):
         assert found["value"] < 5 and found["met"] is False and found["note"] == note
 
 
+def test_a_worker_behind_the_soak_load_is_not_the_worker_target():
+    report = full_report()
+    report["sections"]["soak"].update(kept_up=False, consumed_rate=580, lag_at_end=54_989)
+    found = judged(report)
+    assert found["worker_rss_growth"]["met"] is False
+    assert found["worker_rss_growth"]["note"] == ("the worker fell behind (consumed 580 events/s, "
+                                                  "lag 54,989 at the end)")
+    assert (found["gateway_rss_growth"]["met"], found["gateway_rss_growth"]["note"]) == (True, "")
+
+
 # -- the freshness section, the table, the options, the record --------------------------------
 
 
@@ -383,7 +394,7 @@ def test_the_table_shows_the_combined_ceiling_each_load_and_both_trays():
     assert "text-only tray, reads/s" in text and "2,013 (1.0 / 104.0)" in text
     assert "ingest >= 12,000 views/s end to end" in text
     assert "600 s at 998 events/s, 70 reads/s" in text
-    assert "693.0 -> 710.0 (+2.5 %)" in text and "347.0 -> 350.0 (+0.9 %)" in text
+    assert "998 (120)" in text and "693.0 -> 710.0 (+2.5 %)" in text and "347.0 -> 350.0 (+0.9 %)" in text
     assert "worker RSS growth < 5 % over the soak" in text
 
 

@@ -13,11 +13,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
 from bench.bare_app import TRAY_LIMIT
+from bench.freshness import FreshnessPlan, reported_rate, simulate_in_background
 from bench.http_load import LoadRequest, free_port, run_wrk, wrk_path
 from harness.deployment import Deployment
 from harness.usage import cpu_seconds, resident_bytes, service_pids
@@ -27,6 +28,7 @@ __all__ = ["GatewayPlan", "Readers", "RUNS", "measure_gateway", "readers", "rati
            "bearer", "start_gateway", "missing_pieces"]
 
 RUNS = ("tray", "tray_text", "story_list")  # each server's wrk runs; `tray` has image stories
+LOAD_WARMUP_SECONDS = 5  # the simulator reaches its rate before the reads under load count
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class GatewayPlan:
     connections: int = 64
     processes: int = 2
     threads: int = 2
+    background: FreshnessPlan | None = None  # the trays read again under this simulated load
 
 
 Pair = tuple[str, str]  # (viewer, the author of the viewer's first tray entry)
@@ -180,13 +183,37 @@ def measure_gateway(deployment: Deployment, candidates: Sequence[str],
         return {"status": "waiting", "reason": "no viewer has a tray to read"}
     gateway = _gateway_run(deployment, found, plan)
     bare = _bare_run(deployment, found, plan)
-    return {
+    result = {
         "status": "measured", "readers": len(found.listed),
         "tray_readers": {"images": len(found.images), "text": len(found.text)},
         "tray_entries": found.entries, "processes": plan.processes,
         "connections": plan.connections, "gateway": gateway, "bare": bare,
         **ratios_to_bare(gateway, bare), "gateway_rss_bytes": gateway["rss_bytes"],
     }
+    if plan.background is not None:
+        result["under_load"] = _trays_under_load(deployment, found, plan, plan.background)
+    return result
+
+
+def _trays_under_load(deployment: Deployment, found: Readers, plan: GatewayPlan,
+                      background: FreshnessPlan) -> dict[str, Any]:
+    """The tray runs again while `stories simulate` loads the worker (and the same cores):
+    what a reader sees while the product is busy, not only when it is idle."""
+    requests = _gateway_requests(deployment, found)
+    trays = {run: requests[run] for run in ("tray", "tray_text") if requests.get(run)}
+    process, port = start_gateway(deployment, plan.processes, "gateway-under-load")
+    load = replace(background, seconds=plan.seconds * len(trays) + LOAD_WARMUP_SECONDS + 5)
+    simulator = simulate_in_background(deployment, load, "gateway-background")
+    try:
+        time.sleep(LOAD_WARMUP_SECONDS)
+        result: dict[str, Any] = _load(port, trays, plan, None)
+    finally:
+        deployment.stop(process)
+        simulator.wait(timeout=load.seconds + 120)
+    result["background_rate"] = background.rate
+    result["reached_per_s"] = reported_rate(deployment, "gateway-background")
+    deployment.wait_idle(1800)
+    return result
 
 
 def ratios_to_bare(gateway: dict[str, Any], bare: dict[str, Any]) -> dict[str, float | None]:

@@ -246,6 +246,11 @@ FLAT_KEYS: tuple[tuple[str, Read], ...] = (
     ("story_list_p99_ms", _at("gateway", "gateway", "story_list", "p99_ms")),
     ("bare_story_list_rps", _at("gateway", "bare", "story_list", "rate")),
     ("story_list_ratio", _at("gateway", "story_list_ratio_to_bare")),
+    ("tray_under_load_background_per_s", _at("gateway", "under_load", "reached_per_s")),
+    ("tray_images_rps_under_load", _at("gateway", "under_load", "tray", "rate")),
+    ("tray_images_p99_ms_under_load", _at("gateway", "under_load", "tray", "p99_ms")),
+    ("tray_text_rps_under_load", _at("gateway", "under_load", "tray_text", "rate")),
+    ("tray_text_p99_ms_under_load", _at("gateway", "under_load", "tray_text", "p99_ms")),
     ("worker_rss_mib", _rss_mib("worker")),
     ("gateway_rss_mib", _rss_mib("gateway")),
     ("soak_seconds", _at("soak", "seconds")),
@@ -367,6 +372,9 @@ def _gateway_rows(report: Report) -> list[Row]:
         ("gateway", "story list reads/s (p50 / p99 ms)", _rate(report, "gateway", "story_list")),
         ("gateway", "bare story list reads/s (p50 / p99 ms)", _rate(report, "bare", "story_list")),
         ("gateway", "story list / bare", g("story_list_ratio_to_bare")),
+        ("gateway", f"under {_count(g('under_load', 'reached_per_s'))} events/s of simulated load:"
+         " tray with image stories / text-only, reads/s (p50 / p99 ms)",
+         _pair(_rate(report, "under_load", "tray"), _rate(report, "under_load", "tray_text"))),
     ]
 
 
@@ -401,6 +409,10 @@ def _triple(found: dict[str, Any] | None) -> str | None:
     if not found or not found.get("count"):
         return None
     return f"{found['p50_ms']} / {found['p95_ms']} / {found['p99_ms']} (n={found['count']})"
+
+
+def _count(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else "?"
 
 
 def _rate(report: Report, server: str, path: str) -> str | None:

@@ -142,7 +142,10 @@ class _Run:
 
     def gateway(self) -> dict[str, Any]:
         readers = sorted(range(self.size.users), key=lambda u: -len(self.world.following[u]))
-        plan = GatewayPlan(self.size.gateway_seconds, processes=self.size.gateway_processes)
+        size = self.size
+        lightest = min(size.background_rates)  # the load the latency targets read (1,000/s)
+        plan = GatewayPlan(size.gateway_seconds, processes=size.gateway_processes,
+                           background=FreshnessPlan(size.users, 7, lightest, 0, probes=0))
         return measure_gateway(self.deployment, [self.world.user_ids[u] for u in readers], plan)
 
     def soak(self) -> dict[str, Any]:

@@ -77,6 +77,14 @@ def test_gateway_and_bare_endpoint_served_reads(report):
     for run in RUNS:
         assert (gateway[f"{run}_ratio_to_bare"] is None) is (readers[run] == 0)
     assert gateway["gateway_rss_bytes"] > 10 * 2**20
+    # The trays again while the simulator loads the worker: every read answered, the load sent.
+    under_load = gateway["under_load"]
+    assert under_load["reached_per_s"] > 0
+    assert set(under_load) & {"tray", "tray_text"} == {
+        run for run in ("tray", "tray_text") if readers[run]}
+    for run in ("tray", "tray_text"):
+        if run in under_load:
+            assert under_load[run]["requests"] > 0 and under_load[run]["errors"] == 0, run
 
 
 def test_soak_sampled_the_worker_and_a_gateway_under_load(report):

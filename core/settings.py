@@ -93,12 +93,12 @@ class Settings(BaseSettings):
         "LOCAL_SERIAL", description="Serial consistency of lightweight transactions"
     )
     cql_batch_rows: int = Field(
-        30, ge=1,
+        100, ge=1,
         description="Most rows of one unlogged batch of viewer rows, reactions, answers, follows"
         " (partitions owned by the same node)",
     )
     cql_batch_partitions: int = Field(
-        10, ge=1, description="Most partitions of one such batch"
+        50, ge=1, description="Most partitions of one such batch"
     )
     cql_batch_value_bytes: int = Field(
         20_000, ge=1,

@@ -17,6 +17,7 @@ import redis
 import schemas
 from projections.projector import ProjectionPolicy, Projector
 from projections.runtime import Runtime
+from projections.stores.cql_batches import BatchShape
 from projections.stores.cql_store import CqlReadModels
 from projections.stores.keys import Kind
 from projections.stores.redis_store import RedisReadModels
@@ -104,8 +105,9 @@ def _post_counted(runtime: Runtime, threshold: int, author: str) -> dict[str, An
     session = CountingSession(runtime.session)
     live = runtime.version
     secret = runtime.settings.pseudonym_secret.get_secret_value().encode()
+    shape = BatchShape.from_settings(runtime.settings)
     projector = Projector(RedisReadModels(client, live.redis_prefixes(), secret),
-                          CqlReadModels(session, live.keyspaces()),
+                          CqlReadModels(session, live.keyspaces(), shape),
                           ProjectionPolicy(fanout_threshold=threshold))
     client.tally.clear()
     client.round_trips = 0

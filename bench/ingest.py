@@ -3,13 +3,14 @@
 End to end runs from the first view handed to Kafka until every view is in the viewer lists
 (CQL rows) and the counters (Redis). The ceilings run the same work with nothing around it, in
 this process, one at a time: a confluent-kafka consumer decoding the same messages, a batched
-CQL writer of the same rows (the projector's prepared statement, execute_concurrent), and a
+CQL writer of the same rows (the projector's prepared statement, execute_concurrent: in the
+configured batch shape, in a few other shapes and row by row), and a
 pipelined Redis writer of the same updates the projector sends per view. Both the worker and
 the Redis ceiling wait for `STORIES_REDIS_WAIT_REPLICAS` replicas per flush, recorded beside the
 figures: run it with 0 and 1 on a cluster to see what the wait costs.
 
 The combined ceiling is what one pipeline doing all three steps in turn on the same cores could
-reach with no overhead at all: 1 / sum(1 / ceiling), with the faster CQL write shape measured.
+reach with no overhead at all: 1 / sum(1 / ceiling), with the fastest CQL write shape measured.
 """
 
 from __future__ import annotations
@@ -32,15 +33,18 @@ from harness.deployment import Deployment
 from harness.usage import cpu_seconds
 from harness.waiting import wait_until
 from projections.runtime import Runtime
+from projections.stores.cql_batches import BatchShape
 from projections.stores.cql_store import first_wins_ts, unlogged_batches, viewer_bucket
 from schemas.rules import to_millis
 from streams.producer import CONTENT_TYPE, producer_config
 from streams.topics import topic_for, topic_name
 
 __all__ = ["IngestPlan", "measure_ingest", "post_stories", "combined_ceiling", "combine_ceilings",
-           "ceiling_figures"]
+           "ceiling_figures", "CQL_SHAPES"]
 
 INSIGHTS_MS = 30 * 86_400_000
+# Measured beside the configured shape (STORIES_CQL_BATCH_*): the combined ceiling takes the best.
+CQL_SHAPES = (BatchShape(30, 10), BatchShape(100, 50), BatchShape(250, 100))
 VIEW_HEADERS: list[tuple[str, str | bytes | None]] = [("event-type", b"StoryViewed"),
                                                   ("content-type", CONTENT_TYPE)]
 
@@ -197,29 +201,45 @@ def _viewer_rows_of(statement: Any, views: list[View], now: int) -> list[tuple[A
             for v in views]
 
 
-def _cql_ceiling(scratch: Runtime, views: list[View], batch: int, grouped: bool
+def _cql_ceiling(scratch: Runtime, views: list[View], batch: int, shape: BatchShape | None
                  ) -> dict[str, Any]:
     """The projector's viewer rows, batch by batch with execute_concurrent.
 
-    `grouped`: as unlogged batches by partition (what the projector sends), else row by row.
+    `shape`: as unlogged batches of partitions packed up to it (what the projector sends);
+    None: row by row.
     """
     statement = scratch.cql_models().stmt["view"]
     session, now = scratch.session, int(time.time() * 1000)
     began = time.perf_counter()
     for chunk in _chunks(views, batch):
         rows = _viewer_rows_of(statement, chunk, now)
-        if grouped:
-            partitions: dict[tuple[str, str, bytes], list[Any]] = {}
-            for prepared, params in rows:
-                bound = prepared.bind(params)
-                key = (bound.keyspace, bound.table, bound.routing_key)
-                partitions.setdefault(key, []).append(bound)
-            batches: list[tuple[Any, Any]] = [(b, None) for b in unlogged_batches(session, partitions)]
-            rows = batches
-        execute_concurrent(session, rows, concurrency=64, raise_on_first_error=True)
+        requests: list[tuple[Any, Any]] = rows if shape is None else [
+            (b, None) for b in unlogged_batches(session, _by_partition(rows), shape)]
+        execute_concurrent(session, requests, concurrency=64, raise_on_first_error=True)
     seconds = time.perf_counter() - began
+    method = f"unlogged batches of {shape}" if shape else "one request per row"
     return {"events": len(views), "seconds": round(seconds, 3), "rate": round(len(views) / seconds),
-            "method": "unlogged batches by partition" if grouped else "one request per row"}
+            "method": method}
+
+
+def _by_partition(rows: list[tuple[Any, tuple]]) -> dict[tuple[str, str, bytes], list[Any]]:
+    """Bound rows by partition, as the projector's CQL writer buffers them."""
+    partitions: dict[tuple[str, str, bytes], list[Any]] = {}
+    for prepared, params in rows:
+        bound = prepared.bind(params)
+        partitions.setdefault((bound.keyspace, bound.table, bound.routing_key), []).append(bound)
+    return partitions
+
+
+def _other_shapes(deployment: Deployment, views: list[View], batch: int, configured: BatchShape
+                  ) -> dict[str, dict[str, Any]]:
+    """The CQL ceiling in each shape of CQL_SHAPES other than the configured one, each in its
+    own scratch keyspace."""
+    others = [shape for shape in CQL_SHAPES if (shape.rows, shape.partitions)
+              != (configured.rows, configured.partitions)]
+    return {f"cql_write_{shape.rows}x{shape.partitions}": _cql_ceiling(
+                deployment.scratch_runtime(f"s{n}"), views, batch, shape)
+            for n, shape in enumerate(others)}
 
 
 def _redis_ceiling(scratch: Runtime, views: list[View], batch: int) -> dict[str, Any]:
@@ -274,13 +294,15 @@ def combine_ceilings(ceilings: dict[str, dict[str, Any]], cql_shapes: dict[str, 
 
 
 def ceiling_figures(end_to_end: dict[str, Any], ceilings: dict[str, dict[str, Any]],
-                    per_row: dict[str, Any]) -> dict[str, Any]:
+                    per_row: dict[str, Any], other_shapes: dict[str, dict[str, Any]] | None = None
+                    ) -> dict[str, Any]:
     """End to end beside its ceilings: the slowest one and the ratio to it, the combined ceiling
-    (with the faster of the two CQL shapes) and the ratio to that."""
+    (with the fastest CQL shape: configured, `other_shapes` or row by row) and the ratio to that."""
     slowest = min(ceilings, key=lambda name: ceilings[name]["rate"])
-    shapes = {"cql_write": ceilings["cql_write"], "cql_write_row_by_row": per_row}
+    others = other_shapes or {}
+    shapes = {"cql_write": ceilings["cql_write"], **others, "cql_write_row_by_row": per_row}
     return {"end_to_end": end_to_end, "ceilings": ceilings, "slowest_ceiling": slowest,
-            "cql_write_row_by_row": per_row,
+            "cql_write_row_by_row": per_row, "cql_write_shapes": others,
             "ratio_to_slowest": round(end_to_end["rate"] / ceilings[slowest]["rate"], 3),
             **combine_ceilings(ceilings, shapes, end_to_end["rate"])}
 
@@ -303,18 +325,22 @@ def measure_ingest(deployment: Deployment, stories: list[tuple[str, str]],
     deployment.wait_idle(600)
     batch = deployment.settings.worker_batch_size
     scratch = deployment.scratch_runtime("x")
+    shape = BatchShape.from_settings(deployment.settings)
     ceilings = {
         "kafka_decode": _kafka_ceiling(deployment, since),
-        "cql_write": _cql_ceiling(scratch, views, batch, grouped=True),
+        "cql_write": _cql_ceiling(scratch, views, batch, shape),
         "redis_write": _redis_ceiling(scratch, views, batch),
     }
-    per_row = _cql_ceiling(deployment.scratch_runtime("y"), views, batch, grouped=False)
+    per_row = _cql_ceiling(deployment.scratch_runtime("y"), views, batch, None)
+    other_shapes = _other_shapes(deployment, views, batch, shape)
     return {
         "views": len(views), "views_before": sum(since.values()),
         "stories": len({v.story_id for v in views}),
         "partitions": len(since), "event_bytes": round(sum(len(v.value) for v in views) / len(views), 1),
         "batch_size": batch, "redis_wait_replicas": deployment.settings.redis_wait_replicas,
         "cpu_us_per_view": end_to_end.pop("cpu_us_per_view"),
-        **ceiling_figures(end_to_end, ceilings, per_row),
+        "cql_batch_shape": {"rows": shape.rows, "partitions": shape.partitions,
+                            "value_bytes": shape.value_bytes},
+        **ceiling_figures(end_to_end, ceilings, per_row, other_shapes),
         "scratch_keyspace": dict(scratch.cql_models().keyspace)["engagement"],
     }

@@ -220,6 +220,7 @@ FLAT_KEYS: tuple[tuple[str, Read], ...] = (
     ("ceiling_cql_per_s", _at("ingest", "combined_ceiling", "of", "cql_write")),
     ("ceiling_cql_shape", _at("ingest", "combined_ceiling", "cql_method")),
     ("ceiling_cql_batched_per_s", _at("ingest", "ceilings", "cql_write", "rate")),
+    ("ceiling_cql_batched_shape", _at("ingest", "ceilings", "cql_write", "method")),
     ("ceiling_cql_row_by_row_per_s", _at("ingest", "cql_write_row_by_row", "rate")),
     ("ceiling_redis_per_s", _at("ingest", "ceilings", "redis_write", "rate")),
     ("combined_ceiling_views_per_s", _at("ingest", "combined_ceiling", "rate")),
@@ -324,7 +325,8 @@ def _ingest_rows(report: Report) -> list[Row]:
         ("ingest", "views loaded before the measurement", g("views_before")),
         ("ingest", "end to end, view events/s", g("end_to_end", "rate")),
         ("ingest", "ceiling: kafka consume + decode /s", g("ceilings", "kafka_decode", "rate")),
-        ("ingest", "ceiling: CQL viewer rows, batched /s", g("ceilings", "cql_write", "rate")),
+        ("ingest", "ceiling: CQL viewer rows, batched as configured /s", g("ceilings", "cql_write", "rate")),
+        ("ingest", "ceiling: CQL viewer rows, other batch shapes /s", _other_shapes(report)),
         ("ingest", "ceiling: CQL viewer rows, row by row /s", g("cql_write_row_by_row", "rate")),
         ("ingest", "ceiling: Redis view updates /s", g("ceilings", "redis_write", "rate")),
         ("ingest", f"combined ceiling, 1/sum(1/ceiling), CQL {shape or '-'} /s",
@@ -335,6 +337,15 @@ def _ingest_rows(report: Report) -> list[Row]:
         ("ingest", "worker CPU us per view", g("cpu_us_per_view", "worker")),
         ("ingest", "Cassandra CPU us per view", g("cpu_us_per_view", "cassandra")),
     ]
+
+
+def _other_shapes(report: Report) -> str | None:
+    """Each other CQL batch shape of the run with its rate: `100x50 12,345`."""
+    shapes = _get(report, "ingest", "cql_write_shapes")
+    if not shapes:
+        return None
+    return ", ".join(f"{name.removeprefix('cql_write_')} {_fmt(found['rate'])}"
+                     for name, found in shapes.items())
 
 
 def _freshness_rows(report: Report) -> list[Row]:

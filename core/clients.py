@@ -96,6 +96,7 @@ def cql_cluster(settings: Settings, profile: ExecutionProfile | None = None,
         port=settings.cql_port,
         protocol_version=CQL_PROTOCOL_VERSION,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile or cql_profile(settings)},
+        compression=False if settings.cql_compression == "none" else settings.cql_compression,
         **{"connect_timeout": 10, **cql_security(settings), **options},
     )
 

@@ -92,6 +92,22 @@ class Settings(BaseSettings):
     cql_serial_consistency: Literal["SERIAL", "LOCAL_SERIAL"] = Field(
         "LOCAL_SERIAL", description="Serial consistency of lightweight transactions"
     )
+    cql_batch_rows: int = Field(
+        100, ge=1,
+        description="Most rows of one unlogged batch of viewer rows, reactions, answers, follows"
+        " (partitions owned by the same node)",
+    )
+    cql_batch_partitions: int = Field(
+        50, ge=1, description="Most partitions of one such batch"
+    )
+    cql_batch_value_bytes: int = Field(
+        20_000, ge=1,
+        description="Most bytes of bound values in one such batch of several partitions (the"
+        " server counts about 1.4 times as many against its batch size thresholds)",
+    )
+    cql_compression: Literal["none", "lz4"] = Field(
+        "none", description="CQL protocol compression (none: loopback or a fast local network)"
+    )
 
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0",

@@ -35,6 +35,7 @@ from core.clock import to_ms
 from projections.catalogue import PROJECTIONS, kinds_of
 from projections.projector import Event, ProjectionPolicy, Projector
 from projections.runtime import Runtime
+from projections.stores.cql_batches import BatchShape
 from projections.stores.cql_store import CqlReadModels
 from projections.stores.redis_replicas import ReplicaWait
 from projections.stores.redis_store import RedisReadModels
@@ -92,8 +93,8 @@ def _projector(runtime: Runtime, version: ReadModelVersion) -> Projector:
         ReplicaWait.from_settings(s),
     )
     policy = ProjectionPolicy(fanout_threshold=s.fanout_threshold, insights_days=s.insights_days)
-    return Projector(redis_models, CqlReadModels(runtime.session, version.keyspace), policy,
-                     story_keys=runtime.story_keys)
+    cql_models = CqlReadModels(runtime.session, version.keyspace, BatchShape.from_settings(s))
+    return Projector(redis_models, cql_models, policy, story_keys=runtime.story_keys)
 
 
 def _consumer(runtime: Runtime) -> Consumer:

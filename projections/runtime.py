@@ -15,6 +15,7 @@ from confluent_kafka import Producer
 from core.clients import cql_session, kafka_config, redis_client
 from core.settings import Settings
 from projections.projector import ProjectionPolicy, Projector
+from projections.stores.cql_batches import BatchShape
 from projections.stores.cql_store import CqlReadModels
 from projections.stores.redis_replicas import ReplicaWait
 from projections.stores.redis_store import RedisReadModels
@@ -66,7 +67,8 @@ class Runtime:
                                ReplicaWait.from_settings(self.settings))
 
     def cql_models(self) -> CqlReadModels:
-        return CqlReadModels(self.session, self.version.keyspaces())
+        return CqlReadModels(self.session, self.version.keyspaces(),
+                             BatchShape.from_settings(self.settings))
 
     def projector(
         self, on_expired: Callable[[float], None] | None = None, live_feed: bool = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,21 +22,19 @@ from core.clock import from_ms, to_ms
 from projections.catalogue import CQL_TABLES, PROJECTIONS
 from projections.folds.highlights import Highlight
 from projections.model import Story
+from projections.stores.cql_batches import DEFAULT_SHAPE, BatchShape, batches_by_owner, one_owner
 from projections.stores.cql_dump import cql_dump
 
 __all__ = [
     "CqlReadModels", "CqlBatch", "VIEWER_BUCKETS", "viewer_bucket", "first_wins_ts",
-    "unlogged_batches",
+    "unlogged_batches", "partition_owner",
 ]
 
 VIEWER_BUCKETS = 8  # a hot story's viewers spread over this many partitions
 # Engagement and follow-graph rows carry their own USING TIMESTAMP, so sending them in unlogged
-# batches changes nothing but the number of requests. Bounds below Cassandra's warnings
-# (10 partitions, 5 KiB).
+# batches changes nothing but the number of requests (shape: `STORIES_CQL_BATCH_*`).
 GROUPED = frozenset({"view", "react", "answer", "follow", "follow_rev", "unfollow", "unfollow_rev",
                      "close_friends"})
-BATCH_PARTITIONS = 10
-BATCH_ROWS = 30
 FIRST_WINS_BASE = 1 << 60  # above any real microsecond timestamp
 DELETE_TS = FIRST_WINS_BASE + 1  # shadows every cell of a deleted story, first-wins ones too
 
@@ -132,9 +130,12 @@ def _qualified(cql: str, keyspaces: Mapping[str, str]) -> str:
 class CqlReadModels:
     """Prepared statements over one keyspace (one read-model version)."""
 
-    def __init__(self, session: Session, keyspace: str | Mapping[str, str]):
-        """`keyspace`: one for every projection, or one per projection name."""
+    def __init__(self, session: Session, keyspace: str | Mapping[str, str],
+                 shape: BatchShape = DEFAULT_SHAPE):
+        """`keyspace`: one for every projection, or one per projection name; `shape`: of the
+        unlogged batches its writes are sent in."""
         self.session = session
+        self.shape = shape
         keyspaces = (
             dict.fromkeys(PROJECTIONS, keyspace) if isinstance(keyspace, str) else dict(keyspace)
         )
@@ -314,8 +315,8 @@ class CqlBatch:
         self._add("unkeep", (story_id,))
 
     def flush(self, concurrency: int = 64) -> None:
-        statements = self.pending + [(b, None) for b in unlogged_batches(self.m.session,
-                                                                         self.partitions)]
+        batches = unlogged_batches(self.m.session, self.partitions, self.m.shape)
+        statements = self.pending + [(b, None) for b in batches]
         if statements:
             execute_concurrent(
                 self.m.session, statements, concurrency=concurrency, raise_on_first_error=True
@@ -325,32 +326,33 @@ class CqlBatch:
 
 
 def unlogged_batches(session: Session, partitions: Mapping[tuple[str, str, bytes],
-                                                           list[BoundStatement]]
-                     ) -> list[BatchStatement]:
-    """Rows of one partition together, partitions of one replica packed up to the bounds."""
-    by_replica: dict[str, list[list[BoundStatement]]] = {}
-    for (keyspace, _, key), rows in partitions.items():
-        replicas = session.cluster.metadata.get_replicas(keyspace, key)
-        owner = str(replicas[0].endpoint) if replicas else ""
-        for start in range(0, len(rows), BATCH_ROWS):
-            by_replica.setdefault(owner, []).append(rows[start:start + BATCH_ROWS])
-    batches: list[BatchStatement] = []
-    for groups in by_replica.values():
-        batches.extend(_packed(groups))
-    return batches
+                                                           list[BoundStatement]],
+                     shape: BatchShape = DEFAULT_SHAPE) -> list[BatchStatement]:
+    """Rows of one partition together, partitions of one replica packed up to the shape."""
+    owner = partition_owner(session)
+    return [_unlogged(rows) for rows in batches_by_owner(partitions, owner, shape, _value_bytes)]
 
 
-def _packed(groups: list[list[BoundStatement]]) -> list[BatchStatement]:
-    """Fill batches with whole partition groups, never past the row or partition bound."""
-    batches: list[BatchStatement] = []
-    batch, rows, count = BatchStatement(batch_type=BatchType.UNLOGGED), 0, 0
-    for group in groups:
-        if count and (count == BATCH_PARTITIONS or rows + len(group) > BATCH_ROWS):
-            batches.append(batch)
-            batch, rows, count = BatchStatement(batch_type=BatchType.UNLOGGED), 0, 0
-        for bound in group:
-            batch.add(bound)
-        rows, count = rows + len(group), count + 1
-    if count:
-        batches.append(batch)
-    return batches
+def _value_bytes(bound: BoundStatement) -> int:
+    return sum(len(value) for value in bound.values if isinstance(value, bytes))
+
+
+def partition_owner(session: Session) -> Callable[[tuple[str, str, bytes]], str]:
+    """The node a batch of a partition goes to; one host owns everything, unasked."""
+    metadata = session.cluster.metadata
+    if len(metadata.all_hosts()) <= 1:
+        return one_owner
+
+    def first_replica(partition: tuple[str, str, bytes]) -> str:
+        keyspace, _, key = partition
+        replicas = metadata.get_replicas(keyspace, key)
+        return str(replicas[0].endpoint) if replicas else ""
+
+    return first_replica
+
+
+def _unlogged(rows: list[BoundStatement]) -> BatchStatement:
+    batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+    for bound in rows:
+        batch.add(bound)
+    return batch

@@ -41,8 +41,10 @@ def test_ingest_end_to_end_and_ceilings(report):
     assert ingest["ratio_to_slowest"] > 0
     combined = ingest["combined_ceiling"]
     assert 0 < combined["rate"] < min(combined["of"].values())
-    assert combined["of"]["cql_write"] == max(ingest["ceilings"]["cql_write"]["rate"],
-                                              ingest["cql_write_row_by_row"]["rate"])
+    shapes = [ingest["ceilings"]["cql_write"], ingest["cql_write_row_by_row"],
+              *ingest["cql_write_shapes"].values()]
+    assert len(shapes) >= 4  # the configured shape, row by row and at least two others
+    assert combined["of"]["cql_write"] == max(shape["rate"] for shape in shapes)
     assert ingest["ratio_to_combined"] > 0
     assert ingest["views_before"] == 0  # ingest runs first
     assert ingest["cpu_us_per_view"]["worker"] > 0

@@ -421,3 +421,14 @@ def test_recording_keeps_the_latest_full_run_beside_the_log(tmp_path, monkeypatc
     assert (kept["commit"] == "abc1234def") is replaced
     if replaced:
         assert kept["ingest_views_per_s"] == 7_610 and kept["combined_ceiling_views_per_s"] == 17_956
+
+
+def test_the_combined_ceiling_takes_the_best_of_several_batch_shapes():
+    ceilings = {"kafka_decode": {"rate": 100_000}, "cql_write": {"rate": 20_000, "method": "30x10"},
+                "redis_write": {"rate": 100_000}}
+    others = {"cql_write_100x50": {"rate": 50_000, "method": "100x50"},
+              "cql_write_250x100": {"rate": 40_000, "method": "250x100"}}
+    found = ceiling_figures({"rate": 10_000}, ceilings, {"rate": 5_000}, others)
+    assert found["combined_ceiling"]["cql_shape"] == "cql_write_100x50"
+    assert found["combined_ceiling"]["rate"] == 25_000
+    assert found["cql_write_shapes"] == others

@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any
 
 import faust
+import mode.loop
 from confluent_kafka import Producer
 
 import schemas
@@ -48,7 +49,7 @@ from streams.broker import broker_credentials
 from streams.producer import dead_letter_headers
 from streams.topics import DEAD_LETTER, TOPICS, Topic, topic_name
 
-__all__ = ["build_app", "run_worker", "DeadLetters", "decode_batch", "batch_handler"]
+__all__ = ["build_app", "run_worker", "use_uvloop", "DeadLetters", "decode_batch", "batch_handler"]
 
 # A fold of a batch and each event's partition: the rejected (index, reason).
 Apply = Callable[[list[Event], list[int]], list[tuple[int, str]]]
@@ -175,8 +176,18 @@ def _make_agent(app: faust.App, runtime: Runtime, topic: Topic, fold: Apply,
                     runtime.settings.worker_batch_size, within=0.05)
 
 
+def use_uvloop() -> None:
+    """Run the worker's loops on uvloop: faust's per-message tasks and callbacks cost less there.
+
+    faust's own `--loop uvloop` does the same: it sets the loop policy before anything asks for
+    a loop, so the app, its services and the consumer's thread all get a uvloop loop.
+    """
+    mode.loop.use("uvloop")
+
+
 def run_worker(runtime: Runtime) -> None:
     """Run the worker until interrupted, serving /metrics, /healthz and /readyz."""
+    use_uvloop()
     faults = StoreFaults()
     app = build_app(runtime, faults)
     host, port = runtime.settings.worker_metrics_host, runtime.settings.worker_metrics_port

@@ -44,12 +44,14 @@ from stories.health import (
     track_assignment,
     update_consumer_lag,
 )
+from core.settings import Settings
 from streams.agents import BatchHandler, add_batch_agent, add_timer, agent_name, with_store_backoff
 from streams.broker import broker_credentials
+from streams.monitor import LeanMonitor
 from streams.producer import dead_letter_headers
 from streams.topics import DEAD_LETTER, TOPICS, Topic, topic_name
 
-__all__ = ["build_app", "run_worker", "use_uvloop", "DeadLetters", "decode_batch", "batch_handler"]
+__all__ = ["build_app", "new_app", "run_worker", "use_uvloop", "DeadLetters", "decode_batch", "batch_handler"]
 
 # A fold of a batch and each event's partition: the rejected (index, reason).
 Apply = Callable[[list[Event], list[int]], list[tuple[int, str]]]
@@ -219,8 +221,23 @@ def engine_check(runtime: Runtime) -> EngineCheck:
 
 def build_app(runtime: Runtime, faults: StoreFaults | None = None) -> faust.App:
     """The worker's faust app: a batching agent per input topic, the expiry timer, the media worker."""
-    settings = runtime.settings
-    app = faust.App(
+    app = new_app(runtime.settings)
+    serving = runtime.serving_projector(on_expired=EXPIRY_LAG.observe, live_feed=True)
+    faults = faults or StoreFaults()
+    for topic in TOPICS:
+        _make_agent(app, runtime, topic, partial(_fold, serving.current, topic.suffix), faults)
+    add_timer(app, "consumer-lag", LAG_INTERVAL, partial(update_consumer_lag, app))
+    from media.agent import add_media_agents
+    from projections.expiry import add_expiry_timer
+
+    add_expiry_timer(app, runtime)
+    add_media_agents(app, runtime)
+    return app
+
+
+def new_app(settings: Settings) -> faust.App:
+    """The faust app before its agents; its Monitor keeps nothing per message (streams.monitor)."""
+    return faust.App(
         f"{settings.topic_prefix}-worker",
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=broker_credentials(settings),
@@ -233,15 +250,5 @@ def build_app(runtime: Runtime, faults: StoreFaults | None = None) -> faust.App:
         broker_commit_interval=1.0,
         producer_acks=-1,
         topic_replication_factor=settings.kafka_replication_factor,
+        Monitor=LeanMonitor,
     )
-    serving = runtime.serving_projector(on_expired=EXPIRY_LAG.observe, live_feed=True)
-    faults = faults or StoreFaults()
-    for topic in TOPICS:
-        _make_agent(app, runtime, topic, partial(_fold, serving.current, topic.suffix), faults)
-    add_timer(app, "consumer-lag", LAG_INTERVAL, partial(update_consumer_lag, app))
-    from media.agent import add_media_agents
-    from projections.expiry import add_expiry_timer
-
-    add_expiry_timer(app, runtime)
-    add_media_agents(app, runtime)
-    return app

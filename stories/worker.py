@@ -33,6 +33,7 @@ from core.metrics import (
     FOLD_SECONDS,
     STORE_RETRIES,
 )
+from core.settings import Settings
 from projections.projector import Event
 from projections.runtime import Runtime
 from stories.health import (
@@ -44,14 +45,15 @@ from stories.health import (
     track_assignment,
     update_consumer_lag,
 )
-from core.settings import Settings
 from streams.agents import BatchHandler, add_batch_agent, add_timer, agent_name, with_store_backoff
 from streams.broker import broker_credentials
+from streams.consumer import use_batch_racing_consumer
 from streams.monitor import LeanMonitor
 from streams.producer import dead_letter_headers
 from streams.topics import DEAD_LETTER, TOPICS, Topic, topic_name
 
-__all__ = ["build_app", "new_app", "run_worker", "use_uvloop", "DeadLetters", "decode_batch", "batch_handler"]
+__all__ = ["build_app", "new_app", "run_worker", "use_uvloop", "DeadLetters", "decode_batch",
+           "batch_handler"]
 
 # A fold of a batch and each event's partition: the rejected (index, reason).
 Apply = Callable[[list[Event], list[int]], list[tuple[int, str]]]
@@ -236,8 +238,9 @@ def build_app(runtime: Runtime, faults: StoreFaults | None = None) -> faust.App:
 
 
 def new_app(settings: Settings) -> faust.App:
-    """The faust app before its agents; its Monitor keeps nothing per message (streams.monitor)."""
-    return faust.App(
+    """The faust app before its agents: its Monitor keeps nothing per message (streams.monitor),
+    its consumer races a rebalance once per fetch (streams.consumer)."""
+    app = faust.App(
         f"{settings.topic_prefix}-worker",
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=broker_credentials(settings),
@@ -252,3 +255,5 @@ def new_app(settings: Settings) -> faust.App:
         topic_replication_factor=settings.kafka_replication_factor,
         Monitor=LeanMonitor,
     )
+    use_batch_racing_consumer(app)
+    return app

@@ -1,4 +1,4 @@
-"""The worker's faust app: its event loop and its monitor."""
+"""The worker's faust app: its event loop, its monitor, its consumer."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from faust.types import TP
 
 from core.settings import Settings
 from stories.worker import new_app
+from streams.consumer import BatchRacingConsumer
 from streams.monitor import LeanMonitor
 
 LOOP_CHECK = """
@@ -44,5 +45,8 @@ def test_the_monitor_keeps_only_when_each_stream_last_took_an_event() -> None:
     assert monitor.tp_end_offsets == {}
 
 
-def test_the_worker_app_has_the_lean_monitor() -> None:
-    assert isinstance(new_app(Settings()).monitor, LeanMonitor)
+def test_the_worker_app_has_the_lean_monitor_and_the_batch_racing_consumer() -> None:
+    app = new_app(Settings())
+
+    assert isinstance(app.monitor, LeanMonitor)
+    assert type(app.consumer) is BatchRacingConsumer

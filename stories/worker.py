@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any
 
 import faust
+import mode.loop
 from confluent_kafka import Producer
 
 import schemas
@@ -32,6 +33,7 @@ from core.metrics import (
     FOLD_SECONDS,
     STORE_RETRIES,
 )
+from core.settings import Settings
 from projections.projector import Event
 from projections.runtime import Runtime
 from stories.health import (
@@ -45,10 +47,13 @@ from stories.health import (
 )
 from streams.agents import BatchHandler, add_batch_agent, add_timer, agent_name, with_store_backoff
 from streams.broker import broker_credentials
+from streams.consumer import use_batch_racing_consumer
+from streams.monitor import LeanMonitor
 from streams.producer import dead_letter_headers
 from streams.topics import DEAD_LETTER, TOPICS, Topic, topic_name
 
-__all__ = ["build_app", "run_worker", "DeadLetters", "decode_batch", "batch_handler"]
+__all__ = ["build_app", "new_app", "run_worker", "use_uvloop", "DeadLetters", "decode_batch",
+           "batch_handler"]
 
 # A fold of a batch and each event's partition: the rejected (index, reason).
 Apply = Callable[[list[Event], list[int]], list[tuple[int, str]]]
@@ -175,8 +180,18 @@ def _make_agent(app: faust.App, runtime: Runtime, topic: Topic, fold: Apply,
                     runtime.settings.worker_batch_size, within=0.05)
 
 
+def use_uvloop() -> None:
+    """Run the worker's loops on uvloop: faust's per-message tasks and callbacks cost less there.
+
+    faust's own `--loop uvloop` does the same: it sets the loop policy before anything asks for
+    a loop, so the app, its services and the consumer's thread all get a uvloop loop.
+    """
+    mode.loop.use("uvloop")
+
+
 def run_worker(runtime: Runtime) -> None:
     """Run the worker until interrupted, serving /metrics, /healthz and /readyz."""
+    use_uvloop()
     faults = StoreFaults()
     app = build_app(runtime, faults)
     host, port = runtime.settings.worker_metrics_host, runtime.settings.worker_metrics_port
@@ -208,7 +223,23 @@ def engine_check(runtime: Runtime) -> EngineCheck:
 
 def build_app(runtime: Runtime, faults: StoreFaults | None = None) -> faust.App:
     """The worker's faust app: a batching agent per input topic, the expiry timer, the media worker."""
-    settings = runtime.settings
+    app = new_app(runtime.settings)
+    serving = runtime.serving_projector(on_expired=EXPIRY_LAG.observe, live_feed=True)
+    faults = faults or StoreFaults()
+    for topic in TOPICS:
+        _make_agent(app, runtime, topic, partial(_fold, serving.current, topic.suffix), faults)
+    add_timer(app, "consumer-lag", LAG_INTERVAL, partial(update_consumer_lag, app))
+    from media.agent import add_media_agents
+    from projections.expiry import add_expiry_timer
+
+    add_expiry_timer(app, runtime)
+    add_media_agents(app, runtime)
+    return app
+
+
+def new_app(settings: Settings) -> faust.App:
+    """The faust app before its agents: its Monitor keeps nothing per message (streams.monitor),
+    its consumer races a rebalance once per fetch (streams.consumer)."""
     app = faust.App(
         f"{settings.topic_prefix}-worker",
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -222,15 +253,7 @@ def build_app(runtime: Runtime, faults: StoreFaults | None = None) -> faust.App:
         broker_commit_interval=1.0,
         producer_acks=-1,
         topic_replication_factor=settings.kafka_replication_factor,
+        Monitor=LeanMonitor,
     )
-    serving = runtime.serving_projector(on_expired=EXPIRY_LAG.observe, live_feed=True)
-    faults = faults or StoreFaults()
-    for topic in TOPICS:
-        _make_agent(app, runtime, topic, partial(_fold, serving.current, topic.suffix), faults)
-    add_timer(app, "consumer-lag", LAG_INTERVAL, partial(update_consumer_lag, app))
-    from media.agent import add_media_agents
-    from projections.expiry import add_expiry_timer
-
-    add_expiry_timer(app, runtime)
-    add_media_agents(app, runtime)
+    use_batch_racing_consumer(app)
     return app

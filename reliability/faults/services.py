@@ -17,6 +17,7 @@ from rich.console import Console
 from core.settings import Settings
 from harness.processes import free_port
 from harness.readmodels import differing
+from harness.waiting import wait_until
 from infra.stack import down as stop_services
 from infra.stack import up as start_services
 from reliability.accounting import expired_by_timer, log_census, wait_settled
@@ -71,6 +72,11 @@ def _metric(port: int, name: str) -> float:
     return sum(float(v) for v in pattern.findall(text.decode()))
 
 
+def _outage_reported(port: int, logs: str) -> bool:
+    """The worker counted a store retry and logged its back-off."""
+    return _metric(port, "stories_store_retries_total") > 0 and "backing off" in logs
+
+
 def cql_outage(settings: Settings, size: Size, work: Path, seed: int) -> Row:
     """The CQL server stops mid-run; the worker backs off, says so, and catches up."""
     port = free_port()
@@ -82,13 +88,17 @@ def cql_outage(settings: Settings, size: Size, work: Path, seed: int) -> Row:
         try:
             stop_services(settings, QUIET, ["cassandra"])
             run.send(1, run.traffic.part(half)).result()
-            time.sleep(3)
+            # The outage lasts until the worker has said so: on a busy machine its first
+            # failed write can come some seconds after the server went away.
+            try:
+                wait_until(lambda: _outage_reported(port, d.logs()),
+                           "the worker to report the CQL outage in metrics and logs", 60, 0.5)
+            except TimeoutError as missing:
+                raise RuntimeError(str(missing)) from None
             retries = _metric(port, "stories_store_retries_total")
         finally:
             start_services(settings, QUIET, ["cassandra"])
-        row = run.finish("CQL server stopped", "CQL down ~5 s mid-run")
-        if retries <= 0 or "backing off" not in d.logs():
-            raise RuntimeError("the worker did not report the outage in metrics and logs")
+        row = run.finish("CQL server stopped", "CQL down until the worker reports it")
         return replace(row, faults=f"{row.faults}; {retries:.0f} retries reported")
 
 

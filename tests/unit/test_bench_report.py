@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from rich.console import Console
 
 from bench import suite
-from bench.capacity import DOC_REPORT
 from bench.freshness import at_loads, percentiles
 from bench.gateway_load import ratios_to_bare
 from bench.http_load import _summary
@@ -27,6 +27,8 @@ from bench.report import (
 )
 from bench.soak import SOAK, WARM_UP, SoakPlan, _soak_figures
 from stories.commands.bench import _overrides
+
+OLDER_REPORT = Path(__file__).parent / "data" / "bench-report-before-ceilings.json"
 
 MIB = 1048576
 ISSUE_KEYS = {  # the keys issue #14 names, plus each ceiling and what identifies the run
@@ -247,8 +249,8 @@ def test_the_json_file_is_one_flat_object_with_nulls(tmp_path):
 
 
 def test_an_older_report_flattens_with_what_it_measured():
-    """docs/scaling-bench.json was written before the combined ceiling and text-only trays."""
-    old = json.loads(DOC_REPORT.read_text())
+    """A small run of 2026-12-02, written before the combined ceiling and text-only trays."""
+    old = json.loads(OLDER_REPORT.read_text())
     flat = flatten(old)
     sections = old["sections"]
     assert flat["ingest_views_per_s"] == sections["ingest"]["end_to_end"]["rate"]

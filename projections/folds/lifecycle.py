@@ -1,7 +1,7 @@
 """The story-lifecycle fold: posts, media outcomes, deletions and expiries.
 
 Pure: the projector reads the snapshot this fold asks for (`needs`), folds, then flushes the
-writes; the authors whose stories changed then get their followers' trays refreshed by
+writes; the authors whose trays may show a change then get their followers' trays refreshed by
 `fold_tray_fanout`, from their stories as read back after the flush with their version.
 Different stories of one author can be folded at once by different workers (a story's events
 share a partition, an author's stories do not), each from what it read: a tray write carries
@@ -32,7 +32,15 @@ from projections.folds.policy import (
     ttl_seconds,
 )
 from projections.folds.writes import Writes
-from projections.model import Story, TrayEntry, story_from_posted, tray_entry, with_media, with_rejection
+from projections.model import (
+    READY,
+    Story,
+    TrayEntry,
+    story_from_posted,
+    tray_entry,
+    with_media,
+    with_rejection,
+)
 from projections.stores.base import EXPIRY_GRACE_MS, ActiveWrites, AuthorState, StoryRef
 
 __all__ = [
@@ -76,7 +84,7 @@ class LifecycleSnapshot:
 
 @dataclass
 class LifecycleResult:
-    """The writes, the rejected events, and the authors whose stories changed."""
+    """The writes, the rejected events, and the authors whose followers' trays may change."""
 
     writes: Writes
     rejected: list[tuple[int, str]]
@@ -206,6 +214,8 @@ class _Run:
             a: {s.story_id: s for s in found} for a, found in snapshot.stories.items()
         }
         self.authors: dict[str, str] = {}  # story -> author, for stories stored in this batch
+        # Whose followers' trays may change: a story shown in trays was written or removed. A
+        # story still processing (or rejected) changes no tray, so its writes push nothing.
         self.changed_authors: set[str] = set()
         self.expired_lags_s: list[float] = []
 
@@ -220,20 +230,29 @@ class _Run:
         return None if author_id is None else self.author_stories(author_id).get(story_id)
 
     def store(self, story: Story, partition: int) -> None:
-        self.author_stories(story.author_id)[story.story_id] = story
+        stories = self.author_stories(story.author_id)
+        before = stories.get(story.story_id)
+        if story.status == READY or (before is not None and before.status == READY):
+            self.changed_authors.add(story.author_id)
+        stories[story.story_id] = story
         self.authors[story.story_id] = story.author_id
         self.writes.active.put_story(story, story.expires_at + self.policy.insights_ms, partition)
         self.writes.record.put_story(story, ttl_seconds(story.expires_at + EXPIRY_GRACE_MS,
                                                         self.now))
-        self.changed_authors.add(story.author_id)
 
     def remove(self, author_id: str, story_id: str, partition: int) -> None:
-        self.author_stories(author_id).pop(story_id, None)
+        if _shown_in_trays(self.author_stories(author_id).pop(story_id, None)):
+            self.changed_authors.add(author_id)
         self.writes.active.drop_story(author_id, story_id, partition)
-        self.changed_authors.add(author_id)
 
     def held(self, story_id: str) -> bool:
         return bool(self.snapshot.holders.get(story_id))
+
+
+def _shown_in_trays(story: Story | None) -> bool:
+    """Whether a tray entry may list the removed story: only ready stories are shown to anyone
+    but their author. One not found counts as shown (its entries, if any, must go)."""
+    return story is None or story.status == READY
 
 
 def _on_posted(run: _Run, record: dict[str, Any], partition: int) -> None:

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from core.settings import CLUSTER_ENV_FILE, ENV_FILE_VARIABLE, get_settings
 from core.version import VERSION
+from stories.commands.admin import app as admin_app
 from stories.commands.dlq import app as dlq_app
 
 __all__ = ["app"]
@@ -301,6 +302,7 @@ def reconcile_media(
 
 
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(admin_app, name="admin")
 
 
 @app.command()

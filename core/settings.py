@@ -188,6 +188,19 @@ class Settings(BaseSettings):
     gateway_port: int = Field(8000, description="Gateway port")
     jwt_secret: SecretStr = Field(SecretStr(DEFAULT_JWT_SECRET), description="HS256 secret")
     jwt_algorithm: str = Field("HS256", description="JWT signing algorithm")
+    jwt_jwks_url: str | None = Field(
+        None, description="JWKS URL of the identity provider: tokens are then verified with its "
+                          "public keys (RS256, ES256, EdDSA) instead of the shared secret")
+    jwt_issuer: str | None = Field(None, description="Required `iss` of tokens (JWKS mode)")
+    jwt_audience: str | None = Field(None, description="Required `aud` of tokens (JWKS mode)")
+    jwt_jwks_algorithms: str = Field(
+        "RS256,ES256,EdDSA", description="Signing algorithms accepted in JWKS mode, comma-separated")
+    jwt_jwks_cache_seconds: float = Field(
+        300.0, ge=0, description="How long fetched keys are trusted before the next unknown token "
+                                 "fetches them again")
+    jwt_jwks_min_refresh_seconds: float = Field(
+        10.0, ge=0, description="Least time between two fetches of the JWKS (tokens naming "
+                                "unknown keys cannot make the gateway hammer the provider)")
     gateway_workers: int = Field(1, description="Gateway worker processes")
     gateway_max_body_bytes: int = Field(65_536, description="Largest request body accepted")
     gateway_write_limit: int = Field(
@@ -267,11 +280,29 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _jwks_names_its_tokens(self) -> Settings:
+        """Tokens of an identity provider are for this product only when issuer and audience
+        say so: JWKS mode requires both."""
+        if self.jwt_jwks_url is None:
+            return self
+        missing = [name for name in ("jwt_issuer", "jwt_audience") if not getattr(self, name)]
+        if missing:
+            named = " and ".join(f"STORIES_{name.upper()}" for name in missing)
+            raise ValueError(f"STORIES_JWT_JWKS_URL needs {named} too")
+        if not self.jwks_algorithms:
+            raise ValueError("STORIES_JWT_JWKS_ALGORITHMS names no algorithm")
+        return self
+
+    @property
+    def jwks_algorithms(self) -> list[str]:
+        return [name.strip() for name in self.jwt_jwks_algorithms.split(",") if name.strip()]
+
+    @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:
         """The defaults are public: outside development each one in use must be replaced."""
         if self.environment in ("development", "test"):
             return self
-        if self.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET:
+        if self.jwt_jwks_url is None and self.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET:
             raise ValueError(
                 "STORIES_JWT_SECRET must be set: the default secret is refused outside development"
             )

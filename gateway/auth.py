@@ -1,7 +1,13 @@
-"""Bearer tokens: the acting user is always the token's subject, never a request field."""
+"""Bearer tokens: the acting user is always the token's subject, never a request field.
+
+Two modes: tokens of an identity provider, checked with the public keys of its JWKS URL and
+for this product's issuer and audience (`STORIES_JWT_JWKS_URL`, gateway/jwks.py); or, for
+development, tokens signed with a shared secret (`stories token` issues them).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -9,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 
 from core.settings import Settings
+from gateway.jwks import JwksKeys, UnknownSigningKey, verified_claims
 from gateway.problems import unauthorized
 
 __all__ = ["issue_token", "user_from_token", "bearer_token", "TokenVerifier", "USER_ID_PATTERN"]
@@ -29,14 +36,13 @@ def issue_token(settings: Settings, user_id: str, ttl_seconds: int) -> str:
 
 
 def user_from_token(settings: Settings, token: str) -> str:
-    """The user a valid, unexpired token speaks for; anything else is a 401."""
-    return _verified(settings, token)[0]
+    """The user a valid, unexpired shared-secret token speaks for; anything else is a 401."""
+    return _subject_and_expiry(_shared_secret_claims(settings, token))[0]
 
 
-def _verified(settings: Settings, token: str) -> tuple[str, float]:
-    """The token's subject and expiry, once its signature and claims check out."""
+def _shared_secret_claims(settings: Settings, token: str) -> dict:
     try:
-        claims = jwt.decode(
+        return jwt.decode(
             token,
             settings.jwt_secret.get_secret_value(),
             algorithms=[settings.jwt_algorithm],  # `none`, RS256 and the rest are refused
@@ -46,6 +52,10 @@ def _verified(settings: Settings, token: str) -> tuple[str, float]:
         raise unauthorized("The token has expired.") from None
     except jwt.InvalidTokenError:
         raise unauthorized("The token is not valid.") from None
+
+
+def _subject_and_expiry(claims: dict) -> tuple[str, float]:
+    """The token's subject and expiry, once its signature and claims check out."""
     subject = claims["sub"]
     if not isinstance(subject, str) or not _USER_ID.match(subject):
         raise unauthorized("The token's subject is not a user id.")
@@ -59,12 +69,28 @@ class TokenVerifier:
         self._settings = settings
         self._max = max_entries
         self._known: dict[str, tuple[str, float]] = {}
+        self.keys = JwksKeys.from_settings(settings) if settings.jwt_jwks_url else None
 
-    def user(self, token: str) -> str:
-        """The token's user; the signature is checked once, the expiry on every call."""
+    async def user_async(self, token: str) -> str:
+        """`user`, fetching the provider's keys (off the event loop) when the token needs it."""
+        try:
+            return self.user(token)
+        except UnknownSigningKey:
+            assert self.keys is not None
+            await asyncio.to_thread(self.keys.refresh)
+            return self.user(token, fetched=True)
+
+    def _claims(self, token: str, fetched: bool) -> dict:
+        if self.keys is None:
+            return _shared_secret_claims(self._settings, token)
+        return verified_claims(self._settings, self.keys, token, fetched)
+
+    def user(self, token: str, fetched: bool = False) -> str:
+        """The token's user; the signature is checked once, the expiry on every call. Raises
+        UnknownSigningKey when the provider's keys must be fetched first (see `user_async`)."""
         known = self._known.get(token)
         if known is None:
-            known = _verified(self._settings, token)
+            known = _subject_and_expiry(self._claims(token, fetched))
             if len(self._known) >= self._max:
                 self._known = {}
             self._known[token] = known

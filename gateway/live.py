@@ -28,6 +28,10 @@ from gateway.reads import own_story
 __all__ = ["serve_live", "KEEPALIVE_SECONDS"]
 
 KEEPALIVE_SECONDS = 15.0
+# Browsers cannot set headers on a WebSocket: they offer this subprotocol and the token as a
+# second one, `new WebSocket(url, ["stories", "bearer." + token])`; the server picks "stories".
+SUBPROTOCOL = "stories"
+TOKEN_SUBPROTOCOL_PREFIX = "bearer."
 NOTE_FIELDS = ("type", "story_id", "user_id", "emoji", "sticker_id")
 _STORY_ID = re.compile(UUID_PATTERN)
 
@@ -36,7 +40,8 @@ async def serve_live(websocket: WebSocket, gw: Gateway, story_id: str) -> None:
     """Authorise the author, then relay until the client leaves or the story ends."""
     if await _authorised(websocket, gw, story_id) is None:
         return
-    await websocket.accept()
+    offered = SUBPROTOCOL in websocket.scope.get("subprotocols", ())
+    await websocket.accept(subprotocol=SUBPROTOCOL if offered else None)
     if is_cluster(gw.async_redis):
         # The cluster's pub/sub finds a channel's node from the slot map, read on first use.
         await gw.async_redis.initialize()
@@ -51,7 +56,7 @@ async def serve_live(websocket: WebSocket, gw: Gateway, story_id: str) -> None:
 async def _authorised(websocket: WebSocket, gw: Gateway, story_id: str) -> str | None:
     """The author's id; anyone else is refused exactly as for a story that does not exist."""
     try:
-        user_id = gw.tokens.user(_token(websocket))
+        user_id = await gw.tokens.user_async(_token(websocket))
         if not _STORY_ID.fullmatch(story_id) or not await in_thread(_is_live_own, gw, user_id, story_id):
             raise not_found()
     except Problem as problem:
@@ -62,13 +67,18 @@ async def _authorised(websocket: WebSocket, gw: Gateway, story_id: str) -> str |
 
 
 def _token(websocket: WebSocket) -> str:
-    """Browsers cannot set headers on a WebSocket, so `?token=` is accepted too."""
+    """The token of the Authorization header, else of the `bearer.<token>` subprotocol, else of
+    `?token=` (kept for older clients: a query string ends up in proxies' logs)."""
     header = websocket.headers.get("authorization")
     if header:
         return bearer_token(header)
+    for offered in websocket.scope.get("subprotocols", ()):
+        if offered.startswith(TOKEN_SUBPROTOCOL_PREFIX):
+            return offered.removeprefix(TOKEN_SUBPROTOCOL_PREFIX)
     token = websocket.query_params.get("token", "")
     if not token:
-        raise unauthorized("A token is required: `?token=<token>` or an Authorization header.")
+        raise unauthorized("A token is required: an Authorization header, the subprotocols "
+                           "`stories` and `bearer.<token>`, or `?token=<token>`.")
     return token
 
 

@@ -35,7 +35,7 @@ async def _current_user(request: Request) -> str:
     """The token's subject: the only user a request can act as. One plain dependency on the
     hot path; the OpenAPI document declares the bearer scheme itself (gateway.app)."""
     token = bearer_token(request.headers.get("authorization"))
-    return request.app.state.gateway.tokens.user(token)
+    return await request.app.state.gateway.tokens.user_async(token)
 
 
 Gw = Annotated[Gateway, Depends(_gateway)]

@@ -295,7 +295,12 @@ def test_engagement_reaches_viewers_insights_and_the_live_feed(world):
     base = f"/api/v1/stories/{story_id}"
     token = author.headers["Authorization"].split()[1]
 
-    with world.client.websocket_connect(f"{base}/live?token={token}") as live:
+    with world.client.websocket_connect(f"{base}/live?token={token}") as older_client:
+        assert older_client.receive_json()["type"] == "tallies"
+    # Browsers send the token as a subprotocol (no header, nothing in the URL).
+    with world.client.websocket_connect(f"{base}/live",
+                                        subprotocols=["stories", f"bearer.{token}"]) as live:
+        assert live.accepted_subprotocol == "stories"
         assert live.receive_json()["type"] == "tallies"
         assert fans[0].post(f"{base}/views").status_code == 202
         note = live.receive_json()

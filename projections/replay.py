@@ -6,6 +6,10 @@ caught up with what arrived meanwhile, made the serving version, tailed for a gr
 gateways pick up the switch (writes are idempotent, so overlap is harmless), and only then is
 the old version dropped. Cancelling before the switch drops the new version and leaves the
 live one untouched. No side effect runs: no live-feed notes, no expiry events.
+
+A replay that dies (kill -9, a lost host) leaves its checkpoint (projections/replay_checkpoint.py):
+`resume=True` continues it where it stopped, `from_beginning=True` discards it and starts over,
+and a plain replay refuses to start beside it.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
@@ -34,6 +38,7 @@ from core.clients import kafka_config
 from core.clock import to_ms
 from projections.catalogue import PROJECTIONS, kinds_of
 from projections.projector import Event, ProjectionPolicy, Projector
+from projections.replay_checkpoint import ReplayCheckpoint, ReplayCheckpoints
 from projections.runtime import Runtime
 from projections.stores.cql_batches import BatchShape
 from projections.stores.cql_store import CqlReadModels
@@ -51,7 +56,7 @@ from projections.versions import (
 from streams.admin import partition_count
 from streams.topics import TOPICS, Topic, topic_name
 
-__all__ = ["ReplayPlan", "ReplayReport", "replay", "REPLAY_ORDER"]
+__all__ = ["ReplayPlan", "ReplayReport", "replay", "REPLAY_ORDER", "UnfinishedReplay"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +76,22 @@ class ReplayPlan:
     catch_up_lag: int = 1000
     grace_seconds: float = 5.0
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
+    resume: bool = False  # continue the interrupted replay from its checkpoint
+    from_beginning: bool = False  # discard an interrupted replay and start over
+
+
+class UnfinishedReplay(Exception):
+    """A replay cannot start as asked: one was interrupted (or none was, for --resume)."""
+
+    def __init__(self, found: ReplayCheckpoint | None):
+        self.found = found
+        if found is None:
+            message = "no interrupted replay to resume"
+        else:
+            message = (f"an interrupted replay of version {found.version} "
+                       f"({', '.join(found.projections)}) was last saved at {found.updated_at}: "
+                       "--resume continues it, --from-beginning discards it and starts over")
+        super().__init__(message)
 
 
 def _topics(runtime: Runtime) -> list[Topic]:
@@ -169,7 +190,7 @@ def _decoded(messages: list[Message]) -> tuple[list[Event], list[int]]:
 
 
 def _pass(runtime: Runtime, consumer: Consumer, projector: Projector, plan: ReplayPlan,
-          progress: Progress | None) -> int:
+          progress: Progress | None, checkpoints: ReplayCheckpoints) -> int:
     """One pass over every topic up to the current end; returns the events applied."""
     prefix = runtime.settings.topic_prefix
     named = [(topic_name(t, prefix), t) for t in _topics(runtime)]
@@ -184,50 +205,89 @@ def _pass(runtime: Runtime, consumer: Consumer, projector: Projector, plan: Repl
     for name, topic in named:
         for batch in _read(consumer, name, list(range(counts[name])), plan, ends):
             projector.apply(topic.suffix, *_decoded(batch))
+            checkpoints.save(plan.positions)  # the batch is folded and flushed
             applied += len(batch)
             if progress is not None and task is not None:
                 progress.update(task, advance=len(batch))
+    checkpoints.save(plan.positions, force=True)
     return applied
 
 
 def replay(runtime: Runtime, plan: ReplayPlan, console: Console) -> ReplayReport:
     """Rebuild the read models into a new version and make the planned projections live there."""
-    old = runtime.version
-    new = _new_version(runtime)
-    console.print(f"rebuilding {', '.join(plan.projections)} into {new.keyspace} / "
-                  f"{new.redis_prefix}")
+    checkpoints = ReplayCheckpoints(runtime.session, runtime.version.base)
+    found = checkpoints.load()
+    if (plan.resume and found is None) or (found and not plan.resume and not plan.from_beginning):
+        raise UnfinishedReplay(found)
+    if plan.resume and found is not None:
+        old, new = ServingVersions.of(runtime.version.base, found.previous), \
+            ReadModelVersion(runtime.version.base, found.version)
+        plan = replace(plan, projections=found.projections, since=found.since,
+                       positions=dict(found.positions))
+        console.print(f"resuming the rebuild of {', '.join(plan.projections)} into "
+                      f"{new.keyspace} / {new.redis_prefix} from its checkpoint")
+    else:
+        if found is not None:
+            _discard(runtime, found, checkpoints)
+        old, new = runtime.version, _new_version(runtime)
+        checkpoints.start(ReplayCheckpoint(new.number, plan.projections, plan.since,
+                                           dict(old.numbers)))
+        console.print(f"rebuilding {', '.join(plan.projections)} into {new.keyspace} / "
+                      f"{new.redis_prefix}")
     projector = _projector(runtime, new)
     consumer = _consumer(runtime)
     started = time.monotonic()
-    switched = False
+    switched = found is not None and plan.resume and found.switched
+    applied = 0
     try:
-        with _progress(console) as progress:
-            applied = _pass(runtime, consumer, projector, plan, progress)
-        while (lag := _catch_up(runtime, consumer, projector, plan)) > plan.catch_up_lag:
-            applied += lag
-        switch_serving(runtime.session, old.base, plan.projections, new.number)
-        switched = True
-        console.print(f"switched {', '.join(plan.projections)} to version {new.number}; "
-                      f"tailing {plan.grace_seconds} s")
+        if not switched:
+            with _progress(console) as progress:
+                applied = _pass(runtime, consumer, projector, plan, progress, checkpoints)
+            while (lag := _catch_up(runtime, consumer, projector, plan, checkpoints)) > plan.catch_up_lag:
+                applied += lag
+            switch_serving(runtime.session, old.base, plan.projections, new.number)
+            checkpoints.switched()
+            switched = True
+            console.print(f"switched {', '.join(plan.projections)} to version {new.number}; "
+                          f"tailing {plan.grace_seconds} s")
         deadline = time.monotonic() + plan.grace_seconds
         while time.monotonic() < deadline:
-            applied += _catch_up(runtime, consumer, projector, plan)
+            applied += _catch_up(runtime, consumer, projector, plan, checkpoints)
             time.sleep(0.5)
     except BaseException:
         if not switched:
             console.print("[yellow]replay cancelled: dropping the new version, serving version intact[/]")
-            drop_version(runtime.session, new)
-            drop_version_keys(runtime.redis, new.redis_prefix)
+            _drop_new(runtime, new)
+            checkpoints.clear()
         raise
     finally:
         consumer.close()
     _retire(runtime, old, new, plan.projections)
+    checkpoints.clear()
     seconds = time.monotonic() - started
     return ReplayReport(new.number, applied, seconds)
 
 
-def _catch_up(runtime: Runtime, consumer: Consumer, projector: Projector, plan: ReplayPlan) -> int:
-    return _pass(runtime, consumer, projector, plan, None)
+def _drop_new(runtime: Runtime, new: ReadModelVersion) -> None:
+    drop_version(runtime.session, new)
+    drop_version_keys(runtime.redis, new.redis_prefix)
+
+
+def _discard(runtime: Runtime, found: ReplayCheckpoint, checkpoints: ReplayCheckpoints) -> None:
+    """Forget an interrupted replay: its version if it never served, else what it replaced."""
+    base = runtime.version.base
+    new = ReadModelVersion(base, found.version)
+    if found.switched:
+        _retire(runtime, ServingVersions.of(base, found.previous), new, found.projections)
+        runtime.__dict__.pop("version", None)  # the versions it switched to serve now
+    else:
+        _drop_new(runtime, new)
+    checkpoints.clear()
+
+
+def _catch_up(runtime: Runtime, consumer: Consumer, projector: Projector, plan: ReplayPlan,
+              checkpoints: ReplayCheckpoints) -> int:
+    return _pass(runtime, consumer, projector, plan, None, checkpoints)
 
 
 @dataclass(frozen=True)

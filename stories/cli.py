@@ -162,7 +162,13 @@ def replay(
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Rebuild and switch every projection")] = False,
     from_beginning: Annotated[
-        bool, typer.Option("--from-beginning", help="Read every topic from its first event")
+        bool, typer.Option("--from-beginning", help="Start over: discard an interrupted replay "
+                                                    "(the opposite of --resume) and read every "
+                                                    "topic from its first event")
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an interrupted replay (kill -9 included) "
+                                            "from its checkpoint, with the plan it started with")
     ] = False,
     since: Annotated[
         str | None,
@@ -176,11 +182,13 @@ def replay(
     Every projection by default (--all); --projection NAME switches only those (the log is
     still read whole, since each fold needs the others' state). Shows progress (events done,
     total, rate, ETA). The serving version keeps serving until the new one has caught up;
-    Ctrl-C before the switch leaves the serving version intact.
+    Ctrl-C before the switch leaves the serving version intact. A replay that died instead
+    keeps a checkpoint: --resume continues it, --from-beginning starts over, and a plain
+    replay refuses to start beside it.
     """
     from stories.commands import replay as command
 
-    plan = command.plan(projection, all_, from_beginning, since, grace)
+    plan = command.plan(projection, all_, from_beginning, since, grace, resume)
     command.run(get_settings(), console, plan)
 
 

@@ -9,22 +9,27 @@ from rich.console import Console
 
 from core.settings import Settings
 from projections.catalogue import PROJECTIONS
-from projections.replay import ReplayPlan, replay
+from projections.replay import ReplayPlan, UnfinishedReplay, replay
 from projections.runtime import Runtime
 
 __all__ = ["plan", "run"]
 
 
 def plan(
-    projection: list[str] | None, all_: bool, from_beginning: bool, since: str | None, grace: float
+    projection: list[str] | None, all_: bool, from_beginning: bool, since: str | None, grace: float,
+    resume: bool = False,
 ) -> ReplayPlan:
     """The plan the options ask for; contradictory or unknown options are bad parameters."""
     if since and from_beginning:
         raise typer.BadParameter("give --since or --from-beginning, not both")
     if projection and all_:
         raise typer.BadParameter("give --projection or --all, not both")
+    if resume and (from_beginning or since or projection or all_):
+        raise typer.BadParameter("--resume continues the interrupted replay with its own "
+                                 "projections and start: give it alone")
     chosen = _chosen(projection)
-    return ReplayPlan(projections=chosen, since=_start(since), grace_seconds=grace)
+    return ReplayPlan(projections=chosen, since=_start(since), grace_seconds=grace,
+                      resume=resume, from_beginning=from_beginning)
 
 
 def _chosen(projection: list[str] | None) -> tuple[str, ...]:
@@ -54,6 +59,9 @@ def run(settings: Settings, console: Console, replay_plan: ReplayPlan) -> None:
     runtime = Runtime(settings)
     try:
         report = replay(runtime, replay_plan, console)
+    except UnfinishedReplay as refused:
+        console.print(f"[red]{refused}[/]")
+        raise typer.Exit(2) from None
     finally:
         runtime.close()
     console.print(

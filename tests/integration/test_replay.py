@@ -46,24 +46,6 @@ def keyspaces(d) -> set[str]:
     return {r.keyspace_name for r in rows}
 
 
-def test_replay_rebuilds_identical_read_models_and_switches(built):
-    d, world = built
-    live = d.runtime.version.version("stories")
-    before = redis_dump(d.runtime.redis, live.redis_prefix)
-    viewers_before = viewer_rows(CqlReadModels(d.runtime.session, live.keyspace), world)
-    tray_before = read_tray(d.runtime.redis_models(), "user-2", int(time.time() * 1000))
-
-    versions = run_replay(d, "--all")
-    new = versions.version("stories")
-    assert {versions.number(p) for p in PROJECTIONS} == {live.number + 1}
-    assert redis_dump(d.runtime.redis, new.redis_prefix) == before
-    assert any(key.startswith("x:{p") for key in before)  # the partitions' expiry indexes too
-    assert viewer_rows(CqlReadModels(d.runtime.session, new.keyspace), world) == viewers_before
-    assert read_tray(d.runtime.redis_models(), "user-2", int(time.time() * 1000)) == tray_before
-    assert redis_dump(d.runtime.redis, live.redis_prefix) == {}  # the old version is dropped
-    assert live.keyspace not in keyspaces(d) and new.keyspace in keyspaces(d)
-
-
 def test_replay_of_one_projection_switches_only_it(built):
     d, world = built
     live = d.runtime.version.version("trays")
@@ -109,3 +91,50 @@ def test_cancelled_replay_leaves_the_live_version_intact(built, monkeypatch):
     assert f"{live.base}_v{new_number}" not in keyspaces(d)
     assert redis_dump(d.runtime.redis, f"{live.base}:v{new_number}:") == {}
     assert redis_dump(d.runtime.redis, live.version("stories").redis_prefix) == before
+
+
+# A replay process killed (SIGKILL, no clean-up) just before it folds its third batch.
+KILLED_MID_REPLAY = """
+import os, signal
+from projections.projector import Projector
+from stories.cli import app
+real_apply, calls = Projector.apply, []
+def apply_then_die(projector, suffix, events, partitions):
+    calls.append(suffix)
+    if len(calls) == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_apply(projector, suffix, events, partitions)
+Projector.apply = apply_then_die
+app(["replay", "--grace", "0"])
+"""
+
+
+def test_a_killed_replay_resumes_and_rebuilds_identical_read_models(built):
+    d, world = built
+    live = d.runtime.version.version("stories")
+    before = redis_dump(d.runtime.redis, live.redis_prefix)
+    viewers_before = viewer_rows(CqlReadModels(d.runtime.session, live.keyspace), world)
+    tray_before = read_tray(d.runtime.redis_models(), "user-2", int(time.time() * 1000))
+
+    killed = subprocess.run([sys.executable, "-c", KILLED_MID_REPLAY], env=d.env(),
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    assert read_serving_versions(d.runtime.session, d.settings.cql_keyspace).newest() == live.number
+
+    refused = subprocess.run([sys.executable, "-m", "stories.cli", "replay"], env=d.env(),
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2
+    assert "--resume" in refused.stderr and "--from-beginning" in refused.stderr
+
+    versions = run_replay(d, "--resume")
+    new = versions.version("stories")
+    assert {versions.number(p) for p in PROJECTIONS} == {live.number + 1}
+    assert redis_dump(d.runtime.redis, new.redis_prefix) == before
+    assert any(key.startswith("x:{p") for key in before)  # the partitions' expiry indexes too
+    assert viewer_rows(CqlReadModels(d.runtime.session, new.keyspace), world) == viewers_before
+    assert read_tray(d.runtime.redis_models(), "user-2", int(time.time() * 1000)) == tray_before
+    assert redis_dump(d.runtime.redis, live.redis_prefix) == {}  # the old version is dropped
+    assert live.keyspace not in keyspaces(d) and new.keyspace in keyspaces(d)
+    nothing_left = subprocess.run([sys.executable, "-m", "stories.cli", "replay", "--resume"],
+                                  env=d.env(), capture_output=True, text=True, timeout=300)
+    assert nothing_left.returncode == 2 and "no interrupted replay" in nothing_left.stderr

@@ -54,6 +54,7 @@ from projections.versions import (
     switch_serving,
 )
 from streams.admin import partition_count
+from streams.schema_topic import SchemaTopic
 from streams.topics import TOPICS, Topic, topic_name
 
 __all__ = ["ReplayPlan", "ReplayReport", "replay", "REPLAY_ORDER", "UnfinishedReplay"]
@@ -175,16 +176,18 @@ def _read(consumer: Consumer, name: str, partitions: list[int], plan: ReplayPlan
     consumer.unassign()
 
 
-def _decoded(messages: list[Message]) -> tuple[list[Event], list[int]]:
+def _decoded(messages: list[Message], schema_topic: SchemaTopic) -> tuple[list[Event], list[int]]:
     """Events of a batch and the partition of each; what cannot be decoded was dead-lettered
-    when it first arrived."""
+    when it first arrived (events of a newer release are read as the worker reads them)."""
     events, partitions = [], []
     for message in messages:
-        value = message.value()
+        value = message.value() or b""
         try:
-            events.append(schemas.decode(value or b""))
+            events.append(schemas.decode(value))
         except schemas.EventError:
-            continue
+            if not schema_topic.learn_unknown(value, message.timestamp()[1]):
+                continue
+            events.append(schemas.decode(value))
         partitions.append(message.partition() or 0)  # _read keeps only messages with one
     return events, partitions
 
@@ -193,6 +196,7 @@ def _pass(runtime: Runtime, consumer: Consumer, projector: Projector, plan: Repl
           progress: Progress | None, checkpoints: ReplayCheckpoints) -> int:
     """One pass over every topic up to the current end; returns the events applied."""
     prefix = runtime.settings.topic_prefix
+    schema_topic = SchemaTopic(kafka_config(runtime.settings), prefix)
     named = [(topic_name(t, prefix), t) for t in _topics(runtime)]
     # The broker's partition counts, which may differ from the catalogue's (see `stories init`).
     counts = {name: partition_count(consumer, name, timeout=30) for name, _ in named}
@@ -204,7 +208,7 @@ def _pass(runtime: Runtime, consumer: Consumer, projector: Projector, plan: Repl
     applied = 0
     for name, topic in named:
         for batch in _read(consumer, name, list(range(counts[name])), plan, ends):
-            projector.apply(topic.suffix, *_decoded(batch))
+            projector.apply(topic.suffix, *_decoded(batch, schema_topic))
             checkpoints.save(plan.positions)  # the batch is folded and flushed
             applied += len(batch)
             if progress is not None and task is not None:

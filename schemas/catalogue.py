@@ -182,6 +182,25 @@ class Catalogue:
             built[version] = schema_version
         self._versions[event_name] = built
 
+    def learn(self, schema: Mapping[str, Any]) -> SchemaVersion:
+        """A version of a known event that a newer release writes (published on the schema
+        topic): events written with it are read with this build's latest schema, Avro's
+        resolution dropping the fields this build does not know."""
+        event_name = schema.get("name")
+        latest = self._latest.get(event_name) if isinstance(event_name, str) else None
+        if latest is None:
+            raise CatalogueError(f"not an event this build knows: {event_name!r}")
+        learned = _build_version(latest.event_name, latest.version + 1, schema)
+        known = self._by_fingerprint.get(learned.fingerprint)
+        if known is not None:
+            return known
+        self._by_fingerprint[learned.fingerprint] = learned
+        self._readings[learned.fingerprint] = self._reading_for(learned)
+        return learned
+
+    def knows(self, schema_fingerprint: bytes) -> bool:
+        return schema_fingerprint in self._readings
+
     def _reading_for(self, writer: SchemaVersion) -> _Reading:
         """Read with the latest schema of the event; skip resolution when the writer is latest."""
         latest = self._latest[writer.event_name]

@@ -23,7 +23,7 @@ import mode.loop
 from confluent_kafka import Producer
 
 import schemas
-from core.clients import redis_client
+from core.clients import kafka_config, redis_client
 from core.metrics import (
     BATCH_SECONDS,
     BATCH_SIZE,
@@ -50,6 +50,7 @@ from streams.broker import broker_credentials
 from streams.consumer import use_batch_racing_consumer
 from streams.monitor import LeanMonitor
 from streams.producer import dead_letter_headers
+from streams.schema_topic import SchemaTopic
 from streams.topics import DEAD_LETTER, TOPICS, Topic, topic_name
 
 __all__ = ["build_app", "new_app", "run_worker", "use_uvloop", "DeadLetters", "decode_batch",
@@ -66,13 +67,16 @@ log = logging.getLogger(__name__)
 class DeadLetters:
     """Sets messages aside with their reason; flushed before the batch's offsets commit."""
 
-    def __init__(self, producer: Producer, topic: str):
+    def __init__(self, producer: Producer, topic: str, schema_topic: SchemaTopic | None = None):
         self.producer = producer
         self.topic = topic
+        self.schema_topic = schema_topic  # asked before an unknown schema is set aside
 
     @classmethod
     def of(cls, runtime: Runtime) -> DeadLetters:
-        return cls(runtime.raw_producer, topic_name(DEAD_LETTER, runtime.settings.topic_prefix))
+        prefix = runtime.settings.topic_prefix
+        return cls(runtime.raw_producer, topic_name(DEAD_LETTER, prefix),
+                   SchemaTopic(kafka_config(runtime.settings), prefix))
 
     def send(self, value: bytes | None, key: bytes | None, reason: str, origin: Any,
              kind: str) -> None:
@@ -96,7 +100,7 @@ def decode_batch(
     origins: list[Any] = []
     for message in messages:
         try:
-            name, record = schemas.decode(message.value)
+            name, record = _decode(message, dead.schema_topic)
             if name not in allowed:
                 raise schemas.EventValidationError("event", f"{name} does not belong here")
         except schemas.EventError as error:
@@ -106,6 +110,17 @@ def decode_batch(
         events.append((name, record))
         origins.append(message)
     return events, origins
+
+
+def _decode(message: Any, schema_topic: SchemaTopic | None) -> Event:
+    """The message's event; one written by a newer release is read once its schema is learned."""
+    try:
+        return schemas.decode(message.value)
+    except schemas.DecodeError:
+        written_at_ms = int((message.timestamp or 0) * 1000)
+        if schema_topic is None or not schema_topic.learn_unknown(message.value, written_at_ms):
+            raise
+    return schemas.decode(message.value)
 
 
 async def _project(apply: Apply, events: list[Event], partitions: list[int], topic: str,

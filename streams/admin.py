@@ -13,7 +13,7 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponenti
 
 from core.clients import KafkaConfig
 from core.settings import get_settings
-from streams.topics import DEAD_LETTER, DEAD_LETTER_REDRIVEN, TOPICS, Topic, topic_name
+from streams.topics import DEAD_LETTER, DEAD_LETTER_REDRIVEN, SCHEMAS, TOPICS, Topic, topic_name
 
 __all__ = [
     "PartitionMismatch",
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def all_topics() -> tuple[Topic, ...]:
     """Every topic the project owns, the dead-letter topics included."""
-    return (*TOPICS, DEAD_LETTER, DEAD_LETTER_REDRIVEN)
+    return (*TOPICS, DEAD_LETTER, DEAD_LETTER_REDRIVEN, SCHEMAS)
 
 
 @dataclass(frozen=True)

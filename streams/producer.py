@@ -16,6 +16,7 @@ from confluent_kafka import KafkaError, Message, Producer
 import schemas
 from core.clients import KafkaConfig, kafka_config
 from core.settings import Settings
+from streams.schema_topic import publish_schemas
 from streams.topics import key_of, topic_for, topic_name
 
 __all__ = [
@@ -91,6 +92,7 @@ class EventProducer:
         config = producer_config(kafka, error_cb=_log_client_error, **overrides)
         self._producer = Producer(config)
         self._prefix = topic_prefix
+        publish_schemas(kafka, topic_prefix)  # before any event: see streams/schema_topic.py
         self._closing = threading.Event()
         self._poller = threading.Thread(target=self._serve_reports, daemon=True, name="producer")
         self._poller.start()

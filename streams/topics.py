@@ -11,6 +11,7 @@ __all__ = [
     "TOPICS",
     "DEAD_LETTER",
     "DEAD_LETTER_REDRIVEN",
+    "SCHEMAS",
     "topic_for",
     "topic_name",
     "key_of",
@@ -107,6 +108,19 @@ DEAD_LETTER_REDRIVEN = Topic(
     events=(),
     description="One mark per dead letter sent back to its topic, keyed by its id; written in the "
                 "same transaction as the re-sent event, read before each redrive.",
+    cleanup_policy="compact",
+)
+
+SCHEMAS = Topic(
+    suffix="schemas",
+    partitions=1,
+    key_field="fingerprint",
+    # Compacted and kept forever: a reader of an older release may meet an event of any newer
+    # version, for as long as the log keeps it.
+    retention_ms=-1,
+    events=(),
+    description="Every event schema version a producer writes, keyed by its fingerprint (hex): "
+                "readers of an older release look up the versions they do not know.",
     cleanup_policy="compact",
 )
 

@@ -3,17 +3,20 @@ origin, the worker keeps going, and the valid events around the poison are proce
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import fastavro
+import orjson
 import pytest
 from confluent_kafka import Producer
 
 import schemas
 from core.clients import kafka_config
 from schemas import framing
-from streams.topics import topic_for, topic_name
+from streams.topics import SCHEMAS, topic_for, topic_name
 from tests.integration.test_worker import dead_letters, emit_all
 from tests.integration.worker_helpers import PrivateDeployment, wait_until
 
@@ -47,6 +50,23 @@ def _poison() -> list[tuple[str, bytes, str]]:
     ]
 
 
+def _newer_release_view(settings, story_id: str, viewer: str) -> bytes:
+    """A view as a newer release writes it: its schema gained a field this build does not know,
+    and its producer published that schema on the schema topic first."""
+    newer = schemas.CATALOGUE.schema_of("StoryViewed")
+    newer["fields"].append({"name": "client", "type": ["null", "string"], "default": None})
+    fingerprint = framing.fingerprint(newer)
+    record = {**schemas.new_event("StoryViewed", actor_id=viewer, story_id=story_id,
+                                  author_id="star"), "client": "web"}
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, fastavro.parse_schema(newer), record)
+    raw = Producer(kafka_config(settings))
+    raw.produce(topic_name(SCHEMAS, settings.topic_prefix), key=fingerprint.hex(),
+                value=orjson.dumps(newer))
+    raw.flush(10)
+    return framing.header(fingerprint) + body.getvalue()
+
+
 @pytest.fixture
 def deployment(local_stack, tmp_path):
     d = PrivateDeployment(local_stack, tmp_path)
@@ -70,6 +90,13 @@ def test_poison_on_every_input_topic_is_set_aside_and_the_worker_goes_on(deploym
     models = deployment.runtime.redis_models()
     wait_until(lambda: models.story(post["story_id"]) is not None, "the valid post after poison")
     wait_until(lambda: models.follows("fan", "star"), "the valid follow after poison")
+    # Rolling upgrade: a view written by a newer release is read, not set aside.
+    raw.produce(topic_name(topic_for("StoryViewed"), settings.topic_prefix),
+                key=post["story_id"].encode(),
+                value=_newer_release_view(settings, post["story_id"], "fan"))
+    raw.flush(10)
+    wait_until(lambda: models.counters(post["story_id"]).views == 1,
+               "the newer release's view to be counted")
     letters = dead_letters(settings, len(poison))
     assert len(letters) == len(poison), deployment.logs()
     reasons = [dict(m.headers())["dlq-reason"].decode() for m in letters]

@@ -196,7 +196,7 @@ def _pass(runtime: Runtime, consumer: Consumer, projector: Projector, plan: Repl
           progress: Progress | None, checkpoints: ReplayCheckpoints) -> int:
     """One pass over every topic up to the current end; returns the events applied."""
     prefix = runtime.settings.topic_prefix
-    schema_topic = SchemaTopic(kafka_config(runtime.settings), prefix)
+    schema_topic = SchemaTopic(runtime.settings)
     named = [(topic_name(t, prefix), t) for t in _topics(runtime)]
     # The broker's partition counts, which may differ from the catalogue's (see `stories init`).
     counts = {name: partition_count(consumer, name, timeout=30) for name, _ in named}

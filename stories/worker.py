@@ -23,7 +23,7 @@ import mode.loop
 from confluent_kafka import Producer
 
 import schemas
-from core.clients import kafka_config, redis_client
+from core.clients import redis_client
 from core.metrics import (
     BATCH_SECONDS,
     BATCH_SIZE,
@@ -76,7 +76,7 @@ class DeadLetters:
     def of(cls, runtime: Runtime) -> DeadLetters:
         prefix = runtime.settings.topic_prefix
         return cls(runtime.raw_producer, topic_name(DEAD_LETTER, prefix),
-                   SchemaTopic(kafka_config(runtime.settings), prefix))
+                   SchemaTopic(runtime.settings))
 
     def send(self, value: bytes | None, key: bytes | None, reason: str, origin: Any,
              kind: str) -> None:
@@ -117,7 +117,7 @@ def _decode(message: Any, schema_topic: SchemaTopic | None) -> Event:
     try:
         return schemas.decode(message.value)
     except schemas.DecodeError:
-        written_at_ms = int((message.timestamp or 0) * 1000)
+        written_at_ms = int((getattr(message, "timestamp", None) or 0) * 1000)
         if schema_topic is None or not schema_topic.learn_unknown(message.value, written_at_ms):
             raise
     return schemas.decode(message.value)

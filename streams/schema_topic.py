@@ -18,7 +18,8 @@ import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 import schemas
-from core.clients import KafkaConfig
+from core.clients import KafkaConfig, kafka_config
+from core.settings import Settings
 from schemas import framing
 from streams.topics import SCHEMAS, topic_name
 
@@ -50,10 +51,9 @@ def publish_schemas(kafka: KafkaConfig, prefix: str) -> None:
 class SchemaTopic:
     """Reads the schema topic when an event names a schema this build does not know."""
 
-    def __init__(self, kafka: KafkaConfig, prefix: str,
-                 clock: Callable[[], float] = time.time):
-        self._kafka = kafka
-        self._topic = topic_name(SCHEMAS, prefix)
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time):
+        self._settings = settings  # connected only when an unknown schema is met
+        self._topic = topic_name(SCHEMAS, settings.topic_prefix)
         self._clock = clock
         self._read_at = 0.0
         self._published: dict[str, bytes] = {}
@@ -88,7 +88,7 @@ class SchemaTopic:
 
     def _read(self) -> dict[str, bytes]:
         """Every published schema by fingerprint (hex), the topic read to its end."""
-        consumer = Consumer({**self._kafka, "group.id": f"{self._topic}-reader",
+        consumer = Consumer({**kafka_config(self._settings), "group.id": f"{self._topic}-reader",
                              "enable.auto.commit": False, "enable.partition.eof": True})
         try:
             low, high = consumer.get_watermark_offsets(TopicPartition(self._topic, 0), timeout=10)

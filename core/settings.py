@@ -282,8 +282,8 @@ class Settings(BaseSettings):
             return self
         refused = [f"{variable} must be set{hint}" for variable, hint in self._public_secrets()]
         if refused:
-            raise ValueError("; ".join(refused) + ": the development values in this repository"
-                             " are refused outside development")
+            raise ValueError("; ".join(refused) + ": values published in this repository are"
+                             " refused outside development")
         return self
 
     def _public_secrets(self) -> list[tuple[str, str]]:

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from gateway.keys import GatewayKind, gateway_key
 from gateway.problems import Problem, too_many_requests
 
-__all__ = ["WriteLimiter", "Quota", "with_quota_headers", "declare_quota_headers"]
+__all__ = ["WriteLimiter", "Quota", "Handler", "with_quota_headers", "declare_quota_headers"]
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 

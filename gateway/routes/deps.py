@@ -30,6 +30,7 @@ __all__ = [
     "no_content_response",
 ]
 
+
 class GatewayRoute(APIRoute):
     """A route that documents a 429 counts against a rate limit: its answers tell the quota
     left (RateLimit-Policy, RateLimit). Any other route (the tray, story lists) is FastAPI's

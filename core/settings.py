@@ -17,14 +17,22 @@ from pydantic_settings import (
 )
 
 __all__ = ["Settings", "get_settings", "replication_map", "env_file", "cluster_settings",
-           "DEFAULT_JWT_SECRET", "DEFAULT_KAFKA_PASSWORD", "DEFAULT_REDIS_PASSWORD", "REPO_ROOT",
-           "ENV_FILE_VARIABLE", "CLUSTER_ENV_FILE", "KafkaSecurityProtocol"]
+           "DEFAULT_JWT_SECRET", "DEFAULT_KAFKA_PASSWORD", "DEFAULT_REDIS_PASSWORD",
+           "DEFAULT_PSEUDONYM_SECRET", "DEFAULT_S3_ACCESS_KEY", "DEFAULT_S3_SECRET_KEY",
+           "DEFAULT_CQL_PASSWORD", "REPO_ROOT", "ENV_FILE_VARIABLE", "CLUSTER_ENV_FILE",
+           "KafkaSecurityProtocol"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JWT_SECRET = "development-only-secret-change-me"
 # The local stack's engine passwords: known to anyone who reads this file, so refused elsewhere.
 DEFAULT_KAFKA_PASSWORD = "development-only-kafka-password"
 DEFAULT_REDIS_PASSWORD = "development-only-redis-password"
+DEFAULT_PSEUDONYM_SECRET = "development-only-pseudonym-key"
+# The local S3 server's credentials (S3Proxy of `stories up`, MinIO of infra/compose.yaml).
+DEFAULT_S3_ACCESS_KEY = "stories"
+DEFAULT_S3_SECRET_KEY = "stories-secret"
+# Not a default (the CQL user is empty by default) but published too: infra/cluster.env's.
+DEFAULT_CQL_PASSWORD = "development-only-cql-password"
 KafkaSecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"]
 # A file of `STORIES_*=value` lines read under the environment: the environment still wins.
 ENV_FILE_VARIABLE = "STORIES_ENV_FILE"
@@ -142,8 +150,8 @@ class Settings(BaseSettings):
     s3_endpoint: str = Field("http://127.0.0.1:9000", description="S3-compatible endpoint")
     s3_region: str = Field("us-east-1", description="S3 region used for signing")
     s3_bucket: str = Field("stories-media", description="Bucket for uploads and renditions")
-    s3_access_key: str = Field("stories", description="S3 access key")
-    s3_secret_key: SecretStr = Field(SecretStr("stories-secret"), description="S3 secret key")
+    s3_access_key: str = Field(DEFAULT_S3_ACCESS_KEY, description="S3 access key")
+    s3_secret_key: SecretStr = Field(SecretStr(DEFAULT_S3_SECRET_KEY), description="S3 secret key")
     s3_session_token: SecretStr = Field(
         SecretStr(""), description="Session token of temporary S3 credentials (empty: none)"
     )
@@ -163,7 +171,7 @@ class Settings(BaseSettings):
     )
     expiry_interval: float = Field(0.5, description="Seconds between expiry timer runs")
     pseudonym_secret: SecretStr = Field(
-        SecretStr("development-only-pseudonym-key"),
+        SecretStr(DEFAULT_PSEUDONYM_SECRET),
         description="Key of the hashes that dedupe counters without keeping identities",
     )
 
@@ -299,25 +307,35 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:
-        """The defaults are public: outside development each one in use must be replaced."""
+        """The defaults are public: outside development each one in use must be replaced, and
+        one error names every such setting, so a deployment is fixed in one go."""
         if self.environment in ("development", "test"):
             return self
-        if self.jwt_jwks_url is None and self.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET:
-            raise ValueError(
-                "STORIES_JWT_SECRET must be set: the default secret is refused outside development"
-            )
-        kafka_sasl = self.kafka_security_protocol.startswith("SASL_")
-        if kafka_sasl and self.kafka_password.get_secret_value() == DEFAULT_KAFKA_PASSWORD:
-            raise ValueError(
-                "STORIES_KAFKA_PASSWORD must be set: the default password is refused outside"
-                " development"
-            )
-        if self.redis_password.get_secret_value() == DEFAULT_REDIS_PASSWORD:
-            raise ValueError(
-                "STORIES_REDIS_PASSWORD must be set (empty for a Redis without authentication):"
-                " the default password is refused outside development"
-            )
+        refused = [f"{variable} must be set{hint}" for variable, hint in self._public_secrets()]
+        if refused:
+            raise ValueError("; ".join(refused) + ": values published in this repository are"
+                             " refused outside development")
         return self
+
+    def _public_secrets(self) -> list[tuple[str, str]]:
+        """(variable, hint) of each secret in use that still has the value this repository
+        publishes."""
+        kafka_sasl = self.kafka_security_protocol.startswith("SASL_")
+        checks = [
+            ("STORIES_JWT_SECRET", "", self.jwt_secret,
+             DEFAULT_JWT_SECRET if self.jwt_jwks_url is None else None),
+            ("STORIES_PSEUDONYM_SECRET", "", self.pseudonym_secret, DEFAULT_PSEUDONYM_SECRET),
+            ("STORIES_KAFKA_PASSWORD", "", self.kafka_password,
+             DEFAULT_KAFKA_PASSWORD if kafka_sasl else None),
+            ("STORIES_REDIS_PASSWORD", " (empty for a Redis without authentication)",
+             self.redis_password, DEFAULT_REDIS_PASSWORD),
+            ("STORIES_CQL_PASSWORD", "", self.cql_password,
+             DEFAULT_CQL_PASSWORD if self.cql_username else None),
+            ("STORIES_S3_ACCESS_KEY", "", SecretStr(self.s3_access_key), DEFAULT_S3_ACCESS_KEY),
+            ("STORIES_S3_SECRET_KEY", "", self.s3_secret_key, DEFAULT_S3_SECRET_KEY),
+        ]
+        return [(variable, hint) for variable, hint, value, public in checks
+                if value.get_secret_value() == public]
 
 
 _DATACENTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -32,6 +33,7 @@ from gateway.problems import (
     invalid,
     unavailable,
 )
+from gateway.ratelimit import declare_quota_headers
 from gateway.routes import ROUTERS
 
 __all__ = ["create_app", "app_from_environment"]
@@ -94,7 +96,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description,
                              routes=app.routes)
-        app.openapi_schema = _declare_bearer(add_problem_schema(schema))
+        app.openapi_schema = declare_quota_headers(_declare_bearer(add_problem_schema(schema)))
     return app.openapi_schema
 
 
@@ -126,30 +128,42 @@ async def _problem(request: Request, error: Exception) -> Response:
 
 
 async def _request_invalid(request: Request, error: Exception) -> Response:
-    """Pydantic's findings, one entry per offending field, never echoing the input."""
+    """Pydantic's findings, one entry per offending field, never echoing the input; a body
+    that is not JSON at all is a 400 saying where it broke."""
     assert isinstance(error, RequestValidationError)
-    fields = [FieldError(field=_field_name(e), message=_message(e)) for e in error.errors()]
+    errors = error.errors()
+    if errors and errors[0].get("type") == "json_invalid":
+        return _not_json(errors[0], error.body).response()
+    fields = [FieldError(field=_field_name(e), message=str(e.get("msg", "invalid"))) for e in errors]
     detail = "; ".join(f"{f.field}: {f.message}" for f in fields[:5]) or "invalid request"
     return Problem(422, "validation", detail, fields).response()
+
+
+def _not_json(error: dict[str, Any], body: Any) -> Problem:
+    """The decoder's reason and position (FastAPI keeps both), as line and column too."""
+    location = error.get("loc", ())
+    position = location[1] if len(location) > 1 else None
+    reason = error.get("ctx", {}).get("error", "invalid JSON")
+    if not isinstance(position, int):
+        return bad_request("body", f"not valid JSON: {reason}")
+    where = f"character {position}"
+    if isinstance(body, str):
+        decoded = json.JSONDecodeError(reason, body, position)
+        where = f"line {decoded.lineno}, column {decoded.colno} ({where})"
+    return bad_request("body", f"not valid JSON: {reason} at {where}")
 
 
 def _field_name(error: dict[str, Any]) -> str:
     """`audience.user_ids[0]` for body fields, the parameter's name for the rest."""
     location, *path = error.get("loc", ("body",))
-    if error.get("type") == "json_invalid" or not path:
-        return "body" if location == "body" else str(location)
+    if not path:
+        return str(location)
     if location != "body":
         return str(path[-1])
     name = ""
     for part in path:
         name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
     return name
-
-
-def _message(error: dict[str, Any]) -> str:
-    if error.get("type") == "json_invalid":
-        return "the body is not valid JSON"
-    return str(error.get("msg", "invalid"))
 
 
 async def _event_invalid(request: Request, error: Exception) -> Response:

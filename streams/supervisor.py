@@ -2,34 +2,78 @@
 
 The faust worker stops for good when it cannot reach the broker (a Kafka restart, a network
 blip). `stories worker` therefore runs it as a child and starts a new one after such an exit;
-the child dies with its parent, so killing `stories worker` never leaves a worker behind.
+the child dies with its parent, so killing `stories worker` never leaves a worker behind:
+the kernel kills it where the C library has prctl(PR_SET_PDEATHSIG) (Linux, glibc or musl),
+and elsewhere (macOS, the BSDs) the child watches its parent itself (`watch_parent`).
 `--processes N` runs N such children in one consumer group, to use N cores.
 """
 
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache, partial
 
-__all__ = ["supervise", "worker_child_argv", "child_environments"]
+__all__ = ["supervise", "worker_child_argv", "child_environments", "watch_parent",
+           "PARENT_VARIABLE"]
 
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
 HEALTHY_RUN_SECONDS = 60  # a child that lived this long resets the back-off
 POLL_SECONDS = 0.5
+# Set in a child's environment when the kernel cannot kill it with its parent: the pid it
+# watches (`watch_parent`).
+PARENT_VARIABLE = "STORIES_SUPERVISOR_PID"
+WATCH_SECONDS = 1.0
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: the kernel kills it when the parent goes."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+@cache
+def _find_prctl() -> Callable[..., int] | None:
+    """The C library's prctl, or None where it has none. find_library may find nothing (musl
+    without a linker, say): CDLL(None) then searches the symbols the process already has."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with_parent(prctl: Callable[..., int], parent: int) -> None:
+    """Runs in the child before exec: the kernel kills it when the parent goes. A parent that
+    went before the request was made is noticed here instead."""
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def watch_parent(interval: float = WATCH_SECONDS) -> threading.Thread | None:
+    """In a child started without the kernel's help: a daemon thread that kills this process
+    once its parent (`PARENT_VARIABLE`) is gone, as PR_SET_PDEATHSIG would. None when the
+    variable is unset (not supervised, or the kernel does it)."""
+    parent = int(os.environ.pop(PARENT_VARIABLE, "") or 0)  # for this process only
+    if not parent:
+        return None
+    thread = threading.Thread(target=_watch, args=(parent, interval), name="watch-parent",
+                              daemon=True)
+    thread.start()
+    return thread
+
+
+def _watch(parent: int, interval: float) -> None:
+    """An orphan is adopted by init or a subreaper: its parent pid changes, never back."""
+    while os.getppid() == parent:
+        time.sleep(interval)
+    log.warning("the supervisor (pid %d) is gone; stopping", parent)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def child_environments(processes: int, metrics_port: int) -> list[dict[str, str]]:
@@ -58,9 +102,14 @@ class _Child:
 
     def start(self) -> None:
         self.started = time.monotonic()
+        prctl, parent = _find_prctl(), os.getpid()
+        if prctl is None:
+            self.process = subprocess.Popen(list(self.argv),
+                                            env={**self.env, PARENT_VARIABLE: str(parent)})
+            return
         self.process = subprocess.Popen(
             list(self.argv), env=self.env,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - the supervisor runs no threads
+            preexec_fn=partial(_die_with_parent, prctl, parent),  # noqa: PLW1509 - the supervisor runs no threads
         )
 
     def check(self) -> int | None:

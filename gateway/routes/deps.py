@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from gateway.auth import bearer_token
 from gateway.context import Gateway
 from gateway.models import PATH_ID_PATTERN, UUID_PATTERN
 from gateway.problems import problem_responses
+from gateway.ratelimit import Handler, with_quota_headers
 
 __all__ = [
+    "GatewayRoute",
     "Gw",
     "CurrentUser",
     "StoryIdPath",
@@ -26,6 +29,17 @@ __all__ = [
     "no_content",
     "no_content_response",
 ]
+
+
+class GatewayRoute(APIRoute):
+    """A route that documents a 429 counts against a rate limit: its answers tell the quota
+    left (RateLimit-Policy, RateLimit). Any other route (the tray, story lists) is FastAPI's
+    own, untouched."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+        return with_quota_headers(handler) if 429 in self.responses else handler
+
 
 async def _gateway(request: Request) -> Gateway:
     return request.app.state.gateway

@@ -10,6 +10,7 @@ from gateway.models import Accepted, AnswerAccepted, AnswerRequest, ReactionRequ
 from gateway.routes.deps import (
     WRITE_PROBLEMS,
     CurrentUser,
+    GatewayRoute,
     Gw,
     StickerIdPath,
     StoryIdPath,
@@ -21,7 +22,7 @@ __all__ = ["router"]
 
 OWN_STORY = no_content_response("The caller is the author: nothing is recorded")
 router = APIRouter(prefix="/api/v1/stories/{story_id}", tags=["engagement"],
-                   responses={**WRITE_PROBLEMS, **OWN_STORY})
+                   responses={**WRITE_PROBLEMS, **OWN_STORY}, route_class=GatewayRoute)
 
 
 @router.post("/views", status_code=202, response_model=Accepted)

@@ -8,11 +8,11 @@ from starlette.responses import Response
 
 from gateway.models import Health, Readiness
 from gateway.problems import FieldError, Problem, problem_responses
-from gateway.routes.deps import Gw
+from gateway.routes.deps import GatewayRoute, Gw
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=GatewayRoute)
 
 
 @router.get("/healthz", response_model=Health)

@@ -21,6 +21,7 @@ from gateway.routes.deps import (
     READ_PROBLEMS,
     WRITE_PROBLEMS,
     CurrentUser,
+    GatewayRoute,
     Gw,
     HighlightIdPath,
     StoryIdPath,
@@ -29,7 +30,7 @@ from gateway.routes.deps import (
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["highlights"])
+router = APIRouter(prefix="/api/v1", tags=["highlights"], route_class=GatewayRoute)
 
 
 @router.post("/highlights", status_code=202, response_model=HighlightAccepted,

@@ -6,11 +6,11 @@ from fastapi import APIRouter
 
 from gateway import commands
 from gateway.models import UploadGrant, UploadRequest
-from gateway.routes.deps import WRITE_PROBLEMS, CurrentUser, Gw
+from gateway.routes.deps import WRITE_PROBLEMS, CurrentUser, GatewayRoute, Gw
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["media"], responses=WRITE_PROBLEMS)
+router = APIRouter(prefix="/api/v1", tags=["media"], responses=WRITE_PROBLEMS, route_class=GatewayRoute)
 
 
 @router.post("/media/uploads", status_code=201, response_model=UploadGrant)

@@ -6,11 +6,11 @@ from fastapi import APIRouter
 
 from gateway import commands
 from gateway.models import Accepted, CloseFriendsRequest
-from gateway.routes.deps import WRITE_PROBLEMS, CurrentUser, Gw, UserIdPath
+from gateway.routes.deps import WRITE_PROBLEMS, CurrentUser, GatewayRoute, Gw, UserIdPath
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["social"], responses=WRITE_PROBLEMS)
+router = APIRouter(prefix="/api/v1", tags=["social"], responses=WRITE_PROBLEMS, route_class=GatewayRoute)
 
 
 @router.put("/users/{user_id}/follow", status_code=202, response_model=Accepted)

@@ -28,6 +28,7 @@ from gateway.routes.deps import (
     WRITE_PROBLEMS,
     CurrentUser,
     Cursor,
+    GatewayRoute,
     Gw,
     Limit,
     StoryIdPath,
@@ -38,7 +39,7 @@ from projections.stores.cql_reads import viewers_page
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["stories"])
+router = APIRouter(prefix="/api/v1", tags=["stories"], route_class=GatewayRoute)
 
 IdempotencyKey = Annotated[
     str | None,

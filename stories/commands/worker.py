@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from core.settings import Settings
-from streams.supervisor import child_environments, supervise, worker_child_argv
+from streams.supervisor import child_environments, supervise, watch_parent, worker_child_argv
 
 __all__ = ["run"]
 
@@ -26,4 +26,5 @@ def _run_one(settings: Settings) -> None:
     from projections.runtime import Runtime
     from stories.worker import run_worker
 
+    watch_parent()  # a supervised child on a system without prctl
     run_worker(Runtime(settings))

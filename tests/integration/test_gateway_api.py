@@ -137,7 +137,9 @@ def test_invalid_stories_name_the_offending_field(world):
         assert errors[0]["field"] == field, (body, errors)
     response = author.client.post("/api/v1/stories", content=b"{not json",
                                   headers={**author.headers, "content-type": "application/json"})
-    assert problem(response, 422)["errors"][0]["field"] == "body"
+    assert problem(response, 400)["errors"] == [
+        {"field": "body", "message": "not valid JSON: Expecting property name enclosed in double"
+                                     " quotes at line 1, column 2 (character 1)"}]
 
 
 def test_the_same_idempotency_key_posts_one_story(world):
@@ -535,13 +537,24 @@ def test_writes_are_rate_limited_per_user(world):
         world.client, saved = client, world.client
         try:
             busy, calm, target = world.user("busy"), world.user("calm"), world.user("target")
-            answers = [busy.put(f"/api/v1/users/{target.id}/follow").status_code for _ in range(4)]
-            assert answers == [202, 202, 202, 429]
+            answers = [busy.put(f"/api/v1/users/{target.id}/follow") for _ in range(4)]
+            assert [a.status_code for a in answers] == [202, 202, 202, 429]
+            # draft-ietf-httpapi-ratelimit-headers: the quota, and what is left of it
+            assert {a.headers["RateLimit-Policy"] for a in answers} == {'"write";q=3;w=60'}
+            left = [a.headers["RateLimit"].split(";") for a in answers]
+            assert [(name, r) for name, r, _ in left] == [('"write"', f"r={n}") for n in (2, 1, 0, 0)]
             limited = busy.put(f"/api/v1/users/{target.id}/follow")
             assert 1 <= int(limited.headers["Retry-After"]) <= 60
+            assert limited.headers["RateLimit"].endswith(f";t={limited.headers['Retry-After']}")
             assert problem(limited, 429)
-            assert calm.put(f"/api/v1/users/{target.id}/follow").status_code == 202
-            assert busy.get("/api/v1/stories/tray").status_code == 200  # reads are not limited
+            assert calm.put(f"/api/v1/users/{target.id}/follow").headers["RateLimit"].startswith(
+                '"write";r=2;')
+            viewed = busy.post(f"/api/v1/stories/{uuid.uuid4()}/views")
+            assert problem(viewed, 404) and viewed.headers["RateLimit"].startswith(
+                '"engagement";r=599;')
+            tray = busy.get("/api/v1/stories/tray")
+            assert tray.status_code == 200  # reads are not limited, and say nothing of it
+            assert "RateLimit" not in tray.headers and "RateLimit-Policy" not in tray.headers
         finally:
             world.client = saved
 

@@ -20,12 +20,14 @@ from core.clients import (
     redis_options,
     redis_plain_url,
 )
-from core.settings import REPO_ROOT, Settings
+from core.settings import DEFAULT_CQL_PASSWORD, REPO_ROOT, Settings
 from infra.stack.tls import ensure_tls
 from streams.broker import broker_credentials
 
 SECRETS = {"jwt_secret": SecretStr("a real one"), "kafka_password": SecretStr("k-real"),
-           "redis_password": SecretStr("r-real")}
+           "redis_password": SecretStr("r-real"), "pseudonym_secret": SecretStr("p-real"),
+           "s3_access_key": "AKIA-REAL", "s3_secret_key": SecretStr("s3-real"),
+           "cql_username": "scylla", "cql_password": SecretStr("c-real")}
 
 
 @pytest.fixture(scope="module")
@@ -130,16 +132,47 @@ def test_cql_authenticates_and_encrypts_only_when_configured(ca_file: str) -> No
     assert security["ssl_context"].check_hostname  # each node's address is verified
 
 
+PUBLISHED = {"cql_password": SecretStr(DEFAULT_CQL_PASSWORD)}  # infra/cluster.env's, no default
+
+
 @pytest.mark.parametrize(("setting", "variable"), [
     ("jwt_secret", "STORIES_JWT_SECRET"), ("kafka_password", "STORIES_KAFKA_PASSWORD"),
-    ("redis_password", "STORIES_REDIS_PASSWORD"),
+    ("redis_password", "STORIES_REDIS_PASSWORD"), ("pseudonym_secret", "STORIES_PSEUDONYM_SECRET"),
+    ("s3_access_key", "STORIES_S3_ACCESS_KEY"), ("s3_secret_key", "STORIES_S3_SECRET_KEY"),
+    ("cql_password", "STORIES_CQL_PASSWORD"),
 ])
 def test_each_development_default_is_refused_in_production(setting: str, variable: str) -> None:
     chosen = {name: value for name, value in SECRETS.items() if name != setting}
-    with pytest.raises(ValueError, match=f"{variable} must be set"):
+    chosen.update({name: value for name, value in PUBLISHED.items() if name == setting})
+    with pytest.raises(ValueError, match=f"{variable} must be set") as refused:
         Settings(environment="production", **chosen)
+    assert str(refused.value).count("must be set") == 1  # only the setting left at its default
     for environment in ("development", "test"):
         Settings(environment=environment, **chosen)
+
+
+def test_one_refusal_names_every_default_left() -> None:
+    with pytest.raises(ValueError) as refused:
+        Settings(environment="production", cql_username="scylla", **PUBLISHED)
+    named = set(re.findall(r"(STORIES_[A-Z0-9_]+) must be set", str(refused.value)))
+    assert named == {"STORIES_JWT_SECRET", "STORIES_KAFKA_PASSWORD", "STORIES_REDIS_PASSWORD",
+                     "STORIES_PSEUDONYM_SECRET", "STORIES_S3_ACCESS_KEY", "STORIES_S3_SECRET_KEY",
+                     "STORIES_CQL_PASSWORD"}
+
+
+def test_the_published_cql_password_is_the_local_clusters() -> None:
+    """The refusal follows infra/cluster.env: it is the one value this repository publishes."""
+    lines = (REPO_ROOT / "infra" / "cluster.env").read_text().splitlines()
+    assert f"STORIES_CQL_PASSWORD={DEFAULT_CQL_PASSWORD}" in lines
+
+
+def test_the_local_settings_files_run_in_development(monkeypatch: pytest.MonkeyPatch) -> None:
+    """infra/compose.env and infra/cluster.env keep their published secrets: they set no
+    environment, so the settings they give are development's and accepted."""
+    monkeypatch.delenv("STORIES_ENVIRONMENT", raising=False)
+    for name in ("compose.env", "cluster.env"):
+        assert "STORIES_ENVIRONMENT" not in (REPO_ROOT / "infra" / name).read_text()
+        assert Settings(_env_file=REPO_ROOT / "infra" / name).environment == "development"
 
 
 def test_production_accepts_chosen_secrets_and_an_unused_kafka_default() -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.supervisor import child_environments, supervise
+from streams import supervisor as supervision
+from streams.supervisor import PARENT_VARIABLE, child_environments, supervise, watch_parent
 
 
 @pytest.fixture(autouse=True)
@@ -86,3 +87,81 @@ def test_stopping_the_supervisor_stops_every_child(tmp_path):
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+@pytest.fixture
+def fresh_prctl_lookup():
+    supervision._find_prctl.cache_clear()
+    yield
+    supervision._find_prctl.cache_clear()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+def test_prctl_is_found_through_the_c_library_lookup(fresh_prctl_lookup):
+    assert supervision._find_prctl() is not None
+
+
+def test_a_c_library_without_prctl_leaves_the_child_to_watch(fresh_prctl_lookup, monkeypatch):
+    class LibraryWithoutPrctl:  # macOS's or a BSD's libc, as ctypes sees it
+        def __init__(self, name, use_errno=False):
+            pass
+
+        def __getattr__(self, name):
+            raise AttributeError(name)
+
+    monkeypatch.setattr(supervision.ctypes, "CDLL", LibraryWithoutPrctl)
+    assert supervision._find_prctl() is None
+
+
+def test_an_unsupervised_process_watches_nothing(monkeypatch):
+    monkeypatch.delenv(PARENT_VARIABLE, raising=False)
+    assert watch_parent() is None
+
+
+def _ended(pid: int) -> bool:
+    """Gone, or a zombie nobody has reaped yet (an orphan's new parent may be slow to)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+@pytest.mark.parametrize("prctl", ["kernel", "none"])
+def test_a_child_ends_when_its_supervisor_is_killed(tmp_path, prctl):
+    """kill -9 of the supervisor leaves no worker behind, with prctl (the kernel kills the
+    child) or without it (the child's watchdog notices its new parent and kills itself)."""
+    child = _child(tmp_path, f"""
+        import os, pathlib, time
+        from streams.supervisor import PARENT_VARIABLE, watch_parent
+        watched = os.environ.get(PARENT_VARIABLE, "")
+        watch_parent()
+        pathlib.Path({str(tmp_path)!r}, str(os.getpid())).write_text(watched)
+        time.sleep(120)
+    """)
+    runner = tmp_path / "runner.py"
+    runner.write_text(textwrap.dedent(f"""
+        import sys
+        from streams import supervisor
+        if {prctl!r} == "none":  # as on macOS or a BSD: the lookup finds no prctl
+            supervisor._find_prctl = lambda: None
+        sys.exit(supervisor.supervise({child!r}))
+    """))
+    parent = subprocess.Popen([sys.executable, str(runner)], cwd=Path(__file__).parents[2])
+    deadline = time.monotonic() + 30
+    while not (started := list(tmp_path.glob("[0-9]*"))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(started) == 1
+    pid, watched = int(started[0].name), started[0].read_text()
+    assert watched == ("" if prctl == "kernel" else str(parent.pid))
+    try:
+        parent.kill()
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while not _ended(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _ended(pid)
+    finally:
+        if not _ended(pid):
+            os.kill(pid, signal.SIGKILL)

@@ -235,6 +235,10 @@ FLAT_KEYS: tuple[tuple[str, Read], ...] = (
             ("post_to_tray_p99_ms", ("post_to_tray", "p99_ms")),
             ("view_to_list_p99_ms", ("view_to_viewer_list", "p99_ms")),
             ("kept_up", ("kept_up",))),
+    ("expiry_background_per_s", _at("expiry", "background_rate")),
+    *((f"{name}_{q}_ms", _at("expiry", name, f"{q}_ms"))
+      for name in ("ended_after_expiry", "ended_after_delete", "expiry_cleanup")
+      for q in ("p50", "p99")),
     ("tray_images_rps", _at("gateway", "gateway", "tray", "rate")),
     ("tray_images_p99_ms", _at("gateway", "gateway", "tray", "p99_ms")),
     ("tray_text_rps", _at("gateway", "gateway", "tray_text", "rate")),
@@ -304,6 +308,7 @@ def _headline(report: Report) -> list[Row]:
     return [
         *_ingest_rows(report),
         *_freshness_rows(report),
+        *_expiry_rows(report),
         *_gateway_rows(report),
         ("replay", "events/s", g("replay", "rate")),
         ("fan-out", "Redis commands: ordinary / big / celebrity post", _fanout(report)),
@@ -367,6 +372,18 @@ def _load_rows(label: str, load: dict[str, Any]) -> list[Row]:
              _triple(load.get("post_to_tray"))),
             ("freshness", f"{label}: view -> viewer list p50 / p95 / p99 ms",
              _triple(load.get("view_to_viewer_list")))]
+
+
+def _expiry_rows(report: Report) -> list[Row]:
+    g = lambda *path: _get(report, "expiry", *path)  # noqa: E731 - a local shorthand
+    return [
+        ("expiry", "background events/s reached", g("background_rate")),
+        ("expiry", "expiry -> live feed `ended` p50 / p95 / p99 ms", _triple(g("ended_after_expiry"))),
+        ("expiry", "deletion sent -> live feed `ended` p50 / p95 / p99 ms",
+         _triple(g("ended_after_delete"))),
+        ("expiry", "expiry -> gone from the read models p50 / p95 / p99 ms",
+         _triple(g("expiry_cleanup"))),
+    ]
 
 
 def _gateway_rows(report: Report) -> list[Row]:

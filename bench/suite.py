@@ -1,7 +1,8 @@
 """The whole benchmark in one run, on one private deployment: every section, then the report.
 
 Sections run one after another on the same machine: setup (the simulated world's graph through
-the worker), ingest with its ceilings, freshness under background load, gateway reads, Redis
+the worker), ingest with its ceilings, freshness under background load, the live feed's end and
+the clean-up after expiry and deletion under the lightest of those loads, gateway reads, Redis
 footprint, the memory soak, replay, fan-out, CQL footprint and media. The soak comes after the
 sections whose figures its long load would disturb and before replay, which stops the worker it
 watches. A section that fails is reported as such and the others still run.
@@ -20,6 +21,7 @@ from typing import Any
 
 from rich.console import Console
 
+from bench.expiry import ExpiryPlan, measure_expiry
 from bench.fanout import measure_fanout
 from bench.footprint import cql_viewer_footprint, kafka_footprint, redis_footprint
 from bench.freshness import FreshnessPlan, at_loads, measure_freshness
@@ -37,7 +39,8 @@ from simulation.simulate import Simulation, SimulationConfig
 
 __all__ = ["BenchSize", "SIZES", "run_suite", "SECTIONS", "RESULTS_LOG", "LATEST_FULL_RUN"]
 
-SECTIONS = ("ingest", "freshness", "gateway", "footprint", "soak", "replay", "fanout", "media")
+SECTIONS = ("ingest", "freshness", "expiry", "gateway", "footprint", "soak", "replay", "fanout",
+            "media")
 RESULTS_LOG = REPO_ROOT / "docs" / "benchmarks.md"
 LATEST_FULL_RUN = REPO_ROOT / "docs" / "benchmarks.json"  # the flat object, beside the log
 
@@ -139,6 +142,12 @@ class _Run:
             result["sustainable"] = measure_freshness(self.deployment, lighter, self.worker.pid)
             self.deployment.wait_idle(1800)
         return result
+
+    def expiry(self) -> dict[str, Any]:
+        """Under the lightest freshness load, the one the targets are stated at."""
+        size = self.size
+        background = FreshnessPlan(size.users, 7, min(size.background_rates), 0, probes=0)
+        return measure_expiry(self.deployment, ExpiryPlan(size.probes, background))
 
     def gateway(self) -> dict[str, Any]:
         readers = sorted(range(self.size.users), key=lambda u: -len(self.world.following[u]))

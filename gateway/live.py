@@ -1,7 +1,9 @@
 """Live engagement for an author watching their story: views, reactions and answers as they come.
 
 The worker publishes each new engagement once on the story's Redis channel; this relays it
-over a WebSocket, with the story's current counters after every batch. Channels are sharded
+over a WebSocket, with the story's current counters after every batch. The worker publishes
+the story's end (deletion, expiry) on the same channel, and the feed ends at once; the check
+at each keep-alive stays as the backstop for a note missed. Channels are sharded
 (SPUBLISH / SSUBSCRIBE): on a Redis Cluster a story's channel lives on its slot's node only.
 """
 
@@ -124,25 +126,30 @@ async def _next_message(pubsub: PubSub, timeout: float) -> dict[str, Any] | None
 
 
 async def _forward(websocket: WebSocket, gw: Gateway, pubsub: PubSub, story_id: str) -> None:
-    """Subscribe first, then send the counters, so nothing falls between the two."""
+    """Subscribe first, then send the counters, so nothing falls between the two; the first
+    look at the story comes right after, so an end published before the subscription counts."""
     channel = gw.models.redis.live_channel(story_id)
     await pubsub.ssubscribe(channel)
     await _send_counters(websocket, gw, story_id)
-    quiet = 0.0
+    quiet = KEEPALIVE_SECONDS
     while True:
-        message = await _next_message(pubsub, timeout=1.0)
-        if message is not None:
-            for note in orjson.loads(message["data"]):
-                await websocket.send_text(orjson.dumps(_public(note)).decode())
-            await _send_counters(websocket, gw, story_id)
-            continue
-        quiet += 1.0
         if quiet >= KEEPALIVE_SECONDS:
             quiet = 0.0
             following = await _keep_following(websocket, gw, pubsub, story_id, channel)
             if following is None:
                 return
             channel = following
+        message = await _next_message(pubsub, timeout=1.0)
+        if message is not None:
+            notes = orjson.loads(message["data"])
+            if any(note.get("type") == "ended" for note in notes):
+                await _end(websocket, story_id)
+                return
+            for note in notes:
+                await websocket.send_text(orjson.dumps(_public(note)).decode())
+            await _send_counters(websocket, gw, story_id)
+            continue
+        quiet += 1.0
 
 
 async def _keep_following(
@@ -151,14 +158,19 @@ async def _keep_following(
     """End with the story; move to the new channel when a replay switched the read models."""
     story = await in_thread(own_story, gw.models.redis, _author_of(websocket), story_id, now_ms())
     if story is None:
-        await websocket.send_text(orjson.dumps({"type": "ended", "story_id": story_id}).decode())
-        await websocket.close(code=1000)
+        await _end(websocket, story_id)
         return None
     current = gw.models.redis.live_channel(story_id)
     if current != channel:
         await pubsub.sunsubscribe(channel)
         await pubsub.ssubscribe(current)
     return current
+
+
+async def _end(websocket: WebSocket, story_id: str) -> None:
+    """The story was deleted or expired: say so, and close normally."""
+    await websocket.send_text(orjson.dumps({"type": "ended", "story_id": story_id}).decode())
+    await websocket.close(code=1000)
 
 
 def _author_of(websocket: WebSocket) -> str:

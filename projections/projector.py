@@ -79,6 +79,8 @@ class Projector:
         result = lifecycle.fold_lifecycle(events, self._lifecycle_snapshot(events, now), now,
                                           self.policy, partitions)
         self.flush(result.writes)
+        if self.live_feed and result.ended:  # the author's feed ends now, not at its keep-alive
+            self.redis.publish(lifecycle.ended_notes(result.ended))
         self._fan_out(result.changed_authors)
         if self.on_expired is not None:
             for lag in result.expired_lags_s:

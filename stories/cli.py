@@ -241,11 +241,13 @@ def bench(
         "--json", help="Also write every figure as one flat JSON object to this file "
                        "(fixed keys; null for a figure not measured)")] = None,
     section: Annotated[list[str] | None, typer.Option(help="Only this section (repeatable): "
-                                                           "ingest, freshness, gateway, footprint, "
-                                                           "soak, replay, fanout, media")] = None,
+                                                           "ingest, freshness, expiry, gateway, "
+                                                           "footprint, soak, replay, fanout, "
+                                                           "media")] = None,
     background_rate: Annotated[list[float] | None, typer.Option(
         help="Events/s of simulated load under the freshness probes (repeatable: one load "
-             "each; default 1000, 2000 and 5000 at full size)")] = None,
+             "each; default 1000, 2000 and 5000 at full size); the expiry probes run under "
+             "the lightest")] = None,
     soak_seconds: Annotated[float | None, typer.Option(
         min=1, help="Seconds of the memory soak after its warm-up "
                     "(default: 600 at full size, 4 at small)")] = None,
@@ -255,7 +257,7 @@ def bench(
     cluster: Annotated[bool, typer.Option(
         "--cluster", help="On the local cluster (ingest only unless sections are named)")] = False,
 ) -> None:
-    """Measure ingest, freshness, gateway reads, footprint, a memory soak, replay, fan-out, media.
+    """Measure ingest, freshness, expiry, gateway reads, footprint, a soak, replay, fan-out, media.
 
     Runs on a private deployment of the running stack, prints a table, writes
     reports/bench-<timestamp>.json (with --json, the flat figures too) and marks each target

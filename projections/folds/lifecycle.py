@@ -48,6 +48,7 @@ __all__ = [
     "LifecycleSnapshot",
     "LifecycleResult",
     "needs",
+    "ended_notes",
     "fold_lifecycle",
     "fold_tray_fanout",
     "put_entry",
@@ -84,12 +85,14 @@ class LifecycleSnapshot:
 
 @dataclass
 class LifecycleResult:
-    """The writes, the rejected events, and the authors whose followers' trays may change."""
+    """The writes, the rejected events, the authors whose followers' trays may change, and the
+    stories that left the read models (deleted or expired): their authors' live feeds end."""
 
     writes: Writes
     rejected: list[tuple[int, str]]
     changed_authors: list[str]
     expired_lags_s: list[float]
+    ended: list[str] = field(default_factory=list)
 
 
 def needs(events: Sequence[Event], now: int) -> LifecycleNeeds:
@@ -151,7 +154,13 @@ def fold_lifecycle(events: Sequence[Event], snapshot: LifecycleSnapshot, now: in
             _HANDLERS[name](run, record, partition)
         except ProjectionRejected as error:
             rejected.append((index, str(error)))
-    return LifecycleResult(run.writes, rejected, sorted(run.changed_authors), run.expired_lags_s)
+    return LifecycleResult(run.writes, rejected, sorted(run.changed_authors), run.expired_lags_s,
+                           ended=list(run.ended))
+
+
+def ended_notes(story_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """What the live feed is told of each story that ended: one note on the story's channel."""
+    return [{"type": "ended", "story_id": story_id} for story_id in story_ids]
 
 
 def fold_tray_fanout(changed_authors: Mapping[str, AuthorState],
@@ -218,6 +227,7 @@ class _Run:
         # story still processing (or rejected) changes no tray, so its writes push nothing.
         self.changed_authors: set[str] = set()
         self.expired_lags_s: list[float] = []
+        self.ended: dict[str, None] = {}  # in the order they ended, each once
 
     def author_stories(self, author_id: str) -> dict[str, Story]:
         return self.stories.setdefault(author_id, {})
@@ -241,9 +251,11 @@ class _Run:
                                                         self.now))
 
     def remove(self, author_id: str, story_id: str, partition: int) -> None:
+        """The story leaves the read models, whatever ends it: its live feed ends too."""
         if _shown_in_trays(self.author_stories(author_id).pop(story_id, None)):
             self.changed_authors.add(author_id)
         self.writes.active.drop_story(author_id, story_id, partition)
+        self.ended[story_id] = None
 
     def held(self, story_id: str) -> bool:
         return bool(self.snapshot.holders.get(story_id))

@@ -129,6 +129,39 @@ def test_views_in_one_batch_count_once_expire_with_the_story_and_notify_new_view
     assert notified == ["ann", "bob", "cat", "dan"]
 
 
+def test_a_deletion_and_an_expiry_each_end_their_storys_live_feed_once(stores):
+    """The running worker tells the story's sharded channel, where the gateway listens, that
+    the story ended; a story still live hears nothing."""
+    import schemas
+
+    projector = stores.fresh()
+    projector.live_feed = True
+    models = projector.redis
+    posts = [schemas.new_event("StoryPosted", "author", story_id=str(uuid.uuid4()), kind="TEXT",
+                               text="hi") for _ in range(3)]
+    gone, lapsed, kept = (post["story_id"] for post in posts)
+    assert projector.apply_lifecycle([("StoryPosted", post) for post in posts]) == []
+
+    live = models.client.pubsub()
+    for story_id in (gone, lapsed, kept):
+        live.ssubscribe(models.live_channel(story_id))
+    read = live.get_sharded_message if is_cluster(live) else live.get_message
+    ends = [("StoryDeleted", schemas.new_event("StoryDeleted", "author", story_id=gone)),
+            ("StoryExpired", schemas.new_event("StoryExpired", "system", story_id=lapsed,
+                                               author_id="author",
+                                               expires_at=posts[1]["expires_at"]))]
+    assert projector.apply_lifecycle(ends) == []
+
+    heard: list[tuple[str, list]] = []
+    while (message := read(timeout=1)) is not None:
+        if message["type"] in ("message", "smessage"):
+            heard.append((message["channel"].decode(), orjson.loads(message["data"])))
+    live.close()
+    assert sorted(heard) == sorted(
+        (models.live_channel(story_id), [{"type": "ended", "story_id": story_id}])
+        for story_id in (gone, lapsed))
+
+
 def test_the_event_loop_reads_the_same_trays_and_story_lists(stores, local_stack):
     """The gateway reads with redis.asyncio; it must see exactly what the sync reads see."""
     import asyncio

@@ -75,6 +75,16 @@ def soak_section(seconds: int = 600, reached: int = 998, worker_mib: tuple[int, 
             "kept_up": True, "reads": wrk(70, 20)}
 
 
+def expiry_section() -> dict[str, Any]:
+    """The expiry probes as `measure_expiry` returns them (100 of each kind)."""
+    return {"background_target_rate": 1000, "background_rate": 995, "probes": 100,
+            "lead_seconds": 3.0, "lag_before": 0, "lag_at_end": 80,
+            "ended_after_expiry": percentiles([0.3] * 99 + [0.9]),
+            "ended_after_delete": percentiles([0.1] * 99 + [0.4]),
+            "expiry_cleanup": percentiles([0.35] * 99 + [1.2]),
+            "feeds_not_opened": 0, "probes_timed_out": 0}
+
+
 def full_report() -> dict[str, Any]:
     """A full run's report as `run_suite` puts it together, with the issue's baseline figures."""
     ceilings = {"kafka_decode": {"events": 200_000, "rate": 110_550},
@@ -95,7 +105,8 @@ def full_report() -> dict[str, Any]:
     gateway = {"status": "measured", "readers": 500, "tray_readers": {"images": 500, "text": 120},
                "gateway": gateway_runs, "bare": bare_runs,
                **ratios_to_bare(gateway_runs, bare_runs), "gateway_rss_bytes": 347 * MIB}
-    sections = {"ingest": ingest, "freshness": freshness, "gateway": gateway,
+    sections = {"ingest": ingest, "freshness": freshness, "expiry": expiry_section(),
+                "gateway": gateway,
                 "footprint": {"worker_rss_bytes": freshness["worker_rss_bytes"],
                               "gateway_rss_bytes": gateway["gateway_rss_bytes"],
                               "redis": {"bytes_per_active_story": 967.0}},
@@ -204,7 +215,23 @@ def test_latency_keys_are_the_lightest_load_and_each_load_has_its_own():
     assert flat["post_to_tray_p99_ms_at_1k"] == flat["post_to_tray_p99_ms"]
 
 
-@pytest.mark.parametrize("missing", ["gateway", "freshness", "ingest", "soak"])
+def test_the_expiry_keys_are_the_feed_ends_and_the_clean_up():
+    flat = flatten(full_report())
+    assert flat["expiry_background_per_s"] == 995
+    assert (flat["ended_after_expiry_p50_ms"], flat["ended_after_expiry_p99_ms"]) == (300.0, 900.0)
+    assert (flat["ended_after_delete_p50_ms"], flat["ended_after_delete_p99_ms"]) == (100.0, 400.0)
+    assert (flat["expiry_cleanup_p50_ms"], flat["expiry_cleanup_p99_ms"]) == (350.0, 1200.0)
+
+
+def test_the_expiry_rows_are_in_the_printed_table():
+    console = Console(record=True, width=200)
+    print_report(full_report(), console)
+    text = console.export_text()
+    assert "expiry -> live feed `ended` p50 / p95 / p99 ms" in text
+    assert "350.0 / 350.0 / 1200.0 (n=100)" in text
+
+
+@pytest.mark.parametrize("missing", ["gateway", "freshness", "ingest", "soak", "expiry"])
 def test_a_section_not_run_or_failed_leaves_its_keys_null(missing):
     for absent in ("not run", "failed"):
         report = full_report()
@@ -220,7 +247,9 @@ def test_a_section_not_run_or_failed_leaves_its_keys_null(missing):
                "ingest": ["ingest_views_per_s", "combined_ceiling_views_per_s", "ingest_ratio",
                           "ceiling_decode_per_s"],
                "soak": ["soak_seconds", "worker_rss_soak_start_mib", "worker_rss_growth_pct",
-                        "gateway_rss_growth_pct"]}
+                        "gateway_rss_growth_pct"],
+               "expiry": ["expiry_background_per_s", "ended_after_expiry_p99_ms",
+                          "ended_after_delete_p99_ms", "expiry_cleanup_p99_ms"]}
         assert [flat[key] for key in own[missing]] == [None] * len(own[missing])
         others = [key for section, keys in own.items() if section != missing for key in keys]
         assert None not in [flat[key] for key in others]

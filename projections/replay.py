@@ -6,6 +6,10 @@ caught up with what arrived meanwhile, made the serving version, tailed for a gr
 gateways pick up the switch (writes are idempotent, so overlap is harmless), and only then is
 the old version dropped. Cancelling before the switch drops the new version and leaves the
 live one untouched. No side effect runs: no live-feed notes, no expiry events.
+
+Progress shows on the terminal (events, rate, ETA) and in the replay's own metrics
+(`core.metrics.REPLAY_REGISTRY`: events folded, events left in the pass, share of the rebuild
+done, the phase), which `stories replay --metrics-port` serves while the replay runs.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from rich.text import Text
 import schemas
 from core.clients import kafka_config
 from core.clock import to_ms
+from core.metrics import REPLAY_EVENTS, REPLAY_PHASE, REPLAY_PROGRESS, REPLAY_REMAINING
 from projections.catalogue import PROJECTIONS, kinds_of
 from projections.projector import Event, ProjectionPolicy, Projector
 from projections.runtime import Runtime
@@ -178,16 +183,32 @@ def _pass(runtime: Runtime, consumer: Consumer, projector: Projector, plan: Repl
     for name, topic in named:
         _start_positions(consumer, name, topic, counts[name], plan)
     ends = _ends(consumer, counts)
-    total = sum(max(0, ends[k] - plan.positions[k]) for k in ends)
-    task = progress.add_task("replaying", total=total) if progress else None
-    applied = 0
+    meter = _Meter(sum(max(0, ends[k] - plan.positions[k]) for k in ends), progress)
     for name, topic in named:
         for batch in _read(consumer, name, list(range(counts[name])), plan, ends):
             projector.apply(topic.suffix, *_decoded(batch))
-            applied += len(batch)
-            if progress is not None and task is not None:
-                progress.update(task, advance=len(batch))
-    return applied
+            meter.advance(topic.suffix, len(batch))
+    return meter.done
+
+
+class _Meter:
+    """One pass's progress in the replay's metrics, and on the terminal for the rebuild pass
+    (the only one shown, and the only one whose share done is reported)."""
+
+    def __init__(self, total: int, progress: Progress | None):
+        self.total, self.done, self.progress = total, 0, progress
+        self.task = progress.add_task("replaying", total=total) if progress else None
+        REPLAY_REMAINING.set(total)
+        if progress is not None:
+            REPLAY_PROGRESS.set(0 if total else 1)
+
+    def advance(self, topic: str, events: int) -> None:
+        self.done += events
+        REPLAY_EVENTS.labels(topic).inc(events)
+        REPLAY_REMAINING.set(max(0, self.total - self.done))
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, advance=events)
+            REPLAY_PROGRESS.set(min(1.0, self.done / self.total))
 
 
 def replay(runtime: Runtime, plan: ReplayPlan, console: Console) -> ReplayReport:
@@ -201,12 +222,15 @@ def replay(runtime: Runtime, plan: ReplayPlan, console: Console) -> ReplayReport
     started = time.monotonic()
     switched = False
     try:
+        REPLAY_PHASE.state("rebuilding")
         with _progress(console) as progress:
             applied = _pass(runtime, consumer, projector, plan, progress)
+        REPLAY_PHASE.state("catching_up")
         while (lag := _catch_up(runtime, consumer, projector, plan)) > plan.catch_up_lag:
             applied += lag
         switch_serving(runtime.session, old.base, plan.projections, new.number)
         switched = True
+        REPLAY_PHASE.state("tailing")
         console.print(f"switched {', '.join(plan.projections)} to version {new.number}; "
                       f"tailing {plan.grace_seconds} s")
         deadline = time.monotonic() + plan.grace_seconds
@@ -214,6 +238,7 @@ def replay(runtime: Runtime, plan: ReplayPlan, console: Console) -> ReplayReport
             applied += _catch_up(runtime, consumer, projector, plan)
             time.sleep(0.5)
     except BaseException:
+        REPLAY_PHASE.state("failed" if switched else "cancelled")
         if not switched:
             console.print("[yellow]replay cancelled: dropping the new version, serving version intact[/]")
             drop_version(runtime.session, new)
@@ -221,7 +246,9 @@ def replay(runtime: Runtime, plan: ReplayPlan, console: Console) -> ReplayReport
         raise
     finally:
         consumer.close()
+    REPLAY_PHASE.state("retiring")
     _retire(runtime, old, new, plan.projections)
+    REPLAY_PHASE.state("done")
     seconds = time.monotonic() - started
     return ReplayReport(new.number, applied, seconds)
 

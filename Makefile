@@ -7,8 +7,9 @@ PYTHON  := $(VENV)/bin/python
 STORIES := $(VENV)/bin/stories
 PYTEST  := $(VENV)/bin/pytest
 STAMP   := $(VENV)/.installed
+PROMTOOL := .state/tools/bin/promtool
 
-.PHONY: help install up down status init test test-unit test-integration demo reliability lint clean bench wrk simulate cluster test-cluster
+.PHONY: help install up down status init test test-unit test-integration demo reliability lint clean bench wrk promtool simulate cluster test-cluster
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -35,13 +36,13 @@ status: install ## Show each service, its address and health
 init: install ## Create topics, CQL schema and bucket (idempotent)
 	$(STORIES) init
 
-test-unit: install ## Unit tests only (no services)
+test-unit: install promtool ## Unit tests only (no services)
 	$(PYTEST) tests/unit -q
 
-test-integration: up ## Integration tests against the running stack
+test-integration: up promtool ## Integration tests against the running stack
 	$(PYTEST) tests/integration -q
 
-test: install lint wrk ## Install, lint, start the stack, run every test (a small benchmark too), stop the stack
+test: install lint wrk promtool ## Install, lint, start the stack, run every test (a small benchmark too), stop the stack
 	@$(STORIES) up || { $(STORIES) down; exit 1; }; \
 	$(PYTEST) -q --timeout=600; rc=$$?; \
 	$(STORIES) down; exit $$rc
@@ -61,6 +62,18 @@ wrk: ## Install wrk, the HTTP load tool of the benchmark, from Debian when missi
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo -n" ); \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk || \
 		{ $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk; }; }
+
+promtool: $(PROMTOOL) ## Fetch promtool (checks infra/observability's alert rules) from Debian's prometheus package, without the daemon
+
+# apt-get download needs no root; only a missing package list does (apt-get update), as for wrk.
+$(PROMTOOL):
+	@set -eo pipefail; mkdir -p $(@D); tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	chmod 755 "$$tmp"; cd "$$tmp"; \
+	apt-get download -q prometheus 2>/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo -n" ); \
+		$$SUDO apt-get update -q >/dev/null && apt-get download -q prometheus; }; \
+	dpkg-deb --fsys-tarfile prometheus_*.deb | tar -x ./usr/bin/promtool; \
+	cd - >/dev/null; mv "$$tmp/usr/bin/promtool" $@; $@ --version | head -1
 
 cluster: install ## Start the local cluster: 3 Kafka brokers, 3 Cassandra nodes, a Redis Cluster of 6, S3
 	$(STORIES) up --cluster

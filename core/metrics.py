@@ -1,8 +1,13 @@
-"""Prometheus metrics of the worker (the gateway has its own)."""
+"""Prometheus metrics of the worker (the gateway has its own), and those of `stories replay`.
+
+The replay's metrics live in a registry of their own (`REPLAY_REGISTRY`), served only by a
+replay started with `--metrics-port`: the worker and the gateway, which import this module too,
+do not expose them.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram
 
 __all__ = [
     "EVENTS_PROJECTED",
@@ -16,11 +21,19 @@ __all__ = [
     "WORKER_READY",
     "DEAD_LETTER_REASONS",
     "EXPIRY_LAG",
+    "EXPIRY_BACKLOG",
+    "EXPIRY_BACKLOG_AGE",
     "STORIES_EXPIRED",
     "MEDIA_OUTCOMES",
     "MEDIA_SECONDS",
     "MEDIA_DESTROYED",
     "REDIS_UNREPLICATED",
+    "REPLAY_REGISTRY",
+    "REPLAY_EVENTS",
+    "REPLAY_REMAINING",
+    "REPLAY_PROGRESS",
+    "REPLAY_PHASE",
+    "REPLAY_PHASES",
 ]
 
 EVENTS_PROJECTED = Counter(
@@ -61,6 +74,16 @@ EXPIRY_LAG = Histogram(
     "From a story's expiry time to the StoryExpired event being emitted",
     buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60),
 )
+# Both measured on each poll of the expiry timer, over the indexes this worker polls (sum the
+# counts over workers, take the largest age).
+EXPIRY_BACKLOG = Gauge(
+    "stories_expiry_backlog",
+    "Stories past their expiry time whose end is not folded yet, in the indexes this worker polls",
+)
+EXPIRY_BACKLOG_AGE = Gauge(
+    "stories_expiry_backlog_age_seconds",
+    "How long the earliest of those stories is past its expiry time (0: none)",
+)
 STORIES_EXPIRED = Counter("stories_expired_total", "StoryExpired events emitted by the timer")
 MEDIA_OUTCOMES = Counter(
     "stories_media_outcomes_total", "Media outcomes announced by the media worker", ["code"]
@@ -77,4 +100,26 @@ MEDIA_DESTROYED = Counter(
 REDIS_UNREPLICATED = Counter(
     "stories_redis_unreplicated_writes_total",
     "Flushes a Redis primary took while fewer replicas than asked were attached to it",
+)
+
+REPLAY_REGISTRY = CollectorRegistry()
+REPLAY_EVENTS = Counter(
+    "stories_replay_events_total", "Events read from the log and folded by this replay",
+    ["topic"], registry=REPLAY_REGISTRY,
+)
+REPLAY_REMAINING = Gauge(
+    "stories_replay_remaining_events", "Events of the current pass not folded yet",
+    registry=REPLAY_REGISTRY,
+)
+REPLAY_PROGRESS = Gauge(
+    "stories_replay_progress_ratio", "Share of the rebuild pass folded so far, 0 to 1",
+    registry=REPLAY_REGISTRY,
+)
+# rebuilding: the first pass over the log; catching_up: passes until the lag is small;
+# tailing: after the switch, for the grace period; retiring: dropping the old version.
+REPLAY_PHASES = ("idle", "rebuilding", "catching_up", "tailing", "retiring", "done",
+                 "cancelled", "failed")
+REPLAY_PHASE = Enum(
+    "stories_replay_phase", "Where the replay is", states=list(REPLAY_PHASES),
+    registry=REPLAY_REGISTRY,
 )

@@ -27,7 +27,7 @@ import faust
 import schemas
 from core.clock import from_ms
 from core.clock import now_ms as clock_ms
-from core.metrics import STORIES_EXPIRED
+from core.metrics import EXPIRY_BACKLOG, EXPIRY_BACKLOG_AGE, STORIES_EXPIRED
 from projections.runtime import Runtime
 from projections.stores.base import LEGACY_EXPIRY_INDEX
 from projections.stores.expiry_index import (
@@ -69,12 +69,23 @@ def emit_due_expiries(runtime: Runtime, partitions: Sequence[int],
     claims; returns how many it emitted."""
     models = runtime.redis_models()  # of the serving version the worker follows
     now_ms = now_ms if now_ms is not None else clock_ms()
-    due = models.due_expiries(indexes_to_poll(partitions), now_ms, DUE_PER_RUN)
+    indexes = indexes_to_poll(partitions)
+    due = models.due_expiries(indexes, now_ms, DUE_PER_RUN)
+    _measure_backlog(models, indexes, due, now_ms)
     claimed = [d for d in due if claim_expiry(models, d.story_id, CLAIM_MS)]
     pending = [(d, runtime.events.send("StoryExpired", _expired(d))) for d in claimed]
     emitted = _settle(models, pending)
     _forget_emitted(models, set(due) - set(claimed))
     return emitted
+
+
+def _measure_backlog(models: RedisReadModels, indexes: Sequence[int | None],
+                     due: Sequence[DueExpiry], now_ms: int) -> None:
+    """The stories past their expiry whose end is not folded yet (the fold takes them out of
+    the index), and how late the earliest is; the count costs a ZCOUNT only when some are due."""
+    EXPIRY_BACKLOG.set(models.expiry_backlog(indexes, now_ms) if due else 0)
+    earliest = min((d.expires_at for d in due), default=now_ms)  # each index earliest first
+    EXPIRY_BACKLOG_AGE.set(max(0, now_ms - earliest) / 1000)
 
 
 def _expired(due: DueExpiry) -> dict[str, Any]:
@@ -135,6 +146,8 @@ def add_expiry_timer(app: faust.App, runtime: Runtime) -> None:
     async def expire_due_stories() -> None:
         partitions = owned.now()
         if not partitions:
+            EXPIRY_BACKLOG.set(0)  # none of this worker's to count
+            EXPIRY_BACKLOG_AGE.set(0)
             return
         try:
             await asyncio.to_thread(emit_due_expiries, runtime, partitions)

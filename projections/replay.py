@@ -10,6 +10,10 @@ live one untouched. No side effect runs: no live-feed notes, no expiry events.
 A replay that dies (kill -9, a lost host) leaves its checkpoint (projections/replay_checkpoint.py):
 `resume=True` continues it where it stopped, `from_beginning=True` discards it and starts over,
 and a plain replay refuses to start beside it.
+
+Progress shows on the terminal (events, rate, ETA) and in the replay's own metrics
+(`core.metrics.REPLAY_REGISTRY`: events folded, events left in the pass, share of the rebuild
+done, the phase), which `stories replay --metrics-port` serves while the replay runs.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from rich.text import Text
 import schemas
 from core.clients import kafka_config
 from core.clock import to_ms
+from core.metrics import REPLAY_EVENTS, REPLAY_PHASE, REPLAY_PROGRESS, REPLAY_REMAINING
 from projections.catalogue import PROJECTIONS, kinds_of
 from projections.projector import Event, ProjectionPolicy, Projector
 from projections.replay_checkpoint import ReplayCheckpoint, ReplayCheckpoints
@@ -203,18 +208,34 @@ def _pass(runtime: Runtime, consumer: Consumer, projector: Projector, plan: Repl
     for name, topic in named:
         _start_positions(consumer, name, topic, counts[name], plan)
     ends = _ends(consumer, counts)
-    total = sum(max(0, ends[k] - plan.positions[k]) for k in ends)
-    task = progress.add_task("replaying", total=total) if progress else None
-    applied = 0
+    meter = _Meter(sum(max(0, ends[k] - plan.positions[k]) for k in ends), progress)
     for name, topic in named:
         for batch in _read(consumer, name, list(range(counts[name])), plan, ends):
             projector.apply(topic.suffix, *_decoded(batch, schema_topic))
             checkpoints.save(plan.positions)  # the batch is folded and flushed
-            applied += len(batch)
-            if progress is not None and task is not None:
-                progress.update(task, advance=len(batch))
+            meter.advance(topic.suffix, len(batch))
     checkpoints.save(plan.positions, force=True)
-    return applied
+    return meter.done
+
+
+class _Meter:
+    """One pass's progress in the replay's metrics, and on the terminal for the rebuild pass
+    (the only one shown, and the only one whose share done is reported)."""
+
+    def __init__(self, total: int, progress: Progress | None):
+        self.total, self.done, self.progress = total, 0, progress
+        self.task = progress.add_task("replaying", total=total) if progress else None
+        REPLAY_REMAINING.set(total)
+        if progress is not None:
+            REPLAY_PROGRESS.set(0 if total else 1)
+
+    def advance(self, topic: str, events: int) -> None:
+        self.done += events
+        REPLAY_EVENTS.labels(topic).inc(events)
+        REPLAY_REMAINING.set(max(0, self.total - self.done))
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, advance=events)
+            REPLAY_PROGRESS.set(min(1.0, self.done / self.total))
 
 
 def replay(runtime: Runtime, plan: ReplayPlan, console: Console) -> ReplayReport:
@@ -245,8 +266,10 @@ def replay(runtime: Runtime, plan: ReplayPlan, console: Console) -> ReplayReport
     applied = 0
     try:
         if not switched:
+            REPLAY_PHASE.state("rebuilding")
             with _progress(console) as progress:
                 applied = _pass(runtime, consumer, projector, plan, progress, checkpoints)
+            REPLAY_PHASE.state("catching_up")
             while (lag := _catch_up(runtime, consumer, projector, plan, checkpoints)) > plan.catch_up_lag:
                 applied += lag
             switch_serving(runtime.session, old.base, plan.projections, new.number)
@@ -254,11 +277,13 @@ def replay(runtime: Runtime, plan: ReplayPlan, console: Console) -> ReplayReport
             switched = True
             console.print(f"switched {', '.join(plan.projections)} to version {new.number}; "
                           f"tailing {plan.grace_seconds} s")
+        REPLAY_PHASE.state("tailing")
         deadline = time.monotonic() + plan.grace_seconds
         while time.monotonic() < deadline:
             applied += _catch_up(runtime, consumer, projector, plan, checkpoints)
             time.sleep(0.5)
     except BaseException:
+        REPLAY_PHASE.state("failed" if switched else "cancelled")
         if not switched:
             console.print("[yellow]replay cancelled: dropping the new version, serving version intact[/]")
             _drop_new(runtime, new)
@@ -266,8 +291,10 @@ def replay(runtime: Runtime, plan: ReplayPlan, console: Console) -> ReplayReport
         raise
     finally:
         consumer.close()
+    REPLAY_PHASE.state("retiring")
     _retire(runtime, old, new, plan.projections)
     checkpoints.clear()
+    REPLAY_PHASE.state("done")
     seconds = time.monotonic() - started
     return ReplayReport(new.number, applied, seconds)
 

@@ -176,20 +176,26 @@ def replay(
                           "(graph and highlights always from the beginning)"),
     ] = None,
     grace: Annotated[float, typer.Option(help="Seconds to keep tailing after the switch")] = 5.0,
+    metrics_port: Annotated[int, typer.Option(
+        min=0, max=65535, help="Serve the replay's progress as Prometheus metrics on this port "
+                               "while it runs (0: not served)")] = 0,
+    metrics_host: Annotated[str, typer.Option(
+        help="Address of --metrics-port (0.0.0.0 in a container)")] = "127.0.0.1",
 ) -> None:
     """Rebuild read models from the log into a new version beside the serving one, then switch.
 
     Every projection by default (--all); --projection NAME switches only those (the log is
     still read whole, since each fold needs the others' state). Shows progress (events done,
-    total, rate, ETA). The serving version keeps serving until the new one has caught up;
-    Ctrl-C before the switch leaves the serving version intact. A replay that died instead
-    keeps a checkpoint: --resume continues it, --from-beginning starts over, and a plain
-    replay refuses to start beside it.
+    total, rate, ETA), and with --metrics-port serves it to Prometheus too. The serving version
+    keeps serving until the new one has caught up; Ctrl-C before the switch leaves the serving
+    version intact. A replay that died instead keeps a checkpoint: --resume continues it,
+    --from-beginning starts over, and a plain replay refuses to start beside it.
     """
     from stories.commands import replay as command
 
     plan = command.plan(projection, all_, from_beginning, since, grace, resume)
-    command.run(get_settings(), console, plan)
+    with command.serving_metrics(metrics_host, metrics_port):
+        command.run(get_settings(), console, plan)
 
 
 @app.command()

@@ -4,7 +4,8 @@
 - `/readyz` answers 200 once the worker has joined its consumer group with a completed
   assignment (possibly empty), Redis and the CQL cluster answer, and no store fault holds a
   topic's batches back; 503 with the reasons otherwise.
-- `/metrics` is the Prometheus exposition of the process.
+- `/metrics` is the Prometheus exposition of the process; each scrape runs the readiness check
+  first, so `stories_worker_ready` is current even where nothing probes `/readyz`.
 
 The server runs in a daemon thread (wsgiref + prometheus_client), apart from faust's loop.
 """
@@ -125,6 +126,7 @@ def health_app(readiness: Readiness) -> WsgiApp:
             if problems:
                 return _text(start_response, "503 Service Unavailable", "\n".join(problems) + "\n")
             return _text(start_response, "200 OK", "ready\n")
+        readiness.problems()  # stories_worker_ready as of this scrape, probed or not
         return metrics(environ, start_response)
 
     return app

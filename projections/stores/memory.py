@@ -132,6 +132,11 @@ class MemoryActiveStore:
             found += [DueExpiry(story, author, at, partition) for at, story, author in due[:limit]]
         return found
 
+    def expiry_backlog(self, partitions: Sequence[int | None], now_ms: int) -> int:
+        """Like the Redis indexes: every entry due by `now_ms`, uncapped."""
+        return sum(at <= now_ms for partition in partitions
+                   for at in (self.get("expiry_index", partition) or {}).values())
+
     def batch(self) -> MemoryActiveWrites:
         return MemoryActiveWrites(self)
 

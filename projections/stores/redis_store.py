@@ -218,6 +218,16 @@ class RedisReadModels:
         return [_due(member, score, partition)
                 for partition, due in zip(partitions, found, strict=True) for member, score in due]
 
+    def expiry_backlog(self, partitions: Sequence[int | None], now_ms: int) -> int:
+        """How many stories are due by `now_ms` in these partitions' indexes, all of them: one
+        ZCOUNT per index, in one round trip."""
+        if not partitions:
+            return 0
+        pipe = self.client.pipeline(transaction=False)
+        for partition in partitions:
+            pipe.zcount(self.expiry_index(partition), "-inf", now_ms)
+        return sum(pipe.execute())
+
     def batch(self) -> RedisBatch:
         return RedisBatch(self)
 

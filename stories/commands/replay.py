@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import typer
+from prometheus_client import start_http_server
 from rich.console import Console
 
+from core.metrics import REPLAY_REGISTRY
 from core.settings import Settings
 from projections.catalogue import PROJECTIONS
 from projections.replay import ReplayPlan, UnfinishedReplay, replay
 from projections.runtime import Runtime
 
-__all__ = ["plan", "run"]
+__all__ = ["plan", "run", "serving_metrics"]
 
 
 def plan(
@@ -68,3 +72,24 @@ def run(settings: Settings, console: Console, replay_plan: ReplayPlan) -> None:
         f"version {report.version} live: {report.events} events in {report.seconds:.1f} s "
         f"({report.rate:,.0f} events/s)"
     )
+
+
+@contextmanager
+def serving_metrics(host: str, port: int) -> Iterator[None]:
+    """The replay's metrics on http://host:port/metrics while the block runs (port 0: none).
+
+    Only while it runs: a scrape after the process has ended finds nothing, and nothing is
+    pushed; the last line on the terminal is the record of a finished replay.
+    """
+    if not port:
+        yield
+        return
+    try:
+        server, _ = start_http_server(port, addr=host, registry=REPLAY_REGISTRY)
+    except OSError as error:
+        raise typer.BadParameter(f"--metrics-port: cannot serve on {host}:{port}: {error}") from None
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()

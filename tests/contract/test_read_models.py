@@ -313,11 +313,15 @@ def test_a_story_is_due_from_its_partitions_index_only_until_it_ends(backend: Ba
     assert due([5]) == [(deleted, 5)]
     assert due([0, 1, 3, 4, None]) == []  # no other partition, nor the old single index
     assert due([2, 5], at=now_ms()) == []  # none has ended yet
+    backlog = projector.redis.expiry_backlog
+    assert (backlog([2], in_20_min), backlog([2, 5, None], in_20_min)) == (2, 3)  # uncapped
+    assert backlog([2, 5], now_ms()) == backlog([0, 1], in_20_min) == backlog([], in_20_min) == 0
 
     a_day_later = backend.projector(like=projector, clock=lambda: time.time() + 86_400)
     expired = _expired(first, "user-0", posts[0][1]["expires_at"])
     assert a_day_later.apply_lifecycle([expired], [2]) == []
     assert projector.apply_lifecycle([_by_owner("StoryDeleted", 0, story_id=deleted)], [5]) == []
     assert due(range(6)) == [(last, 2)]
+    assert backlog(range(6), in_20_min) == 1
     index = dump(projector)["active"]["expiry_index"]
     assert list(index) == [2] and list(index[2]) == [(last, "user-0")]

@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 
 import schemas
 from core.clients import redis_clustered
@@ -56,6 +57,12 @@ def _expired_in_log(deployment, story_ids: set[str]) -> Counter[str]:
     return Counter(record["story_id"] for record in found)
 
 
+def _backlog() -> tuple[float | None, float | None]:
+    """The expiry backlog gauges as the timer's last run left them."""
+    return (REGISTRY.get_sample_value("stories_expiry_backlog"),
+            REGISTRY.get_sample_value("stories_expiry_backlog_age_seconds"))
+
+
 def _now() -> int:
     return to_ms(datetime.now(UTC))
 
@@ -93,8 +100,11 @@ def test_a_worker_expires_the_stories_of_the_partitions_it_owns_once(deployment)
     not_yet = _post(projector, 40, partition=1)
 
     assert emit_due_expiries(runtime, [0, 2, 3, 5]) == 0
+    assert _backlog() == (0, 0)
     assert emit_due_expiries(runtime, [1]) == 1
     assert emit_due_expiries(runtime, [1, 4]) == 1  # the first one was emitted already
+    count, age = _backlog()  # both still indexed: no worker folds their StoryExpired here
+    assert count == 2 and 600 <= age < 660, (count, age)
     ids = {r["story_id"] for r in (first, second, not_yet)}
     assert _expired_in_log(deployment, ids) == {first["story_id"]: 1, second["story_id"]: 1}
 

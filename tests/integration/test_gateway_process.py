@@ -13,6 +13,7 @@ from projections.catalogue import PROJECTIONS
 from projections.versions import create_version, switch_serving
 from tests.integration.gateway_helpers import GatewayProcess, GatewayWorld, wait_until
 from tests.integration.worker_helpers import PrivateDeployment
+from tests.metric_names import missing
 
 
 @pytest.fixture
@@ -34,6 +35,9 @@ def test_the_command_serves_the_api_to_a_token_from_the_command(deployment, tmp_
             "items": [], "next_cursor": None}
         assert httpx.get(f"{server.url}/readyz").json()["status"] == "ready"
         assert httpx.get(f"{server.url}/api/v1/stories/tray").status_code == 401
+        metrics = httpx.get(f"{server.url}/metrics").text
+        assert 'route="/api/v1/stories/tray",status="401"' in metrics
+        assert missing(metrics, "gateway") == [], "infra/observability queries what it lacks"
     finally:
         server.stop()
     # A graceful stop: uvicorn shuts the app down, then exits by the signal it was sent.

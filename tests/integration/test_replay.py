@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from core.metrics import REPLAY_REGISTRY
+from harness.processes import free_port
 from projections.catalogue import PROJECTIONS, kinds_of
 from projections.queries import read_tray
 from projections.stores.cql_store import CqlReadModels
@@ -41,6 +43,13 @@ def run_replay(d, *args):
     return d.runtime.version
 
 
+def _replayed() -> float:
+    """Events this process's replays have folded so far, over every topic."""
+    return sum(sample.value for metric in REPLAY_REGISTRY.collect()
+               if metric.name == "stories_replay_events" for sample in metric.samples
+               if sample.name.endswith("_total"))
+
+
 def keyspaces(d) -> set[str]:
     rows = d.runtime.session.execute("SELECT keyspace_name FROM system_schema.keyspaces")
     return {r.keyspace_name for r in rows}
@@ -54,7 +63,7 @@ def test_replay_of_one_projection_switches_only_it(built):
     for key in list(trays)[:3]:  # damage the live trays
         d.runtime.redis.delete(f"{live.redis_prefix}{key}")
 
-    versions = run_replay(d, "--projection", "trays")
+    versions = run_replay(d, "--projection", "trays", "--metrics-port", str(free_port()))
     assert versions.number("trays") == live.number + 1
     assert all(versions.number(p) == live.number for p in PROJECTIONS if p != "trays")
     rebuilt = redis_dump(d.runtime.redis, versions.version("trays").redis_prefix)
@@ -84,8 +93,15 @@ def test_cancelled_replay_leaves_the_live_version_intact(built, monkeypatch):
         return real_apply(projector, suffix, events, partitions)
 
     monkeypatch.setattr(Projector, "apply", apply_then_cancel)
+    replayed = _replayed()
     with pytest.raises(KeyboardInterrupt):
         replay_module.replay(d.runtime, replay_module.ReplayPlan(grace_seconds=0), Console())
+    # Its metrics tell the same: two batches folded, the rest of the pass left, cancelled.
+    assert _replayed() > replayed
+    assert REPLAY_REGISTRY.get_sample_value("stories_replay_remaining_events") > 0
+    assert 0 < REPLAY_REGISTRY.get_sample_value("stories_replay_progress_ratio") < 1
+    assert REPLAY_REGISTRY.get_sample_value(
+        "stories_replay_phase", {"stories_replay_phase": "cancelled"}) == 1
     new_number = live.newest() + 1
     assert read_serving_versions(d.runtime.session, d.settings.cql_keyspace) == live
     assert f"{live.base}_v{new_number}" not in keyspaces(d)

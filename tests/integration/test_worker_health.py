@@ -1,4 +1,5 @@
-"""A running `stories worker` serves /healthz, /readyz and /metrics on its configured port."""
+"""A running `stories worker` serves /healthz, /readyz and /metrics on its configured port, and
+/metrics has every worker metric that infra/observability's dashboard and alerts query."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import schemas
 from harness.processes import free_port
 from tests.integration.test_worker import emit_all
 from tests.integration.worker_helpers import PrivateDeployment, wait_until
+from tests.metric_names import missing
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -53,3 +55,5 @@ def test_worker_reports_alive_ready_and_its_metrics(deployment):
                  "stories_worker_ready 1.0"):
         assert name in text, (name, deployment.logs())
     assert 'stories_batch_size_count{topic="social-graph"}' in text
+    assert "stories_expiry_backlog 0.0" in text  # nothing due on a fresh deployment
+    assert missing(text, "worker") == [], "infra/observability queries what the worker lacks"

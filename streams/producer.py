@@ -92,7 +92,9 @@ class EventProducer:
         config = producer_config(kafka, error_cb=_log_client_error, **overrides)
         self._producer = Producer(config)
         self._prefix = topic_prefix
-        publish_schemas(kafka, topic_prefix)  # before any event: see streams/schema_topic.py
+        # In the background: a broker that is away must not hold up the first command.
+        threading.Thread(target=publish_schemas, args=(kafka, topic_prefix), daemon=True,
+                         name="schemas").start()
         self._closing = threading.Event()
         self._poller = threading.Thread(target=self._serve_reports, daemon=True, name="producer")
         self._poller.start()

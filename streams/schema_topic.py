@@ -2,10 +2,11 @@
 older release can read events of a newer one during a rolling upgrade instead of setting them
 aside.
 
-Each producer publishes the latest version of every event when it starts and waits for the
-broker to keep them, before it sends any event. A reader meeting an unknown fingerprint reads
-the topic (at most once per second), learns the version if it is there (`Catalogue.learn`)
-and decodes with its own latest schema; a fingerprint nobody published is still a bad event.
+Each producer publishes the latest version of every event when it starts, in the background
+(acknowledged within milliseconds, long before a client's first command reaches it). A reader
+meeting an unknown fingerprint reads the topic once the event is a few seconds old (at most once
+per second), learns the version if it is there (`Catalogue.learn`) and decodes with its own
+latest schema; a fingerprint nobody published is still a bad event.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ CLOCK_SKEW_MS = 2_000  # between the producer that stamped an event and this hos
 
 
 def publish_schemas(kafka: KafkaConfig, prefix: str) -> None:
-    """The latest version of every event, keyed by fingerprint, acknowledged before returning
-    (a reader that meets an event of this release finds its schema already there). A producer
-    of its own, so that a missing topic costs seconds, not the events' delivery timeout."""
+    """The latest version of every event, keyed by fingerprint, acknowledged before returning.
+    A producer of its own, so that a missing topic costs seconds, not the events' delivery
+    timeout."""
     topic = topic_name(SCHEMAS, prefix)
     producer = Producer({**kafka, "acks": "all", "linger.ms": 0,
                          "message.timeout.ms": int(PUBLISH_TIMEOUT_SECONDS * 1000)})
@@ -61,7 +62,7 @@ class SchemaTopic:
     def learn_unknown(self, value: bytes | None, written_at_ms: int) -> bool:
         """Whether the event's unknown schema was found and learned (then decode it again).
 
-        Producers publish their schemas before their first event, so the topic read after the
+        Producers publish their schemas as they start, so the topic read a little after the
         event was written (`written_at_ms`, its timestamp) has its schema, if any producer does;
         reads happen at most once per MIN_READ_INTERVAL_SECONDS (a later event waits for it).
         """
@@ -70,8 +71,10 @@ class SchemaTopic:
         fingerprint = bytes(value[2:framing.HEADER_SIZE])
         if schemas.CATALOGUE.knows(fingerprint):
             return True
-        if self._read_at * 1000 < written_at_ms + CLOCK_SKEW_MS:
-            time.sleep(max(0.0, self._read_at + MIN_READ_INTERVAL_SECONDS - self._clock()))
+        settled = (written_at_ms + CLOCK_SKEW_MS) / 1000  # its producer published by then
+        if self._read_at < settled:
+            next_read = max(self._read_at + MIN_READ_INTERVAL_SECONDS, settled)
+            time.sleep(min(CLOCK_SKEW_MS / 1000, max(0.0, next_read - self._clock())))
             self._read_at = self._clock()
             self._published = self._read()
         published = self._published.get(fingerprint.hex())

@@ -21,6 +21,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child process build exactly these settings."""
     env = {}
     for name, value in settings.model_dump().items():
+        if value is None:
+            continue  # unset: the child's default (also None)
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
         env[f"STORIES_{name.upper()}"] = str(value)

@@ -6,9 +6,9 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -20,7 +20,7 @@ __all__ = ["Settings", "get_settings", "replication_map", "env_file", "cluster_s
            "DEFAULT_JWT_SECRET", "DEFAULT_KAFKA_PASSWORD", "DEFAULT_REDIS_PASSWORD",
            "DEFAULT_PSEUDONYM_SECRET", "DEFAULT_S3_ACCESS_KEY", "DEFAULT_S3_SECRET_KEY",
            "DEFAULT_CQL_PASSWORD", "REPO_ROOT", "ENV_FILE_VARIABLE", "CLUSTER_ENV_FILE",
-           "KafkaSecurityProtocol"]
+           "KafkaSecurityProtocol", "LOG_LEVELS", "LogLevel", "settings_problems"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JWT_SECRET = "development-only-secret-change-me"
@@ -34,6 +34,8 @@ DEFAULT_S3_SECRET_KEY = "stories-secret"
 # Not a default (the CQL user is empty by default) but published too: infra/cluster.env's.
 DEFAULT_CQL_PASSWORD = "development-only-cql-password"
 KafkaSecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 # A file of `STORIES_*=value` lines read under the environment: the environment still wins.
 ENV_FILE_VARIABLE = "STORIES_ENV_FILE"
 # The local cluster's addresses, replication and credentials (`stories up --cluster`).
@@ -47,6 +49,11 @@ class Settings(BaseSettings):
 
     environment: str = Field("development", description="development, test or production")
     state_dir: Path = Field(REPO_ROOT / ".state", description="Data and logs of the local stack")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines of every process: text (a terminal) or json (one object a line)"
+    )
+    log_level: LogLevel = Field("INFO", description="Least severe level logged: " + ", ".join(LOG_LEVELS))
+    access_log: bool = Field(True, description="The gateway logs one line per request")
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
     kafka_controller_port: int = Field(9093, description="KRaft controller port (local stack)")
@@ -252,6 +259,16 @@ class Settings(BaseSettings):
             return init_settings, env_settings
         return init_settings, env_settings, DotEnvSettingsSource(settings_cls, env_file=path)
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _known_log_level(cls, value: object) -> str:
+        """A level name in any case (`debug` is `DEBUG`); anything else names the choices."""
+        level = str(value).strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"STORIES_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, "
+                             f"not {value!r}")
+        return level
+
     @property
     def cql_contact_points(self) -> list[str]:
         return [host.strip() for host in self.cql_hosts.split(",") if host.strip()]
@@ -370,6 +387,23 @@ def env_file() -> Path | None:
         if candidate.is_file():
             return candidate.resolve()
     raise ValueError(f"{ENV_FILE_VARIABLE}={named!r} names no file")
+
+
+def settings_problems(error: ValidationError) -> list[str]:
+    """One line per refused setting, named as the environment variable that holds it (a
+    secret's value is never shown)."""
+    lines = []
+    for problem in error.errors(include_url=False):
+        name = "_".join(str(part) for part in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        variable = f"STORIES_{name.upper()}"
+        if not name or variable in message:  # the message names the setting itself
+            lines.append(message)
+            continue
+        field = Settings.model_fields.get(name)
+        secret = field is not None and field.annotation is SecretStr
+        lines.append(f"{variable}: {message}" + ("" if secret else f" (got {problem['input']!r})"))
+    return lines
 
 
 def cluster_settings() -> Settings:

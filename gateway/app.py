@@ -1,4 +1,5 @@
-"""The FastAPI application: routes, problem documents for every error, limits and metrics."""
+"""The FastAPI application: routes, problem documents for every error, limits, and the request
+layer (request ids, access log, metrics)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 import schemas
 from core.settings import Settings, get_settings
+from gateway.access import RequestMiddleware, route_template
 from gateway.context import Gateway
 from gateway.limits import BodyLimitMiddleware
-from gateway.metrics import DEPENDENCY_ERRORS, MetricsMiddleware
+from gateway.metrics import DEPENDENCY_ERRORS
 from gateway.problems import (
     FieldError,
     Problem,
@@ -61,6 +64,20 @@ BEARER_SCHEME = "HTTPBearer"
 HTTP_KINDS = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}
 
 
+class GatewayApp(FastAPI):
+    """FastAPI with the request layer (id, metrics, access log) outside even Starlette's error
+    middleware: a 500 is counted, logged and answered with its request id too."""
+
+    def __init__(self, settings: Settings, **options: Any):
+        self.request_secret = settings.pseudonym_secret.get_secret_value().encode()
+        self.access_log = settings.access_log
+        super().__init__(**options)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestMiddleware(super().build_middleware_stack(), self.request_secret,
+                                 self.access_log)
+
+
 def create_app(settings: Settings, gateway: Gateway | None = None) -> FastAPI:
     """The app; it connects on startup unless given a connected `gateway` (tests share one)."""
 
@@ -76,13 +93,12 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> FastAPI:
             if gateway is None:
                 await gw.aclose()
 
-    app = FastAPI(title="stories", version="1", description=DESCRIPTION, lifespan=lifespan,
-                  redoc_url=None)
+    app = GatewayApp(settings, title="stories", version="1", description=DESCRIPTION,
+                     lifespan=lifespan, redoc_url=None)
     for router in ROUTERS:
         app.include_router(router)
     _install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.gateway_max_body_bytes)
-    app.add_middleware(MetricsMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -184,10 +200,11 @@ async def _http_error(request: Request, error: Exception) -> Response:
 async def _dependency_away(request: Request, error: Exception) -> Response:
     dependency = next(name for t, name in DEPENDENCY_ERROR_TYPES.items() if isinstance(error, t))
     DEPENDENCY_ERRORS.labels(dependency).inc()
-    log.warning("%s %s: %s unavailable: %s", request.method, request.url.path, dependency, error)
+    log.warning("%s %s: %s unavailable: %s", request.method, route_template(request.scope),
+                dependency, error)
     return unavailable(DEPENDENCY_NAMES[dependency]).response()
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:
-    log.exception("unexpected error in %s %s", request.method, request.url.path)
+    log.exception("unexpected error in %s %s", request.method, route_template(request.scope))
     return internal_error().response()

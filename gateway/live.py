@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from core.clients import is_cluster
 from core.clock import from_ms, now_ms
+from gateway.access import note_user
 from gateway.auth import bearer_token
 from gateway.commands import in_thread
 from gateway.context import Gateway
@@ -59,6 +60,7 @@ async def _authorised(websocket: WebSocket, gw: Gateway, story_id: str) -> str |
     """The author's id; anyone else is refused exactly as for a story that does not exist."""
     try:
         user_id = await gw.tokens.user_async(_token(websocket))
+        note_user(websocket.scope, user_id)
         if not _STORY_ID.fullmatch(story_id) or not await in_thread(_is_live_own, gw, user_id, story_id):
             raise not_found()
     except Problem as problem:

@@ -5,17 +5,17 @@ This module declares the subcommands, their arguments and help; stories/commands
 
 from __future__ import annotations
 
-import logging
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import orjson
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
-from core.settings import CLUSTER_ENV_FILE, ENV_FILE_VARIABLE, get_settings
+from core.logs import configure_logging
+from core.settings import CLUSTER_ENV_FILE, ENV_FILE_VARIABLE, get_settings, settings_problems
 from core.version import VERSION
 from stories.commands.admin import app as admin_app
 from stories.commands.dlq import app as dlq_app
@@ -49,18 +49,26 @@ def _use_cluster(wanted: bool) -> None:
 
 @app.callback()
 def _configure(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Debug detail (STORIES_LOG_LEVEL=DEBUG, for the processes "
+                                "started from here too)")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
                                           help="Show the version and exit")] = False,
     cluster: ClusterOption = False,
 ) -> None:
-    """Log to stderr; -v for debug detail; --cluster for any command against the local cluster."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    """Log to stderr as STORIES_LOG_FORMAT and STORIES_LOG_LEVEL say; --cluster for any command
+    against the local cluster."""
+    if verbose:
+        os.environ["STORIES_LOG_LEVEL"] = "DEBUG"  # inherited by workers, gateway processes
+        get_settings.cache_clear()
     _use_cluster(cluster)
+    try:
+        settings = get_settings()
+    except ValidationError as error:
+        for problem in settings_problems(error):
+            typer.echo(f"stories: {problem}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings)
 
 
 SERVICES_HELP = ("Only these: kafka, cassandra, redis, redis-cluster, s3proxy; on the cluster "

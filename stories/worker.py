@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -54,7 +55,7 @@ from streams.schema_topic import SchemaTopic
 from streams.topics import DEAD_LETTER, TOPICS, Topic, topic_name
 
 __all__ = ["build_app", "new_app", "run_worker", "use_uvloop", "DeadLetters", "decode_batch",
-           "batch_handler"]
+           "batch_handler", "BatchPlace"]
 
 # A fold of a batch and each event's partition: the rejected (index, reason).
 Apply = Callable[[list[Event], list[int]], list[tuple[int, str]]]
@@ -123,34 +124,66 @@ def _decode(message: Any, schema_topic: SchemaTopic | None) -> Event:
     return schemas.decode(message.value)
 
 
+@dataclass(frozen=True)
+class BatchPlace:
+    """Where a batch lies in the log: its topic and, per partition, its first and last offset."""
+
+    topic: str
+    offsets: dict[int, tuple[int, int]]
+
+    @classmethod
+    def of(cls, messages: Sequence[Any], topic: str = "") -> BatchPlace:
+        offsets: dict[int, tuple[int, int]] = {}
+        for message in messages:
+            first, last = offsets.get(message.partition, (message.offset, message.offset))
+            offsets[message.partition] = (min(first, message.offset), max(last, message.offset))
+        return cls(messages[0].topic if messages else topic, dict(sorted(offsets.items())))
+
+    def __str__(self) -> str:
+        """`stories.story-lifecycle[0]@120..164, stories.story-lifecycle[3]@7..9`."""
+        return ", ".join(f"{self.topic}[{partition}]@{first}..{last}"
+                         for partition, (first, last) in self.offsets.items()) or self.topic
+
+    def fields(self) -> dict[str, Any]:
+        """The same as log fields (JSON lines): topic, and offsets as partition: [first, last]."""
+        return {"topic": self.topic,
+                "offsets": {partition: list(span) for partition, span in self.offsets.items()}}
+
+
 async def _project(apply: Apply, events: list[Event], partitions: list[int], topic: str,
-                   faults: StoreFaults) -> list[Rejection]:
+                   faults: StoreFaults, origins: Sequence[Any] = ()) -> list[Rejection]:
     """Fold a batch; if the fold itself fails, fold event by event and set the culprits aside.
 
     A store fault never reaches here as an error: it is waited out inside, batch or event.
+    The batch's place in the log (`origins`: its messages) is worked out only to be logged.
     """
-    on_retry = partial(_note_retry, topic, faults)
+    on_retry = partial(_note_retry, topic, faults, origins)
     try:
         rejected = await with_store_backoff(partial(apply, events, partitions), on_retry)
         return [(index, reason, "rejected") for index, reason in rejected]
     except Exception:  # a bug must not lose the batch or stop the worker
-        log.exception("batch of %d %s events failed; retrying one by one", len(events), topic)
+        place = BatchPlace.of(origins, topic)
+        log.exception("batch of %d events failed at %s; retrying one by one", len(events), place,
+                      extra=place.fields())
     found: list[Rejection] = []
     for index, (event, partition) in enumerate(zip(events, partitions, strict=True)):
         try:
+            alone = partial(_note_retry, topic, faults, origins[index:index + 1])
             found += [(index, reason, "rejected") for _, reason in
-                      await with_store_backoff(partial(apply, [event], [partition]), on_retry)]
+                      await with_store_backoff(partial(apply, [event], [partition]), alone)]
         except Exception as error:  # noqa: BLE001 - reported on the dead-letter topic
             found.append((index, f"projection failed: {error!r}", "fold_error"))
     return found
 
 
-def _note_retry(topic: str, faults: StoreFaults, attempt: int, error: BaseException | None
-                ) -> None:
+def _note_retry(topic: str, faults: StoreFaults, origins: Sequence[Any], attempt: int,
+                error: BaseException | None) -> None:
     faults.hold(topic)
     STORE_RETRIES.labels(topic).inc()
+    place = BatchPlace.of(origins, topic)
     log.warning("store fault while projecting %s (attempt %d): %r; backing off, the batch is "
-                "held until the store takes the writes", topic, attempt, error)
+                "held until the store takes the writes", place, attempt, error,
+                extra=place.fields())
 
 
 def batch_handler(topic: Topic, fold: Apply, dead: DeadLetters, faults: StoreFaults
@@ -168,7 +201,8 @@ def batch_handler(topic: Topic, fold: Apply, dead: DeadLetters, faults: StoreFau
             events, origins = decode_batch(messages, allowed, dead)
             try:
                 partitions = [origin.partition for origin in origins]
-                rejected = await _project(apply, events, partitions, topic.suffix, faults)
+                rejected = await _project(apply, events, partitions, topic.suffix, faults,
+                                          origins)
             finally:
                 faults.clear(topic.suffix)
             for index, reason, kind in rejected:
@@ -220,7 +254,10 @@ def run_worker(runtime: Runtime) -> None:
                         "STORIES_WORKER_METRICS_HOST / STORIES_WORKER_METRICS_PORT)",
                         host, port, error)
     app.finalize()
-    worker = faust.Worker(app, loglevel="INFO", quiet=True, override_logging=False)
+    # Logging is set up already (core.logs): faust must not replace it.
+    worker = faust.Worker(app, loglevel=runtime.settings.log_level, quiet=True,
+                          override_logging=False)
+    worker.spinner = None  # its terminal codes would break a line of the log; "Ready" is logged
     worker.execute_from_commandline()
 
 

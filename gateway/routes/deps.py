@@ -8,6 +8,7 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
+from gateway.access import note_user
 from gateway.auth import bearer_token
 from gateway.context import Gateway
 from gateway.models import PATH_ID_PATTERN, UUID_PATTERN
@@ -49,7 +50,9 @@ async def _current_user(request: Request) -> str:
     """The token's subject: the only user a request can act as. One plain dependency on the
     hot path; the OpenAPI document declares the bearer scheme itself (gateway.app)."""
     token = bearer_token(request.headers.get("authorization"))
-    return await request.app.state.gateway.tokens.user_async(token)
+    user: str = await request.app.state.gateway.tokens.user_async(token)
+    note_user(request.scope, user)
+    return user
 
 
 Gw = Annotated[Gateway, Depends(_gateway)]

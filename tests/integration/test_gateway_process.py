@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -24,15 +25,18 @@ def deployment(local_stack, tmp_path):
 
 
 def test_the_command_serves_the_api_to_a_token_from_the_command(deployment, tmp_path):
-    server = GatewayProcess(deployment, tmp_path / "gateway.log")
+    log = tmp_path / "gateway.log"
+    server = GatewayProcess(deployment, log, log_format="json")
     try:
         token = subprocess.run(
             [sys.executable, "-m", "stories.cli", "token", "ada", "--ttl", "60"],
             env=deployment.env(), capture_output=True, text=True, check=True,
         ).stdout.strip()
         headers = {"Authorization": f"Bearer {token}"}
-        assert httpx.get(f"{server.url}/api/v1/stories/tray", headers=headers).json() == {
-            "items": [], "next_cursor": None}
+        traced = httpx.get(f"{server.url}/api/v1/stories/tray",
+                           headers={**headers, "X-Request-ID": "it-trace-1"})
+        assert traced.json() == {"items": [], "next_cursor": None}
+        assert traced.headers["x-request-id"] == "it-trace-1"
         assert httpx.get(f"{server.url}/readyz").json()["status"] == "ready"
         assert httpx.get(f"{server.url}/api/v1/stories/tray").status_code == 401
         metrics = httpx.get(f"{server.url}/metrics").text
@@ -42,7 +46,13 @@ def test_the_command_serves_the_api_to_a_token_from_the_command(deployment, tmp_
         server.stop()
     # A graceful stop: uvicorn shuts the app down, then exits by the signal it was sent.
     assert server.process.returncode in (0, -signal.SIGTERM)
-    assert "Application shutdown complete" in (tmp_path / "gateway.log").read_text()
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert "Application shutdown complete." in [line["message"] for line in lines]
+    # One JSON access line for the traced request: its route template, never the raw user id.
+    [access] = [line for line in lines if line.get("request_id") == "it-trace-1"]
+    assert {k: access[k] for k in ("logger", "method", "route", "status")} == {
+        "logger": "gateway.access", "method": "GET", "route": "/api/v1/stories/tray", "status": 200}
+    assert len(access["user"]) == 16 and "ada" not in json.dumps(access)
 
 
 def test_the_gateway_follows_a_switch_of_the_live_versions(local_stack, tmp_path):

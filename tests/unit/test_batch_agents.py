@@ -182,3 +182,50 @@ async def test_projection_retries_are_counted_per_topic() -> None:
 
     assert rejected == []
     assert STORE_RETRIES.labels("unit-topic")._value.get() - before == 2
+
+
+def _message(partition: int, offset: int) -> Any:
+    return SimpleNamespace(topic="unit.story-lifecycle", partition=partition, offset=offset)
+
+
+def test_a_batch_is_placed_by_topic_partition_and_first_and_last_offset() -> None:
+    batch = [_message(3, 7), _message(0, 120), _message(3, 9), _message(0, 164)]
+
+    place = worker.BatchPlace.of(batch)
+
+    assert str(place) == "unit.story-lifecycle[0]@120..164, unit.story-lifecycle[3]@7..9"
+    assert place.fields() == {"topic": "unit.story-lifecycle",
+                              "offsets": {0: [120, 164], 3: [7, 9]}}
+
+
+async def test_a_failing_batch_is_logged_with_its_place(caplog: pytest.LogCaptureFixture) -> None:
+    def apply(events: list[Any], partitions: list[int]) -> list[tuple[int, str]]:
+        if len(events) > 1:
+            raise ValueError("a bug in the fold")
+        return []
+
+    batch = [_message(1, 40), _message(1, 41)]
+    await worker._project(apply, [("A", {}), ("B", {})], [1, 1], "story-lifecycle",
+                          StoreFaults(), batch)
+
+    [line] = [r for r in caplog.records if "failed" in r.getMessage()]
+    assert line.getMessage() == ("batch of 2 events failed at unit.story-lifecycle[1]@40..41; "
+                                 "retrying one by one")
+    assert (line.topic, line.offsets) == ("unit.story-lifecycle", {1: [40, 41]})  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("no_backoff")
+async def test_a_store_fault_is_logged_with_the_batch_place(caplog: pytest.LogCaptureFixture
+                                                            ) -> None:
+    failures = [redis.TimeoutError("slow")]
+
+    def apply(events: list[Any], partitions: list[int]) -> list[tuple[int, str]]:
+        if failures:
+            raise failures.pop()
+        return []
+
+    await worker._project(apply, [("A", {})], [2], "story-lifecycle", StoreFaults(),
+                          [_message(2, 5)])
+
+    [line] = [r for r in caplog.records if "store fault" in r.getMessage()]
+    assert "unit.story-lifecycle[2]@5..5 (attempt 1)" in line.getMessage()

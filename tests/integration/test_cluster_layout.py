@@ -71,7 +71,9 @@ def test_init_names_a_topic_whose_partitions_differ_and_everything_reads_the_bro
         projector = SimpleNamespace(
             apply=lambda suffix, events, partitions: applied.append((suffix, len(events))))
         plan = ReplayPlan()
-        assert _pass(runtime, consumer, projector, plan, None) == WIDER  # type: ignore[arg-type]
+        checkpoints = SimpleNamespace(save=lambda positions, force=False: None)
+        assert _pass(runtime, consumer, projector, plan, None,  # type: ignore[arg-type]
+                     checkpoints) == WIDER
     finally:
         consumer.close()
     assert {p for (topic, p) in plan.positions if topic == name} == set(range(WIDER))

@@ -179,7 +179,7 @@ def test_two_workers_split_the_lifecycle_partitions_and_expire_each_story_once(d
     deployment.start_worker()
     wait_until(lambda: split_between(deployment, [0, 1]),
                "two workers to split the lifecycle partitions", timeout=120)
-    first, second = post_ending_in(20, 24), post_ending_in(75, 24)
+    first, second = post_ending_in(20, 24), post_ending_in(55, 24)
     emit_all(deployment, first + second)
     models = deployment.runtime.redis_models()
     wait_until(lambda: all(stored(models, first + second)), "the stories to be stored", timeout=15)

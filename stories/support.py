@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
+import orjson
+
 from media.clients import MediaClients
 from media.layout import is_safe_id, story_prefix
 from media.state import MediaRecord
@@ -84,6 +86,9 @@ def _row(row: Any, content: bool) -> dict[str, Any] | None:
         return None
     fields = {name: _plain(value) for name, value in row._asdict().items()}
     fields["caption"], fields["text"] = fields.pop("caption"), fields.pop("body")
+    for stored_as_json in ("stickers", "renditions"):  # so that their prompts are redacted too
+        if isinstance(fields.get(stored_as_json), str):
+            fields[stored_as_json] = orjson.loads(fields[stored_as_json])
     return fields if content else redact(fields)
 
 

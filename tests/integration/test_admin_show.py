@@ -53,8 +53,9 @@ def test_support_sees_a_story_in_every_store_without_its_words(world):
     runtime, media = world
     author, follower = f"ann-{uuid.uuid4().hex[:6]}", f"bob-{uuid.uuid4().hex[:6]}"
     fold(runtime, "UserFollowed", follower, followee_id=author)
+    poll = {"sticker_id": "poll", "kind": "POLL", "prompt": MARKER, "options": ["yes", MARKER]}
     story_id = fold(runtime, "StoryPosted", author, kind="IMAGE", media_id="upload",
-                    caption=MARKER, story_id=str(uuid.uuid4()))["story_id"]
+                    caption=MARKER, stickers=[poll], story_id=str(uuid.uuid4()))["story_id"]
     media.store.register(MediaJob(story_id, author, "upload", "IMAGE", 0, 2**41), 0)
     media.store.begin(story_id, new_media_key())
     media.objects.put_blob(rendition_key(story_id, "thumbnail", "image/jpeg"), b"sealed")

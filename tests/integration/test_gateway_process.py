@@ -118,6 +118,9 @@ def _two_worker_gateway(deployment, tmp_path: Path, **settings) -> tuple[Gateway
     temporary.mkdir()
     server = GatewayProcess(deployment, extra_env={"TMPDIR": str(temporary)},
                             gateway_workers=2, **settings)
+    # The first process to start answers the health check; requests wait for both.
+    wait_until(lambda: server.log_path.read_text().count("Application startup complete") == 2,
+               "both gateway processes to start", timeout=60)
     [metrics_dir] = temporary.glob("stories-gateway-metrics-*")
     return server, metrics_dir
 

@@ -217,6 +217,13 @@ class Settings(BaseSettings):
         10.0, ge=0, description="Least time between two fetches of the JWKS (tokens naming "
                                 "unknown keys cannot make the gateway hammer the provider)")
     gateway_workers: int = Field(1, description="Gateway worker processes")
+    gateway_metrics_port: int | None = Field(
+        None, ge=1, le=65535,
+        description="Port of the gateway's /metrics, apart from the API (empty: /metrics on the"
+                    " API port)")
+    gateway_metrics_host: str = Field(
+        "127.0.0.1",
+        description="Address of the gateway's metrics port (0.0.0.0 in a container)")
     gateway_max_body_bytes: int = Field(65_536, description="Largest request body accepted")
     gateway_write_limit: int = Field(
         60, description="Posts, deletions, follows, highlight edits per user and window"
@@ -304,7 +311,8 @@ class Settings(BaseSettings):
                 setattr(self, name, str(REPO_ROOT / value))
         return self
 
-    @field_validator("jwt_jwks_url", "jwt_issuer", "jwt_audience", mode="before")
+    @field_validator("jwt_jwks_url", "jwt_issuer", "jwt_audience", "gateway_metrics_port",
+                     mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

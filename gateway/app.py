@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -26,7 +28,13 @@ from core.settings import Settings, get_settings
 from gateway.access import RequestMiddleware, route_template
 from gateway.context import Gateway
 from gateway.limits import BodyLimitMiddleware
-from gateway.metrics import DEPENDENCY_ERRORS
+from gateway.metrics import (
+    DEPENDENCY_ERRORS,
+    MULTIPROCESS_DIR_VARIABLE,
+    REGISTRY,
+    multiprocess_registry,
+    process_ended,
+)
 from gateway.problems import (
     FieldError,
     Problem,
@@ -37,7 +45,7 @@ from gateway.problems import (
     unavailable,
 )
 from gateway.ratelimit import declare_quota_headers
-from gateway.routes import ROUTERS
+from gateway.routes import ROUTERS, health
 
 __all__ = ["create_app", "app_from_environment"]
 
@@ -78,8 +86,10 @@ class GatewayApp(FastAPI):
                                  self.access_log)
 
 
-def create_app(settings: Settings, gateway: Gateway | None = None) -> FastAPI:
-    """The app; it connects on startup unless given a connected `gateway` (tests share one)."""
+def create_app(settings: Settings, gateway: Gateway | None = None,
+               metrics_dir: Path | None = None) -> FastAPI:
+    """The app; it connects on startup unless given a connected `gateway` (tests share one).
+    With `metrics_dir` it is one of several processes whose metrics are added up there."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -92,11 +102,16 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> FastAPI:
             follower.cancel()
             if gateway is None:
                 await gw.aclose()
+            if metrics_dir is not None:
+                process_ended(metrics_dir)
 
     app = GatewayApp(settings, title="stories", version="1", description=DESCRIPTION,
                      lifespan=lifespan, redoc_url=None)
     for router in ROUTERS:
         app.include_router(router)
+    app.state.metrics = REGISTRY if metrics_dir is None else multiprocess_registry(metrics_dir)
+    if settings.gateway_metrics_port is None:
+        app.include_router(health.metrics_router)
     _install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.gateway_max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -104,8 +119,10 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> FastAPI:
 
 
 def app_from_environment() -> FastAPI:
-    """The factory `uvicorn --factory` calls in each worker process."""
-    return create_app(get_settings())
+    """The factory `uvicorn --factory` calls in each worker process; `stories gateway` names
+    the directory their metrics share (gateway.cli)."""
+    shared = os.environ.get(MULTIPROCESS_DIR_VARIABLE)
+    return create_app(get_settings(), metrics_dir=Path(shared) if shared else None)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,12 +44,13 @@ def unique(name: str) -> str:
 class GatewayProcess:
     """`stories gateway` as a real process of a deployment, with settings of its own on top."""
 
-    def __init__(self, deployment: Deployment, log_path: Path | None = None, **settings: Any):
+    def __init__(self, deployment: Deployment, log_path: Path | None = None,
+                 extra_env: Mapping[str, str] | None = None, **settings: Any):
         self.port = processes.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         label = log_path.stem if log_path else f"gateway-{len(deployment.processes)}"
         self.log_path = log_path or deployment.workdir / f"{label}.log"
-        env = {f"STORIES_{k.upper()}": str(v) for k, v in settings.items()}
+        env = {**(extra_env or {}), **{f"STORIES_{k.upper()}": str(v) for k, v in settings.items()}}
         env["STORIES_GATEWAY_PORT"] = str(self.port)
         self.process: subprocess.Popen = deployment.spawn(label, GATEWAY, self.log_path, env)
         processes.wait_healthy(self.process, self.url, self.log_path, timeout=60)

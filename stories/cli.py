@@ -331,10 +331,16 @@ app.add_typer(admin_app, name="admin")
 
 @app.command()
 def gateway() -> None:
-    """Serve the HTTP API (reads from the read models, commands become events)."""
+    """Serve the HTTP API (reads from the read models, commands become events); /metrics on
+    STORIES_GATEWAY_METRICS_PORT when set."""
     from gateway.cli import serve
+    from gateway.metrics import MetricsPortTaken
 
-    serve(get_settings())
+    try:
+        serve(get_settings())
+    except MetricsPortTaken as refused:
+        typer.echo(f"stories: {refused}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
@@ -10,9 +10,11 @@ from gateway.models import Health, Readiness
 from gateway.problems import FieldError, Problem, problem_responses
 from gateway.routes.deps import GatewayRoute, Gw
 
-__all__ = ["router"]
+__all__ = ["router", "metrics_router"]
 
 router = APIRouter(tags=["operations"], route_class=GatewayRoute)
+# Not on the API port when the metrics have a port of their own (STORIES_GATEWAY_METRICS_PORT).
+metrics_router = APIRouter(tags=["operations"], route_class=GatewayRoute)
 
 
 @router.get("/healthz", response_model=Health)
@@ -33,12 +35,13 @@ async def readyz(gw: Gw) -> Readiness:
     return Readiness(status="ready", checks=checks)
 
 
-@router.get(
+@metrics_router.get(
     "/metrics",
     response_class=Response,
     responses={200: {"description": "Prometheus text format",
                      "content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-def metrics() -> Response:
-    """Request counts and latencies by route template and status, dependency errors."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def metrics(request: Request) -> Response:
+    """Request counts and latencies by route template and status, dependency errors: of every
+    gateway process (STORIES_GATEWAY_WORKERS) added up."""
+    return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)

@@ -1,12 +1,16 @@
-"""W3C traceparents read and made, and request ids fit for a log line."""
+"""The request an event was sent for: W3C traceparents read and made, the headers events carry
+and what is read back of them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+import typer
 
 from core.tracing import TraceParent, parse_traceparent, reasonable_request_id
+from stories.commands.emit import request_headers
+from streams.tracing import Traced, trace_headers, traced
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN_ID = "00f067aa0ba902b7"
@@ -55,3 +59,37 @@ def test_a_child_keeps_the_flags_it_was_given() -> None:
 ])
 def test_a_request_id_is_kept_only_when_fit_for_a_log_line(given: Any, kept: str | None) -> None:
     assert reasonable_request_id(given) == kept
+
+
+def test_an_event_of_a_request_carries_its_id_and_a_span_under_the_senders() -> None:
+    sender = TraceParent(TRACE_ID, SPAN_ID)
+    headers = dict(trace_headers("req-1", sender))
+    sent = parse_traceparent(headers["traceparent"])
+    assert headers["x-request-id"] == b"req-1"
+    assert sent is not None and sent.trace_id == TRACE_ID and sent.parent_id != SPAN_ID
+    assert trace_headers(None, None) == []
+    assert [name for name, _ in trace_headers("req-1", None)] == ["x-request-id"]
+
+
+def test_the_request_is_read_back_from_headers_of_any_shape() -> None:
+    headers = [("event-type", b"StoryViewed"), ("x-request-id", b"req-1"),
+               ("traceparent", GIVEN.encode())]
+    assert traced(headers) == Traced("req-1", TRACE_ID)
+    assert traced(dict(headers)) == Traced("req-1", TRACE_ID)
+    assert traced(None) == Traced() and traced(()) == Traced()
+    assert traced([("x-request-id", b"bad\nid"), ("traceparent", b"00-nope")]) == Traced()
+    assert Traced("req-1", TRACE_ID).fields() == {"request_id": "req-1", "trace_id": TRACE_ID}
+    assert Traced(None, TRACE_ID).fields() == {"trace_id": TRACE_ID}
+    assert (str(Traced("req-1", TRACE_ID)), str(Traced("req-1"))) == (f" (trace {TRACE_ID})", "")
+
+
+def test_stories_emit_sends_the_request_it_is_given_and_refuses_bad_ones() -> None:
+    headers = dict(request_headers("ops-1", GIVEN))
+    span = parse_traceparent(headers["traceparent"])
+    assert headers["x-request-id"] == b"ops-1" and span is not None
+    assert span.trace_id == TRACE_ID and span.parent_id != SPAN_ID
+    assert request_headers(None, None) == []
+    with pytest.raises(typer.BadParameter):
+        request_headers("has space", None)
+    with pytest.raises(typer.BadParameter):
+        request_headers(None, f"00-{'0' * 32}-{SPAN_ID}-01")

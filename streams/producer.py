@@ -228,9 +228,13 @@ def _log_client_error(error: KafkaError) -> None:
         log.warning("producer: %s", error.str())
 
 
-def dead_letter_headers(reason: str, topic: str, partition: int, offset: int) -> Headers:
-    """Why and from where a message was set aside, readable without decoding it."""
+def dead_letter_headers(reason: str, topic: str, partition: int, offset: int,
+                        carried: Iterable[tuple[str, Any]] = ()) -> Headers:
+    """Why and from where a message was set aside, readable without decoding it, after the
+    headers it came with (`carried`: its request id and traceparent among them); `dlq-*`
+    headers of its own are replaced by these."""
     return [
+        *((name, value) for name, value in carried if not name.startswith("dlq-")),
         ("dlq-reason", reason.encode()[:4000]),
         ("dlq-source-topic", topic.encode()),
         ("dlq-source-partition", str(partition).encode()),

@@ -4,7 +4,8 @@
 itself and every child it starts; uvicorn applies `logging_config` in each gateway worker).
 JSON lines come from python-json-logger: `time`, `level`, `logger`, `message`, then whatever
 the call passed as `extra` (the gateway's access log: method, route, status, duration_ms,
-user, request_id), and `exc_info` with a traceback.
+user; the worker's lines about one event: its request_id and trace_id), the request_id and
+trace_id of the request being served, and `exc_info` with a traceback.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from pythonjsonlogger.core import RESERVED_ATTRS
 
 from core.settings import Settings
+from core.tracing import TRACE
 
 __all__ = ["REQUEST_ID", "RequestIdFilter", "TEXT_FORMAT", "logging_config", "configure_logging",
            "user_hash"]
@@ -33,12 +35,16 @@ JSON_SKIPPED = [*RESERVED_ATTRS, "color_message"]
 
 
 class RequestIdFilter(logging.Filter):
-    """Stamps the id of the request being served on each record; outside one, nothing."""
+    """Stamps the id and the trace id of the request being served on each record; outside one,
+    nothing (a line about one event may bring its own as `extra`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         request_id = REQUEST_ID.get()
         if request_id is not None:
             record.request_id = request_id
+            trace = TRACE.get()
+            if trace is not None:
+                record.trace_id = trace.trace_id
         return True
 
 

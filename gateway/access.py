@@ -4,27 +4,31 @@ The layer sits outside even Starlette's error middleware, so a 500 is counted, l
 answered with its id like any other response. It takes the caller's `X-Request-ID` when it is
 reasonable (1 to 128 visible ASCII characters), else makes one; the id is echoed on the
 response (on a WebSocket's handshake too) and set in `core.logs.REQUEST_ID`, so every log line
-written while serving the request carries it. The access log line names the route template,
-never the path (no ids in logs), and the user only by a keyed hash.
+written while serving the request carries it. The same goes for the trace: the gateway's span
+is a child of the caller's W3C `traceparent` when it is valid, else the first span of a new
+trace; it is echoed in `traceparent` and set in `core.tracing.TRACE`, so log lines carry its
+trace id and the events the request emits carry a child of it. The access log line names the
+route template, never the path (no ids in logs), and the user only by a keyed hash.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.logs import REQUEST_ID, user_hash
+from core.tracing import TRACE, TraceParent, parse_traceparent, reasonable_request_id
 from gateway.metrics import observe_request
 
-__all__ = ["RequestMiddleware", "request_id", "route_template", "note_user", "REQUEST_ID_HEADER"]
+__all__ = ["RequestMiddleware", "request_id", "request_trace", "route_template", "note_user",
+           "REQUEST_ID_HEADER", "TRACEPARENT_HEADER"]
 
 REQUEST_ID_HEADER = b"x-request-id"
-_REASONABLE_ID = re.compile(rb"[!-~]{1,128}")  # visible ASCII: no spaces, controls or bytes >127
+TRACEPARENT_HEADER = b"traceparent"
 _USER = "stories.user"  # scope key: the authenticated caller, noted by the auth dependency
 _STARTS = ("http.response.start", "websocket.http.response.start")
 
@@ -35,10 +39,17 @@ def request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
     """The caller's X-Request-ID if reasonable, else a new one (32 random hex digits)."""
     for name, value in headers:
         if name == REQUEST_ID_HEADER:
-            if _REASONABLE_ID.fullmatch(value):
-                return value.decode("ascii")
-            break
+            return reasonable_request_id(value) or os.urandom(16).hex()
     return os.urandom(16).hex()
+
+
+def request_trace(headers: Iterable[tuple[bytes, bytes]]) -> TraceParent:
+    """The gateway's span: a child of the caller's valid traceparent, else a new trace."""
+    for name, value in headers:
+        if name == TRACEPARENT_HEADER:
+            parent = parse_traceparent(value)
+            return parent.child() if parent is not None else TraceParent.start()
+    return TraceParent.start()
 
 
 def route_template(scope: Scope) -> str:
@@ -66,22 +77,23 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         rid = request_id(scope["headers"])
-        header = (REQUEST_ID_HEADER, rid.encode())
+        trace = request_trace(scope["headers"])
+        echoed = [(REQUEST_ID_HEADER, rid.encode()), (TRACEPARENT_HEADER, str(trace).encode())]
         status = 500
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] in _STARTS:
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header]
+                message["headers"] = [*message.get("headers", ()), *echoed]
             elif message["type"] == "websocket.accept":
                 status = 101
-                message["headers"] = [*message.get("headers", ()), header]
+                message["headers"] = [*message.get("headers", ()), *echoed]
             elif message["type"] == "websocket.close" and status == 500:
                 status = 403  # closed before the handshake: the server answers 403
             await send(message)
 
-        token = REQUEST_ID.set(rid)
+        token, trace_token = REQUEST_ID.set(rid), TRACE.set(trace)
         started = time.perf_counter()
         try:
             await self.app(scope, receive, send_with_id)
@@ -93,6 +105,7 @@ class RequestMiddleware:
                 observe_request(method, route, status, seconds)
             if self.access and access_log.isEnabledFor(logging.INFO):
                 self._log(scope, method, route, status, seconds)
+            TRACE.reset(trace_token)
             REQUEST_ID.reset(token)
 
     def _log(self, scope: Scope, method: str, route: str, status: int, seconds: float) -> None:

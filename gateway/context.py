@@ -19,7 +19,9 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from core.clients import cql_session, kafka_config, redis_async_client, redis_client, s3_client
+from core.logs import REQUEST_ID
 from core.settings import Settings
+from core.tracing import TRACE
 from gateway.auth import TokenVerifier
 from gateway.cursors import CursorSigner
 from gateway.idempotency import IdempotencyKeys
@@ -36,6 +38,7 @@ from gateway.versions import ServingReadModels
 from projections.queries import CelebrityHints
 from projections.stores.story_keys import KeyEncryptionKeys, MediaKeyWrapper, media_keyspace
 from streams.producer import Delivery, DeliveryError, EventProducer
+from streams.tracing import trace_headers
 
 __all__ = ["Command", "Gateway"]
 
@@ -103,11 +106,14 @@ class Gateway:
         return AdminClient(kafka_config(self.settings))
 
     async def emit(self, command: Command) -> Delivery:
-        """Send the event and wait (bounded) for the broker; 503 with Retry-After if it is away."""
+        """Send the event and wait (bounded) for the broker; 503 with Retry-After if it is away.
+
+        The event carries the request's id and a span of its trace (streams.tracing)."""
         name, record = command.event_name, command.record
         bound = self.settings.gateway_emit_timeout + 1
+        headers = trace_headers(REQUEST_ID.get(), TRACE.get())
         try:
-            delivery = await _bounded(self.producer.send(name, record), bound)
+            delivery = await _bounded(self.producer.send(name, record, headers), bound)
         except (DeliveryError, TimeoutError, KafkaException, BufferError) as error:
             failure = str(error) or type(error).__name__
         else:

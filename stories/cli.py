@@ -127,19 +127,28 @@ def emit(
     file: Annotated[
         Path | None, typer.Option("--file", help='JSON lines: {"event": NAME, "data": {...}}')
     ] = None,
+    request_id: Annotated[
+        str | None, typer.Option("--request-id", help="Sent in the x-request-id header")
+    ] = None,
+    traceparent: Annotated[
+        str | None, typer.Option("--traceparent", help="A W3C traceparent; the events carry a "
+                                                       "span of its trace")
+    ] = None,
 ) -> None:
     """Validate and send events to Kafka, waiting for the broker's acknowledgement.
 
     event_id and occurred_at are filled in when absent. Times are ISO-8601 or epoch ms.
+    Without --request-id or --traceparent the events carry neither header.
     """
     from stories.commands import emit as command
 
+    headers = command.request_headers(request_id, traceparent)
     if file is not None and event is None:
-        raise typer.Exit(command.emit_file(get_settings(), console, file))
+        raise typer.Exit(command.emit_file(get_settings(), console, file, headers))
     if file is not None or event is None:
         raise typer.BadParameter("give either EVENT with --json, or --file")
     record = command.read_record(console, event, json or "{}")
-    command.emit_one(get_settings(), console, event, record)
+    command.emit_one(get_settings(), console, event, record, headers)
 
 
 @app.command()

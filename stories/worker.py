@@ -1,8 +1,9 @@
 """`stories worker`: faust agents that fold the topics into the read models.
 
 Each agent takes batches, decodes them (bad messages go to the dead-letter topic with the
-reason and their origin), folds them with the Projector in a thread (the stores' clients
-block), and only then lets faust commit the offsets.
+reason and their origin, after the headers they came with), folds them with the Projector in a
+thread (the stores' clients block), and only then lets faust commit the offsets. A line about
+one event names the request it was sent for (streams.tracing), read from its headers only then.
 
 Only an event that is itself wrong is set aside: one that does not decode or breaks the rules,
 one the projector rejects, or one whose fold fails while the rest of its batch folds. A store
@@ -14,7 +15,7 @@ written, and the worker reports not ready meanwhile.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -53,6 +54,7 @@ from streams.monitor import LeanMonitor
 from streams.producer import dead_letter_headers
 from streams.schema_topic import SchemaTopic
 from streams.topics import DEAD_LETTER, TOPICS, Topic, topic_name
+from streams.tracing import Traced, traced
 
 __all__ = ["build_app", "new_app", "run_worker", "use_uvloop", "DeadLetters", "decode_batch",
            "batch_handler", "BatchPlace"]
@@ -81,12 +83,16 @@ class DeadLetters:
 
     def send(self, value: bytes | None, key: bytes | None, reason: str, origin: Any,
              kind: str) -> None:
-        """Set one message aside; `kind` is one of core.metrics.DEAD_LETTER_REASONS."""
-        headers = dead_letter_headers(reason, origin.topic, origin.partition, origin.offset)
+        """Set one message aside with the headers it came with; `kind` is one of
+        core.metrics.DEAD_LETTER_REASONS."""
+        carried = _headers(origin)
+        headers = dead_letter_headers(reason, origin.topic, origin.partition, origin.offset,
+                                      carried)
         self.producer.produce(self.topic, value=value, key=key, headers=headers)
         DEAD_LETTERS.labels(origin.topic, kind).inc()
-        log.warning("dead-lettered %s[%d]@%d: %s", origin.topic, origin.partition,
-                    origin.offset, reason)
+        request = traced(carried)
+        log.warning("dead-lettered %s[%d]@%d: %s%s", origin.topic, origin.partition,
+                    origin.offset, reason, request, extra=request.fields())
 
     def flush(self) -> None:
         if self.producer.flush(30):
@@ -124,12 +130,20 @@ def _decode(message: Any, schema_topic: SchemaTopic | None) -> Event:
     return schemas.decode(message.value)
 
 
+def _headers(message: Any) -> list[tuple[str, Any]]:
+    """A consumed message's headers as (name, value) pairs; none when it has none."""
+    headers = getattr(message, "headers", None) or ()
+    return list(headers.items() if isinstance(headers, Mapping) else headers)
+
+
 @dataclass(frozen=True)
 class BatchPlace:
-    """Where a batch lies in the log: its topic and, per partition, its first and last offset."""
+    """Where a batch lies in the log: its topic and, per partition, its first and last offset;
+    for a batch of one event, the request it was sent for."""
 
     topic: str
     offsets: dict[int, tuple[int, int]]
+    request: Traced = Traced()
 
     @classmethod
     def of(cls, messages: Sequence[Any], topic: str = "") -> BatchPlace:
@@ -137,7 +151,9 @@ class BatchPlace:
         for message in messages:
             first, last = offsets.get(message.partition, (message.offset, message.offset))
             offsets[message.partition] = (min(first, message.offset), max(last, message.offset))
-        return cls(messages[0].topic if messages else topic, dict(sorted(offsets.items())))
+        request = traced(_headers(messages[0])) if len(messages) == 1 else Traced()
+        return cls(messages[0].topic if messages else topic, dict(sorted(offsets.items())),
+                   request)
 
     def __str__(self) -> str:
         """`stories.story-lifecycle[0]@120..164, stories.story-lifecycle[3]@7..9`."""
@@ -145,9 +161,11 @@ class BatchPlace:
                          for partition, (first, last) in self.offsets.items()) or self.topic
 
     def fields(self) -> dict[str, Any]:
-        """The same as log fields (JSON lines): topic, and offsets as partition: [first, last]."""
+        """The same as log fields (JSON lines): topic, offsets as partition: [first, last], and
+        the request_id and trace_id of a batch of one."""
         return {"topic": self.topic,
-                "offsets": {partition: list(span) for partition, span in self.offsets.items()}}
+                "offsets": {partition: list(span) for partition, span in self.offsets.items()},
+                **self.request.fields()}
 
 
 async def _project(apply: Apply, events: list[Event], partitions: list[int], topic: str,
@@ -163,8 +181,8 @@ async def _project(apply: Apply, events: list[Event], partitions: list[int], top
         return [(index, reason, "rejected") for index, reason in rejected]
     except Exception:  # a bug must not lose the batch or stop the worker
         place = BatchPlace.of(origins, topic)
-        log.exception("batch of %d events failed at %s; retrying one by one", len(events), place,
-                      extra=place.fields())
+        log.exception("batch of %d events failed at %s%s; retrying one by one", len(events),
+                      place, place.request, extra=place.fields())
     found: list[Rejection] = []
     for index, (event, partition) in enumerate(zip(events, partitions, strict=True)):
         try:
@@ -181,8 +199,8 @@ def _note_retry(topic: str, faults: StoreFaults, origins: Sequence[Any], attempt
     faults.hold(topic)
     STORE_RETRIES.labels(topic).inc()
     place = BatchPlace.of(origins, topic)
-    log.warning("store fault while projecting %s (attempt %d): %r; backing off, the batch is "
-                "held until the store takes the writes", place, attempt, error,
+    log.warning("store fault while projecting %s%s (attempt %d): %r; backing off, the batch is "
+                "held until the store takes the writes", place, place.request, attempt, error,
                 extra=place.fields())
 
 

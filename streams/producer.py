@@ -6,7 +6,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -24,12 +24,20 @@ __all__ = [
     "DeliveryError",
     "BulkReport",
     "EventProducer",
+    "ExtraHeaders",
+    "Headers",
     "producer_config",
+    "dead_letter_headers",
 ]
 
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = b"application/vnd.stories.event+avro-single-object"
+
+Headers = list[tuple[str, str | bytes | None]]
+"""Kafka message headers, in the form `Producer.produce` takes them."""
+ExtraHeaders = Sequence[tuple[str, str | bytes | None]]
+"""Headers a caller adds to an event's own, e.g. `streams.tracing.trace_headers(...)`."""
 
 
 def producer_config(kafka: KafkaConfig, **overrides: Any) -> dict[str, Any]:
@@ -107,8 +115,12 @@ class EventProducer:
         while not self._closing.is_set():
             self._producer.poll(0.05)
 
-    def send(self, event_name: str, record: Mapping[str, Any]) -> Future[Delivery]:
-        """Queue one event; the future resolves on acknowledgement or fails with DeliveryError."""
+    def send(self, event_name: str, record: Mapping[str, Any], headers: ExtraHeaders = ()
+             ) -> Future[Delivery]:
+        """Queue one event; the future resolves on acknowledgement or fails with DeliveryError.
+
+        `headers` go with it after `event-type` and `content-type` (the request it was sent
+        for: `streams.tracing.trace_headers`)."""
         value = schemas.encode(event_name, record)
         event_id = str(record["event_id"])
         outcome: Future[Delivery] = Future()
@@ -116,7 +128,8 @@ class EventProducer:
             topic=topic_name(topic_for(event_name), self._prefix),
             key=key_of(event_name, record),
             value=value,
-            headers=[("event-type", event_name.encode()), ("content-type", CONTENT_TYPE)],
+            headers=[("event-type", event_name.encode()), ("content-type", CONTENT_TYPE),
+                     *headers],
             on_delivery=_resolver(outcome, event_name, event_id),
         )
         return outcome
@@ -133,21 +146,25 @@ class EventProducer:
                     raise
                 time.sleep(0.01)
 
-    def emit(self, event_name: str, record: Mapping[str, Any], timeout: float = 30) -> Delivery:
+    def emit(self, event_name: str, record: Mapping[str, Any], timeout: float = 30,
+             headers: ExtraHeaders = ()) -> Delivery:
         """Send one event and wait for the broker's acknowledgement."""
-        return self.send(event_name, record).result(timeout)
+        return self.send(event_name, record, headers).result(timeout)
 
-    async def emit_async(self, event_name: str, record: Mapping[str, Any]) -> Delivery:
+    async def emit_async(self, event_name: str, record: Mapping[str, Any],
+                         headers: ExtraHeaders = ()) -> Delivery:
         """Send one event and await the acknowledgement without blocking the event loop."""
-        return await asyncio.wrap_future(self.send(event_name, record))
+        return await asyncio.wrap_future(self.send(event_name, record, headers))
 
-    def emit_many(self, events: Iterable[tuple[int, str, Mapping[str, Any]]]) -> BulkReport:
-        """Send (position, event, record) items; failures are reported by position."""
+    def emit_many(self, events: Iterable[tuple[int, str, Mapping[str, Any]]],
+                  headers: ExtraHeaders = ()) -> BulkReport:
+        """Send (position, event, record) items, each with `headers`; failures are reported by
+        position."""
         report = BulkReport()
         pending: list[tuple[int, Future[Delivery]]] = []
         for position, event_name, record in events:
             try:
-                pending.append((position, self.send(event_name, record)))
+                pending.append((position, self.send(event_name, record, headers)))
             except (schemas.EventError, ValueError, KeyError) as error:
                 report.failures.append((position, str(error)))
         self.flush()
@@ -211,13 +228,13 @@ def _log_client_error(error: KafkaError) -> None:
         log.warning("producer: %s", error.str())
 
 
-Headers = list[tuple[str, str | bytes | None]]
-"""Kafka message headers, in the form `Producer.produce` takes them."""
-
-
-def dead_letter_headers(reason: str, topic: str, partition: int, offset: int) -> Headers:
-    """Why and from where a message was set aside, readable without decoding it."""
+def dead_letter_headers(reason: str, topic: str, partition: int, offset: int,
+                        carried: Iterable[tuple[str, Any]] = ()) -> Headers:
+    """Why and from where a message was set aside, readable without decoding it, after the
+    headers it came with (`carried`: its request id and traceparent among them); `dlq-*`
+    headers of its own are replaced by these."""
     return [
+        *((name, value) for name, value in carried if not name.startswith("dlq-")),
         ("dlq-reason", reason.encode()[:4000]),
         ("dlq-source-topic", topic.encode()),
         ("dlq-source-partition", str(partition).encode()),

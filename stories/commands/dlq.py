@@ -62,7 +62,14 @@ def _where(source: dict[str, Any]) -> str:
 def _line(entry: dict[str, Any]) -> str:
     mark = "  (redriven)" if entry["redriven"] else ""
     return (f"{entry['id']}  {_when(entry['time'])}  {_where(entry['source'])}  "
-            f"{entry['event'] or '-'}  [{entry['class']}] {entry['reason']}{mark}")
+            f"{entry['event'] or '-'}  [{entry['class']}] {entry['reason']}{mark}"
+            f"{_request(entry)}")
+
+
+def _request(entry: dict[str, Any]) -> str:
+    """`  request=ID  trace=ID`, of those the dead letter carries."""
+    shown = {"request": entry["request_id"], "trace": entry["trace_id"]}
+    return "".join(f"  {name}={value}" for name, value in shown.items() if value is not None)
 
 
 def _or_q(value: object) -> str:
@@ -79,7 +86,8 @@ def list_(
     ] = None,
     json: JsonOption = False,
 ) -> None:
-    """One line per dead letter: id, when, source, event, class and reason.
+    """One line per dead letter: id, when, source, event, class and reason, then the request
+    id and trace id of the request it was sent for, when it says.
 
     The id is partition:offset on the dead-letter topic; the source is the original
     topic, partition and offset. Read from the first offset, oldest first per partition.
@@ -104,8 +112,8 @@ def show(
 ) -> None:
     """Everything about one dead letter, its content redacted.
 
-    Origin, reason, headers, key, and the event as decoded today (or the size and a hex
-    prefix of bytes that are no event).
+    Origin, reason, the request id and trace id it was sent with, headers, key, and the event
+    as decoded today (or the size and a hex prefix of bytes that are no event).
     """
     from streams import dead_letters
 
@@ -123,8 +131,8 @@ def show(
     if json:
         typer.echo(orjson.dumps(shown).decode())
         return
-    for name in ("id", "time", "source", "key", "event", "reason", "class", "redriven",
-                 "valid_now", "problem_now", "size"):
+    for name in ("id", "time", "source", "key", "event", "reason", "class", "request_id",
+                 "trace_id", "redriven", "valid_now", "problem_now", "size"):
         value = shown[name]
         if name == "source":
             value = _where(value)

@@ -12,10 +12,23 @@ from rich.console import Console
 
 import schemas
 from core.settings import Settings
+from core.tracing import parse_traceparent, reasonable_request_id
 from simulation.jsonl import JsonEventError, read_jsonl, record_from_json
-from streams.producer import Delivery, DeliveryError, EventProducer
+from streams.producer import Delivery, DeliveryError, EventProducer, ExtraHeaders
+from streams.tracing import trace_headers
 
-__all__ = ["emit_file", "emit_one", "read_record"]
+__all__ = ["emit_file", "emit_one", "read_record", "request_headers"]
+
+
+def request_headers(request_id: str | None, traceparent: str | None) -> ExtraHeaders:
+    """The x-request-id and traceparent (a span under the one given) the events go with."""
+    if request_id is not None and reasonable_request_id(request_id) is None:
+        raise typer.BadParameter("1 to 128 visible ASCII characters", param_hint="--request-id")
+    span = parse_traceparent(traceparent)
+    if traceparent is not None and span is None:
+        raise typer.BadParameter("00-<32 hex>-<16 hex>-<2 hex>, lowercase, ids not all zeros",
+                                 param_hint="--traceparent")
+    return trace_headers(request_id, span)
 
 
 def read_record(console: Console, event_name: str, payload: str) -> dict[str, Any]:
@@ -26,11 +39,12 @@ def read_record(console: Console, event_name: str, payload: str) -> dict[str, An
         _refuse(console, event_name, error)
 
 
-def emit_one(settings: Settings, console: Console, event_name: str, record: dict[str, Any]) -> None:
+def emit_one(settings: Settings, console: Console, event_name: str, record: dict[str, Any],
+             headers: ExtraHeaders = ()) -> None:
     """Send one event and print where it landed; exit 2 if it is invalid, 1 if not delivered."""
     try:
         with EventProducer.from_settings(settings) as producer:
-            delivery = producer.emit(event_name, record)
+            delivery = producer.emit(event_name, record, headers=headers)
     except schemas.EventError as error:
         _refuse(console, event_name, error)
     except (DeliveryError, TimeoutError) as error:
@@ -56,11 +70,12 @@ def _landed(event_name: str, delivery: Delivery) -> dict[str, Any]:
     }
 
 
-def emit_file(settings: Settings, console: Console, path: Path) -> int:
+def emit_file(settings: Settings, console: Console, path: Path, headers: ExtraHeaders = ()
+              ) -> int:
     """Send every valid line of a JSON-lines file; report each bad or failed line; exit code."""
     bad_lines: list[tuple[int, str]] = []
     with EventProducer.from_settings(settings) as producer:
-        report = producer.emit_many(_valid_events(path, bad_lines))
+        report = producer.emit_many(_valid_events(path, bad_lines), headers)
     failures = sorted(bad_lines + report.failures)
     for number, reason in failures:
         console.print(f"{path}:{number}: {reason}", style="red", markup=False)

@@ -2,8 +2,10 @@
 ones that are valid now, each exactly once.
 
 A dead letter's id is `<partition>:<offset>` on the dead-letter topic. Its origin and reason are
-in the headers `streams.producer.dead_letter_headers` writes. A redrive re-sends a dead letter
-that decodes and passes validation today to its source topic, with its key, and in the same
+in the headers `streams.producer.dead_letter_headers` writes, after the headers the message came
+with (the request id and traceparent of its request among them, streams.tracing). A redrive
+re-sends a dead letter that decodes and passes validation today to its source topic, with its
+key and the headers it came with, and in the same
 Kafka transaction writes a mark keyed by its id to the compacted `<prefix>.dead-letter-redriven`
 topic; every run reads the marks first and skips what they name. Runs share one transactional
 id per deployment, so a run fences any earlier one still open: a fenced run's transaction is

@@ -12,6 +12,7 @@ from typing import Any, cast
 from confluent_kafka import Message
 
 import schemas
+from streams.tracing import Traced, traced
 
 REASON_CLASSES: tuple[str, ...] = ("decode", "invalid", "projection", "other")
 _CLASS_ALIASES = {
@@ -134,6 +135,11 @@ class DeadLetter:
     @property
     def reason(self) -> str:
         return self.origin.reason
+
+    @property
+    def request(self) -> Traced:
+        """The request id and trace id of the request the event was sent for, if it says."""
+        return traced(self.headers)
 
     @classmethod
     def from_message(cls, message: Message) -> DeadLetter:

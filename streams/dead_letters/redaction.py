@@ -55,7 +55,7 @@ def _key_text(key: bytes | None) -> str | None:
 def summary(letter: DeadLetter, redriven: bool = False,
             reading: Reading | None = None) -> dict[str, Any]:
     """One dead letter in a line's worth of fields (no event content)."""
-    origin = letter.origin
+    origin, request = letter.origin, letter.request
     reading = reading or inspect(letter.value)
     return {
         "id": letter.id,
@@ -65,6 +65,8 @@ def summary(letter: DeadLetter, redriven: bool = False,
         "reason": origin.reason,
         "class": reason_class(origin.reason),
         "redriven": redriven,
+        "request_id": request.request_id,
+        "trace_id": request.trace_id,
     }
 
 

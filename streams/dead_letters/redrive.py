@@ -16,7 +16,7 @@ from core.clients import KafkaConfig
 from streams.admin import ensure_topics
 from streams.dead_letters.reading import read_dead_letters, redriven_ids, select
 from streams.dead_letters.records import DeadLetter, inspect
-from streams.producer import CONTENT_TYPE, producer_config
+from streams.producer import CONTENT_TYPE, Headers, producer_config
 from streams.topics import DEAD_LETTER_REDRIVEN, TOPICS, key_of, topic_name
 
 log = logging.getLogger("streams.dead_letters")
@@ -150,6 +150,16 @@ def redrive(
     return report
 
 
+def _resent_headers(resend: _Resend) -> Headers:
+    """The event's own headers, where it came from, and the ones it was first sent with (its
+    request id and traceparent among them)."""
+    own: Headers = [("event-type", resend.event_name.encode()), ("content-type", CONTENT_TYPE),
+                    ("dlq-redriven-from", resend.letter.id.encode())]
+    replaced = {name for name, _ in own}
+    return own + [(name, value) for name, value in resend.letter.headers
+                  if name not in replaced and not name.startswith("dlq-")]
+
+
 def _send_in_transaction(producer: Producer, chunk: Sequence[_Resend], marks: str,
                          timeout: float) -> None:
     """The events and their marks, all or nothing."""
@@ -157,11 +167,8 @@ def _send_in_transaction(producer: Producer, chunk: Sequence[_Resend], marks: st
     producer.begin_transaction()
     try:
         for resend in chunk:
-            producer.produce(
-                resend.topic, key=resend.key, value=resend.letter.value,
-                headers=[("event-type", resend.event_name.encode()),
-                         ("content-type", CONTENT_TYPE),
-                         ("dlq-redriven-from", resend.letter.id.encode())])
+            producer.produce(resend.topic, key=resend.key, value=resend.letter.value,
+                             headers=_resent_headers(resend))
             producer.produce(marks, key=resend.letter.id.encode(), value=_mark(resend, now))
             producer.poll(0)
         producer.commit_transaction(timeout)

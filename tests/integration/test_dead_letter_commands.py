@@ -21,6 +21,8 @@ from streams.topics import DEAD_LETTER, DEAD_LETTER_REDRIVEN, topic_for, topic_n
 from tests.integration.kafka_helpers import end_offsets
 
 SECRET = "a story text nobody else may read"
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+CAME_WITH = [("x-request-id", b"req-dlq-1"), ("traceparent", TRACEPARENT.encode())]
 
 
 def _invoke(prefix: str, *args: str):
@@ -84,8 +86,9 @@ def letters(settings, topic_prefix):
         return on_delivery
 
     for role, (value, key, reason, offset) in rows.items():
+        carried = CAME_WITH if role == "valid" else ()
         producer.produce(dead, value=value, key=key, partition=0,
-                         headers=dead_letter_headers(reason, source, 1, offset),
+                         headers=dead_letter_headers(reason, source, 1, offset, carried),
                          on_delivery=remember(role))
     assert producer.flush(20) == 0
     return {"ids": ids, "valid": valid, "story": story, "source": source}
@@ -102,6 +105,9 @@ def test_list_and_show_name_each_dead_letter_and_never_print_content(topic_prefi
     assert "StoryPosted" in by_id[ids["valid"]] and "[projection]" in by_id[ids["valid"]]
     assert "[invalid] lifetime_seconds" in by_id[ids["invalid"]]
     assert "  -  [decode]" in by_id[ids["noise"]]
+    assert by_id[ids["valid"]].endswith(
+        "  request=req-dlq-1  trace=4bf92f3577b34da6a3ce929d0e0e4736")
+    assert "request=" not in by_id[ids["noise"]]
 
     as_json = [orjson.loads(line) for line in
                _invoke(topic_prefix, "dlq", "list", "--json", "--reason", "decode").stdout
@@ -116,6 +122,7 @@ def test_list_and_show_name_each_dead_letter_and_never_print_content(topic_prefi
     assert SECRET not in shown
     assert '"text": "<redacted>"' in shown and letters["story"] in shown
     assert "dlq-reason: projection failed" in shown
+    assert "request_id:  req-dlq-1\ntrace_id:    4bf92f3577b34da6a3ce929d0e0e4736\n" in shown
     details = orjson.loads(_invoke(topic_prefix, "dlq", "show", "--json", ids["noise"]).stdout)
     assert details["size"] == 64 and len(bytes.fromhex(details["hex_prefix"])) == 16
     assert details["valid_now"] is False and "record" not in details
@@ -152,6 +159,8 @@ def test_redrive_sends_the_valid_one_back_exactly_once(settings, topic_prefix, l
     assert arrived[0].key() == letters["story"].encode()
     assert schemas.decode(arrived[0].value()) == ("StoryPosted", letters["valid"])
     assert dict(arrived[0].headers())["dlq-redriven-from"] == ids["valid"].encode()
+    assert [h for h in arrived[0].headers() if h[0] in ("x-request-id", "traceparent")] == \
+        CAME_WITH  # the request it was first sent for
 
     marks = _all_messages(kafka_config(settings),
                           topic_name(DEAD_LETTER_REDRIVEN, topic_prefix), 1)

@@ -14,6 +14,7 @@ import pytest
 
 import schemas
 from core.clients import kafka_config
+from core.tracing import parse_traceparent
 from streams.producer import DeliveryError, EventProducer
 from streams.topics import topic_for, topic_name
 from tests.integration.kafka_helpers import end_offsets, read_at
@@ -47,6 +48,27 @@ def test_cli_emit_arrives_and_decodes_to_the_same_values(settings, topic_prefix)
     assert record["event_id"] == delivery["event_id"]
     assert message.key() == story_id.encode()
     assert abs(record["occurred_at"] - datetime.now(UTC)) < timedelta(minutes=1)
+    assert [name for name, _ in message.headers()] == ["event-type", "content-type"]
+
+
+def test_cli_emit_sends_the_request_id_and_a_span_of_the_trace_it_is_given(settings,
+                                                                           topic_prefix):
+    given = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    fields = {"actor_id": "fan-1", "followee_id": "star-1"}
+    result = run_cli(topic_prefix, "emit", "UserFollowed", "--json", orjson.dumps(fields).decode(),
+                     "--request-id", "ops-42", "--traceparent", given)
+    assert result.returncode == 0, result.stderr
+    delivery = orjson.loads(result.stdout)
+    message = read_at(
+        kafka_config(settings), delivery["topic"], delivery["partition"], delivery["offset"])
+    headers = dict(message.headers())
+    assert headers["x-request-id"] == b"ops-42"
+    sent = parse_traceparent(headers["traceparent"])
+    assert sent is not None and sent.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert sent.parent_id != "00f067aa0ba902b7"
+    refused = run_cli(topic_prefix, "emit", "UserFollowed", "--json", orjson.dumps(fields).decode(),
+                      "--traceparent", "00-nope")
+    assert refused.returncode == 2 and "--traceparent" in refused.stderr
 
 
 def test_cli_rejects_an_invalid_event_naming_the_field_and_sends_nothing(settings, topic_prefix):

@@ -180,6 +180,7 @@ def test_summary_is_one_line_of_fields_without_content():
         "id": "2:7", "time": NOW.isoformat(),
         "source": {"topic": "p.engagement", "partition": 4, "offset": 99},
         "event": "StoryPosted", "reason": "text: x", "class": "invalid", "redriven": False,
+        "request_id": None, "trace_id": None,
     }
 
 

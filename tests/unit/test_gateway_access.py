@@ -15,7 +15,8 @@ from starlette.websockets import WebSocket
 
 from core.logs import RequestIdFilter, user_hash
 from core.settings import Settings
-from gateway.access import RequestMiddleware, note_user, request_id
+from core.tracing import parse_traceparent
+from gateway.access import RequestMiddleware, note_user, request_id, request_trace
 from gateway.app import create_app
 from gateway.metrics import REQUESTS
 
@@ -118,6 +119,42 @@ def test_the_websocket_handshake_carries_the_id(caplog: pytest.LogCaptureFixture
     [line] = _access_lines(caplog)
     assert (line.method, line.route, line.status, line.request_id) == (  # type: ignore[attr-defined]
         "WS", "/live/{story_id}", 101, "ws-1")
+
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLERS_SPAN = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+
+
+def test_the_callers_trace_goes_on_under_a_span_of_the_gateways_own(
+        caplog: pytest.LogCaptureFixture) -> None:
+    _capture(caplog)
+    response = _client().get("/items/1", headers={"traceparent": CALLERS_SPAN})
+
+    echoed = parse_traceparent(response.headers["traceparent"])
+    assert echoed is not None and echoed.trace_id == TRACE_ID and echoed.flags == "01"
+    assert echoed.parent_id != "00f067aa0ba902b7"
+    inside = next(r for r in caplog.records if r.name == "unit.route")
+    [line] = _access_lines(caplog)
+    assert inside.trace_id == line.trace_id == TRACE_ID  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("given", [None, "00-nope", f"00-{'0' * 32}-00f067aa0ba902b7-01",
+                                   CALLERS_SPAN.upper()])
+def test_without_a_valid_traceparent_a_new_trace_starts(given: str | None) -> None:
+    headers = {"traceparent": given} if given else {}
+    echoed = _client(access=False).get("/items/1", headers=headers).headers["traceparent"]
+    made = parse_traceparent(echoed)
+    assert made is not None and made.trace_id != TRACE_ID and made.flags == "01"
+    again = request_trace([(b"traceparent", given.encode())] if given else [])
+    assert again.trace_id != made.trace_id  # a new trace each time
+
+
+def test_the_websocket_handshake_carries_the_trace() -> None:
+    with _client(access=False).websocket_connect(
+            "/live/s1", headers={"traceparent": CALLERS_SPAN}) as socket:
+        echoed = dict(socket.extra_headers)[b"traceparent"].decode()
+        socket.receive()
+    assert echoed.startswith(f"00-{TRACE_ID}-")
 
 
 def test_the_access_log_can_be_switched_off(caplog: pytest.LogCaptureFixture) -> None:

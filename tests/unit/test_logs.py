@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from core.logs import REQUEST_ID, RequestIdFilter, configure_logging, logging_config, user_hash
 from core.settings import Settings, get_settings, settings_problems
+from core.tracing import TRACE, TraceParent
 from projections.stores.redis_batch import pseudonym
 from stories.cli import app
 
@@ -104,6 +105,20 @@ def test_every_line_written_during_a_request_carries_its_id(
     finally:
         REQUEST_ID.reset(token)
     assert json.loads(capsys.readouterr().err.splitlines()[-1])["request_id"] == "req-7"
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_json_lines_of_a_request_carry_its_trace_id(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(Settings(log_format="json"))
+    trace = TraceParent.start()
+    tokens = REQUEST_ID.set("req-8"), TRACE.set(trace)
+    try:
+        logging.getLogger("anything.at.all").warning("inside")
+    finally:
+        TRACE.reset(tokens[1])
+        REQUEST_ID.reset(tokens[0])
+    line = json.loads(capsys.readouterr().err.splitlines()[-1])
+    assert (line["request_id"], line["trace_id"]) == ("req-8", trace.trace_id)
 
 
 def test_the_filter_stamps_only_records_of_a_request() -> None:

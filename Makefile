@@ -8,21 +8,39 @@ STORIES := $(VENV)/bin/stories
 PYTEST  := $(VENV)/bin/pytest
 STAMP   := $(VENV)/.installed
 PROMTOOL := .state/tools/bin/promtool
+# The hashed locks: what the product runs on, and that plus the development tools.
+RUNTIME_LOCK := requirements/runtime.txt
+DEV_LOCK     := requirements/dev.txt
+# `make lock` compiles them with uv, kept in a folder of its own, out of the project's environment:
+# for every platform and Python the project supports, with every file's hash, so they install anywhere.
+UV_VERSION := 0.13.9
+UV_ENV     := .state/tools/uv
+UV         := $(UV_ENV)/bin/uv
+LOCK_FLAGS := --universal --generate-hashes --quiet --custom-compile-command 'make lock'
 
-.PHONY: help install up down status init test test-unit test-integration demo reliability lint clean bench wrk promtool simulate cluster test-cluster
+.PHONY: help install lock up down status init test test-unit test-integration demo reliability lint clean bench wrk promtool simulate cluster test-cluster
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml $(RUNTIME_LOCK) $(DEV_LOCK)
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q --upgrade pip
-	$(PYTHON) -m pip install -q -r requirements.lock
+	$(PYTHON) -m pip install -q --require-hashes -r $(DEV_LOCK)
 	$(PYTHON) -m pip install -q --no-deps -e . --config-settings editable_mode=compat
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install the pinned dependencies
+install: $(STAMP) ## Create .venv and install the pinned dependencies (checked against their hashes)
+
+# The development lock is compiled under the runtime one, so both pin a shared package alike.
+lock: $(UV) ## Regenerate the hashed locks from pyproject.toml (ARGS=--upgrade, or --upgrade-package NAME)
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) $(ARGS) -o $(RUNTIME_LOCK)
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) $(ARGS) --extra dev -c $(RUNTIME_LOCK) -o $(DEV_LOCK)
+
+$(UV):
+	python3 -m venv $(UV_ENV)
+	$(UV_ENV)/bin/pip install -q uv==$(UV_VERSION)
 
 up: install ## Start the local stack (fetching jars and Redis if missing), then create topics and schema
 	$(STORIES) up

@@ -12,7 +12,7 @@ batch is written and committed by faust; a revocation waits for the streams to e
 commits first; the partitions kept are sought back to their committed offsets before the flow
 resumes, so the part of a batch a rebalance cut short is fetched again.
 
-`_drain_messages` follows faust-streaming's own, pinned in requirements.lock; a unit test
+`_drain_messages` follows faust-streaming's own, pinned in requirements/runtime.txt; a unit test
 (tests/unit/test_batch_consumer.py) fails when the upstream method changes.
 """
 

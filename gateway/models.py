@@ -10,9 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from core.version import VERSION
 from gateway.auth import USER_ID_PATTERN
+from projections.queries import MAX_TRAY_AUTHORS
 
 __all__ = [
     "UUID_PATTERN",
+    "MAX_HIGHLIGHT_STORIES",
     "PATH_ID_PATTERN",
     "UserId",
     "Uuid",
@@ -41,6 +43,13 @@ __all__ = [
     "AudienceOut",
     "StoryOut",
     "StoryList",
+    "StoryStatus",
+    "PostedStatus",
+    "AcceptedStatus",
+    "RenditionName",
+    "TrayQuery",
+    "Friend",
+    "FriendPage",
     "TrayItemOut",
     "TrayPage",
     "Viewer",
@@ -58,6 +67,9 @@ __all__ = [
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 # A user id as it can appear in a URL path: the id rule, and no slash.
 PATH_ID_PATTERN = r"^[^\s\x00-\x1f\x7f/]{1,128}$"
+
+MAX_HIGHLIGHT_STORIES = 100  # listed per highlight; `stories_truncated` says when there are more
+NEXT_CURSOR = "Pass it as `cursor` for the next page; null on the last page"
 
 UserId = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]
 Uuid = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
@@ -86,6 +98,35 @@ class StickerKind(StrEnum):
     QUIZ = "QUIZ"
     QUESTION = "QUESTION"
     EMOJI_SLIDER = "EMOJI_SLIDER"
+
+
+class StoryStatus(StrEnum):
+    READY = "ready"
+    PROCESSING = "processing"
+    REJECTED = "rejected"
+
+
+class PostedStatus(StrEnum):
+    POSTED = "posted"
+    PROCESSING = "processing"
+
+
+class AcceptedStatus(StrEnum):
+    ACCEPTED = "accepted"
+
+
+class RenditionName(StrEnum):
+    FULL = "full"
+    LOW = "low"
+    THUMBNAIL = "thumbnail"
+
+
+class HealthStatus(StrEnum):
+    OK = "ok"
+
+
+class ReadinessStatus(StrEnum):
+    READY = "ready"
 
 
 class _Body(BaseModel):
@@ -141,11 +182,13 @@ class StoryRequest(_Body):
 
 class StoryAccepted(BaseModel):
     story_id: str
-    status: str = Field(description="`posted` (text) or `processing` (media being prepared)")
+    status: PostedStatus = Field(
+        description="`posted` (text) or `processing` (media being prepared)")
 
 
 class Accepted(BaseModel):
-    status: str = Field("accepted", description="The event was acknowledged by the log")
+    status: AcceptedStatus = Field(AcceptedStatus.ACCEPTED,
+                                   description="The event was acknowledged by the log")
 
 
 class AnswerAccepted(Accepted):
@@ -192,7 +235,7 @@ class HighlightStoryRequest(_Body):
 
 
 class Rendition(BaseModel):
-    name: str = Field(description="full, low or thumbnail")
+    name: RenditionName
     url: str = Field(description="Short-lived presigned GET URL of the encrypted object")
     key: str = Field(description="Object key: the associated data when decrypting")
     content_type: str
@@ -203,7 +246,7 @@ class Rendition(BaseModel):
 
 class StickerOut(BaseModel):
     sticker_id: str
-    kind: str
+    kind: StickerKind
     prompt: str
     options: list[str]
     emoji: str | None = None
@@ -211,14 +254,14 @@ class StickerOut(BaseModel):
 
 
 class AudienceOut(BaseModel):
-    mode: str
+    mode: AudienceMode
     user_ids: list[str]
 
 
 class StoryOut(BaseModel):
     story_id: str
     author_id: str
-    kind: str
+    kind: StoryKind
     text: str | None = None
     caption: str | None = None
     posted_at: datetime
@@ -228,13 +271,15 @@ class StoryOut(BaseModel):
     media_key: str | None = Field(
         None, description="The story's AES-256-GCM key (base64url) to decrypt its renditions"
     )
-    status: str = Field(description="ready; the author also sees processing and rejected")
+    status: StoryStatus = Field(
+        description="`ready`; the author also sees `processing` and `rejected`")
     rejection: str | None = Field(None, description="Author only: why the media was refused")
     audience: AudienceOut | None = Field(None, description="Author only")
 
 
 class StoryList(BaseModel):
-    stories: list[StoryOut]
+    items: list[StoryOut] = Field(description="Oldest first, the order to watch them in")
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
 
 class TrayItemOut(BaseModel):
@@ -250,7 +295,20 @@ class TrayItemOut(BaseModel):
 
 class TrayPage(BaseModel):
     items: list[TrayItemOut]
-    next_cursor: str | None = None
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
+    truncated: bool = Field(
+        False, description=f"The tray considers at most {MAX_TRAY_AUTHORS} authors with stories "
+        f"pushed to the caller and {MAX_TRAY_AUTHORS} followed celebrities; true when the caller "
+        "has more, some of whom are then left out of every page")
+
+
+class TrayQuery(_Body):
+    muted: list[UserId] = Field(
+        default_factory=list, max_length=500,
+        description="Authors to put last; the server keeps nothing of this list")
+    limit: int = Field(30, ge=1, le=100, description="Items per page (1 to 100)")
+    cursor: str | None = Field(None, max_length=512,
+                               description="`next_cursor` of the previous page")
 
 
 class Viewer(BaseModel):
@@ -260,8 +318,8 @@ class Viewer(BaseModel):
 
 
 class ViewerPage(BaseModel):
-    viewers: list[Viewer]
-    next_cursor: str | None = None
+    items: list[Viewer] = Field(description="Most recent first view first")
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
 
 class OptionResult(BaseModel):
@@ -297,18 +355,31 @@ class Insights(BaseModel):
 class HighlightOut(BaseModel):
     highlight_id: str
     title: str
-    stories: list[StoryOut]
+    stories: list[StoryOut] = Field(description="The ones the caller may see, in the owner's order")
+    stories_truncated: bool = Field(
+        False, description=f"The highlight holds more than {MAX_HIGHLIGHT_STORIES} stories: "
+        "only the first are listed")
 
 
 class HighlightList(BaseModel):
-    highlights: list[HighlightOut]
+    items: list[HighlightOut] = Field(description="Newest first")
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
+
+
+class Friend(BaseModel):
+    user_id: str
+
+
+class FriendPage(BaseModel):
+    items: list[Friend] = Field(description="In user id order")
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
 
 class Health(BaseModel):
-    status: str = "ok"
+    status: HealthStatus = HealthStatus.OK
     version: str = Field(VERSION, description="The release of the product serving this request")
 
 
 class Readiness(BaseModel):
-    status: str
+    status: ReadinessStatus
     checks: dict[str, str]

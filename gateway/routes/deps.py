@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.routing import APIRoute
@@ -27,6 +27,7 @@ __all__ = [
     "Cursor",
     "READ_PROBLEMS",
     "WRITE_PROBLEMS",
+    "created_at",
     "no_content",
     "no_content_response",
 ]
@@ -69,6 +70,14 @@ Limit = Annotated[int, Query(ge=1, le=100, description="Items per page (1 to 100
 
 READ_PROBLEMS = problem_responses(400, 401, 404, 422, 503)
 WRITE_PROBLEMS = problem_responses(400, 401, 404, 413, 422, 429, 503)
+
+
+def created_at(what: str) -> dict[int | str, dict[str, Any]]:
+    """The 202 of an operation that creates something readable later: `Location` names it."""
+    return {202: {"headers": {"Location": {
+        "description": f"Path of the new {what}, readable once the worker has folded it",
+        "schema": {"type": "string"},
+    }}}}
 
 
 def no_content() -> Response:

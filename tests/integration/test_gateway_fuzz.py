@@ -55,7 +55,7 @@ def test_openapi_documents_every_endpoint_with_problem_documents(local_stack):
         document = client.get("/openapi.json").json()
     operations = {(method.upper(), path) for path, item in document["paths"].items()
                   for method in item}
-    assert len(operations) == 23
+    assert len(operations) == 27
     assert documents_problems(document)
 
 

@@ -41,7 +41,8 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1", tags=["highlights"], route_class=GatewayRoute)
 
 
-@router.post("/highlights", status_code=202, response_model=HighlightAccepted,
+@router.post("/highlights", operation_id="create_highlight",
+             status_code=202, response_model=HighlightAccepted,
              responses={**WRITE_PROBLEMS, **created_at("highlight")})
 async def create(request: HighlightRequest, user: CurrentUser, gw: Gw,
                  response: Response) -> HighlightAccepted:
@@ -51,10 +52,11 @@ async def create(request: HighlightRequest, user: CurrentUser, gw: Gw,
     await gw.emit(command)
     highlight_id = command.record["highlight_id"]
     response.headers["Location"] = f"/api/v1/users/{user}/highlights/{highlight_id}"
-    return HighlightAccepted(highlight_id=highlight_id)
+    return HighlightAccepted(highlight_id=highlight_id, owner_id=user)
 
 
-@router.patch("/highlights/{highlight_id}", status_code=202, response_model=Accepted,
+@router.patch("/highlights/{highlight_id}", operation_id="change_highlight",
+              status_code=202, response_model=Accepted,
               responses=WRITE_PROBLEMS)
 async def change(highlight_id: HighlightIdPath, request: HighlightChange, user: CurrentUser,
                  gw: Gw) -> Accepted:
@@ -63,7 +65,8 @@ async def change(highlight_id: HighlightIdPath, request: HighlightChange, user: 
     return Accepted()
 
 
-@router.delete("/highlights/{highlight_id}", status_code=202, response_model=Accepted,
+@router.delete("/highlights/{highlight_id}", operation_id="delete_highlight",
+               status_code=202, response_model=Accepted,
                responses=WRITE_PROBLEMS)
 async def delete(highlight_id: HighlightIdPath, user: CurrentUser, gw: Gw) -> Accepted:
     """Delete a highlight; its stories are untouched."""
@@ -71,7 +74,8 @@ async def delete(highlight_id: HighlightIdPath, user: CurrentUser, gw: Gw) -> Ac
     return Accepted()
 
 
-@router.post("/highlights/{highlight_id}/stories", status_code=202, response_model=Accepted,
+@router.post("/highlights/{highlight_id}/stories", operation_id="add_highlight_story",
+             status_code=202, response_model=Accepted,
              responses=WRITE_PROBLEMS)
 async def add_story(highlight_id: HighlightIdPath, request: HighlightStoryRequest,
                     user: CurrentUser, gw: Gw) -> Accepted:
@@ -81,7 +85,8 @@ async def add_story(highlight_id: HighlightIdPath, request: HighlightStoryReques
     return Accepted()
 
 
-@router.delete("/highlights/{highlight_id}/stories/{story_id}", status_code=202,
+@router.delete("/highlights/{highlight_id}/stories/{story_id}", operation_id="remove_highlight_story",
+               status_code=202,
                response_model=Accepted, responses=WRITE_PROBLEMS)
 async def remove_story(highlight_id: HighlightIdPath, story_id: StoryIdPath, user: CurrentUser,
                        gw: Gw) -> Accepted:
@@ -90,7 +95,8 @@ async def remove_story(highlight_id: HighlightIdPath, story_id: StoryIdPath, use
     return Accepted()
 
 
-@router.get("/users/{user_id}/highlights", response_model=HighlightList, responses=READ_PROBLEMS)
+@router.get("/users/{user_id}/highlights", operation_id="list_highlights",
+            response_model=HighlightList, responses=READ_PROBLEMS)
 def highlights_of(user_id: UserIdPath, user: CurrentUser, gw: Gw, limit: Limit = 20,
                   cursor: Cursor = None) -> HighlightList:
     """The user's highlights in creation order, each with the stories the caller may see;
@@ -104,7 +110,8 @@ def highlights_of(user_id: UserIdPath, user: CurrentUser, gw: Gw, limit: Limit =
     )
 
 
-@router.get("/users/{user_id}/highlights/{highlight_id}", response_model=HighlightOut,
+@router.get("/users/{user_id}/highlights/{highlight_id}", operation_id="get_highlight",
+            response_model=HighlightOut,
             responses=READ_PROBLEMS)
 def highlight(user_id: UserIdPath, highlight_id: HighlightIdPath, user: CurrentUser,
               gw: Gw) -> HighlightOut:

@@ -56,7 +56,7 @@ Muted = Annotated[
 ]
 
 
-@router.post("/stories", status_code=202, response_model=StoryAccepted,
+@router.post("/stories", operation_id="post_story", status_code=202, response_model=StoryAccepted,
              responses={**WRITE_PROBLEMS, **problem_responses(409), **created_at("story")})
 async def post_story(
     request: StoryRequest, user: CurrentUser, gw: Gw, response: Response,
@@ -69,15 +69,15 @@ async def post_story(
     return accepted
 
 
-@router.delete("/stories/{story_id}", status_code=202, response_model=Accepted,
-               responses=WRITE_PROBLEMS)
+@router.delete("/stories/{story_id:story_id}", operation_id="delete_story", status_code=202,
+               response_model=Accepted, responses=WRITE_PROBLEMS)
 async def delete_story(story_id: StoryIdPath, user: CurrentUser, gw: Gw) -> Accepted:
     """The author removes a story everywhere; to anyone else it does not exist."""
     await commands.run_command(gw, commands.delete_story, user, story_id)
     return Accepted()
 
 
-@router.get("/stories/tray", response_model=TrayPage, responses=READ_PROBLEMS)
+@router.get("/stories/tray", operation_id="get_tray", response_model=TrayPage, responses=READ_PROBLEMS)
 async def tray(user: CurrentUser, gw: Gw, limit: Limit = 30, cursor: Cursor = None,
                muted: Muted = None) -> JsonBody:
     """Who has stories for the caller: unseen first, newest first, muted authors last. A long
@@ -85,7 +85,7 @@ async def tray(user: CurrentUser, gw: Gw, limit: Limit = 30, cursor: Cursor = No
     return await _tray(gw, user, limit, cursor, _muted(muted))
 
 
-@router.post("/stories/tray", response_model=TrayPage, responses=READ_PROBLEMS)
+@router.post("/stories/tray", operation_id="query_tray", response_model=TrayPage, responses=READ_PROBLEMS)
 async def tray_query(query: TrayQuery, user: CurrentUser, gw: Gw) -> JsonBody:
     """The tray, as `GET /api/v1/stories/tray`, with the muted authors (up to 500) in the body.
     A read: nothing is recorded, the server keeps nothing of the mute list."""
@@ -110,7 +110,8 @@ def _muted(muted: str | None) -> frozenset[str]:
     return frozenset(authors)
 
 
-@router.get("/users/{user_id}/stories", response_model=StoryList, responses=READ_PROBLEMS)
+@router.get("/users/{user_id}/stories", operation_id="list_author_stories",
+            response_model=StoryList, responses=READ_PROBLEMS)
 async def stories_of(user_id: UserIdPath, user: CurrentUser, gw: Gw, limit: Limit = 100,
                      cursor: Cursor = None) -> JsonBody:
     """The author's active stories the caller may see, oldest first (viewing order)."""
@@ -127,7 +128,8 @@ async def stories_of(user_id: UserIdPath, user: CurrentUser, gw: Gw, limit: Limi
     })
 
 
-@router.get("/stories/{story_id}", response_model=StoryOut, responses=READ_PROBLEMS)
+@router.get("/stories/{story_id:story_id}", operation_id="get_story", response_model=StoryOut,
+            responses=READ_PROBLEMS)
 async def story(story_id: StoryIdPath, user: CurrentUser, gw: Gw) -> JsonBody:
     """One active story the caller may see (a deep link); the author also sees it while it is
     processed or after its media was refused. Anything else is a 404, as for no story."""
@@ -139,7 +141,8 @@ async def story(story_id: StoryIdPath, user: CurrentUser, gw: Gw) -> JsonBody:
     return JsonBody(gw.presenter.story(found, user, keys.get(found.story_id)))
 
 
-@router.get("/stories/{story_id}/viewers", response_model=ViewerPage, responses=READ_PROBLEMS)
+@router.get("/stories/{story_id}/viewers", operation_id="list_viewers",
+            response_model=ViewerPage, responses=READ_PROBLEMS)
 def viewers(story_id: StoryIdPath, user: CurrentUser, gw: Gw, limit: Limit = 50,
             cursor: Cursor = None) -> ViewerPage:
     """Who viewed the caller's active story, with first-view time and current reaction."""
@@ -154,7 +157,8 @@ def viewers(story_id: StoryIdPath, user: CurrentUser, gw: Gw, limit: Limit = 50,
     )
 
 
-@router.get("/stories/{story_id}/insights", response_model=Insights, responses=READ_PROBLEMS)
+@router.get("/stories/{story_id}/insights", operation_id="get_insights",
+            response_model=Insights, responses=READ_PROBLEMS)
 def insights(story_id: StoryIdPath, user: CurrentUser, gw: Gw) -> Insights:
     """Counts of the caller's story, no identities; readable for a while after expiry."""
     found = insights_of(gw.models, user, story_id, now_ms())

@@ -76,7 +76,7 @@ def test_unfollow_takes_the_author_out_of_the_tray(world):
     wait_until(lambda: fan.tray_authors() == [author.id], "the tray entry")
     assert fan.delete(f"/api/v1/users/{author.id}/follow").status_code == 202
     wait_until(lambda: fan.tray_authors() == [], "the unfollow")
-    assert problem(fan.put(f"/api/v1/users/{fan.id}/follow"), 422)["errors"][0]["field"] == "user_id"
+    assert fan.put(f"/api/v1/users/{fan.id}/follow").status_code == 204  # nothing to record
 
 
 def test_muted_authors_come_last_and_nothing_is_stored(world):

@@ -32,9 +32,10 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 async def _tray(models: RedisReadModels, client: redis.asyncio.Redis, viewer: str,
                 hints: CelebrityHints) -> bytes:
-    items = await read_tray_async(models, client, viewer, int(time.time() * 1000),
-                                  hints=hints)
-    return orjson.dumps({"items": [asdict(item) for item in items[:TRAY_LIMIT]]},
+    tray = await read_tray_async(models, client, viewer, int(time.time() * 1000),
+                                 hints=hints)
+    return orjson.dumps({"items": [asdict(item) for item in tray.items[:TRAY_LIMIT]],
+                         "truncated": tray.truncated},
                         default=_bytes_as_base64)
 
 

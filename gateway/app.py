@@ -19,8 +19,10 @@ from cassandra.cluster import NoHostAvailable
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp
 
 import schemas
@@ -28,6 +30,7 @@ from core.settings import Settings, get_settings
 from gateway.access import RequestMiddleware, route_template
 from gateway.context import Gateway
 from gateway.limits import BodyLimitMiddleware
+from gateway.links import add_links
 from gateway.metrics import (
     DEPENDENCY_ERRORS,
     MULTIPROCESS_DIR_VARIABLE,
@@ -129,7 +132,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description,
                              routes=app.routes)
-        app.openapi_schema = declare_quota_headers(_declare_bearer(add_problem_schema(schema)))
+        app.openapi_schema = add_links(
+            declare_quota_headers(_declare_bearer(add_problem_schema(schema))))
     return app.openapi_schema
 
 
@@ -211,7 +215,24 @@ async def _http_error(request: Request, error: Exception) -> Response:
     if status == 400:  # the body could not even be read (e.g. not UTF-8)
         return bad_request("body", "the body could not be read as JSON").response()
     detail = "No such resource." if status == 404 else str(error.detail)
-    return Problem(status, HTTP_KINDS.get(status, "http-error"), detail, headers=error.headers).response()
+    headers = dict(error.headers or {})
+    if status == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return Problem(status, HTTP_KINDS.get(status, "http-error"), detail, headers=headers).response()
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method of the path's resource. Starlette names only the first route it tried; a
+    literal path (`/stories/tray`) is the resource rather than the template it also fits
+    (`/stories/{story_id}`)."""
+    matching = [route for route in request.app.router.routes
+                if isinstance(route, APIRoute)
+                and route.matches(request.scope)[0] is not Match.NONE]
+    if not matching:
+        return []
+    resource = min((route.path for route in matching), key=lambda path: path.count("{"))
+    methods = {m for route in matching if route.path == resource for m in route.methods or ()}
+    return sorted(methods | ({"HEAD"} if "GET" in methods else set()))
 
 
 async def _dependency_away(request: Request, error: Exception) -> Response:

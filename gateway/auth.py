@@ -17,11 +17,12 @@ import jwt
 from core.settings import Settings
 from gateway.jwks import JwksKeys, UnknownSigningKey, verified_claims
 from gateway.problems import unauthorized
+from schemas.structure import MAX_ID_CHARS, NOT_IN_IDS
 
 __all__ = ["issue_token", "user_from_token", "bearer_token", "TokenVerifier", "USER_ID_PATTERN"]
 
 # The event catalogue's id rule: 1 to 128 characters, no whitespace or control characters.
-USER_ID_PATTERN = r"^[^\s\x00-\x1f\x7f]{1,128}$"
+USER_ID_PATTERN = rf"^[^{NOT_IN_IDS}]{{1,{MAX_ID_CHARS}}}$"  # the events' id rule
 _USER_ID = re.compile(USER_ID_PATTERN)
 _REQUIRED_CLAIMS = ["exp", "sub"]
 

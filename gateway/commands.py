@@ -39,6 +39,7 @@ from gateway.uploads import Upload
 from media.layout import is_safe_id, upload_key
 from projections.folds.highlights import Highlight
 from projections.model import Story
+from schemas.rules.checks import is_blank
 
 __all__ = [
     "UPLOAD_MARGIN_SECONDS",
@@ -246,7 +247,9 @@ def reply(gw: Gateway, user_id: str, story_id: str, message_id: str | None) -> C
 def answer(
     gw: Gateway, user_id: str, story_id: str, sticker_id: str, request: AnswerRequest
 ) -> tuple[Command | None, bool | None]:
-    """The answer event, and for a quiz whether it was right."""
+    """The answer event, and for a quiz whether it was right. A malformed answer is refused
+    first, whatever the story: the same for every caller and every story."""
+    check_one_answer(request)
     story = _engaged(gw, user_id, story_id)
     if story is None:
         return None, None
@@ -260,12 +263,20 @@ def answer(
     return command, correct
 
 
-def check_answer(sticker: Mapping[str, Any], request: AnswerRequest) -> None:
-    """Exactly the kind of answer the sticker takes, within its options."""
+def check_one_answer(request: AnswerRequest) -> None:
+    """Exactly one of option_index, slider_value and text; text that shows something."""
     given = [name for name in ANSWER_FIELDS if getattr(request, name) is not None]
     if len(given) != 1:
         field = given[1] if given else ANSWER_FIELDS[0]
         raise invalid(field, "give exactly one of option_index, slider_value and text")
+    if request.text is not None and is_blank(request.text):
+        raise invalid("text", "must not be empty")
+
+
+def check_answer(sticker: Mapping[str, Any], request: AnswerRequest) -> None:
+    """Exactly the kind of answer the sticker takes, within its options."""
+    check_one_answer(request)
+    given = [name for name in ANSWER_FIELDS if getattr(request, name) is not None]
     expected = ANSWER_FIELD_OF[sticker["kind"]]
     if given[0] != expected:
         raise invalid(given[0], f"a {sticker['kind']} sticker is answered with {expected}")
@@ -278,17 +289,18 @@ def check_answer(sticker: Mapping[str, Any], request: AnswerRequest) -> None:
 # -- social graph -----------------------------------------------------------------------------
 
 
-def follow(gw: Gateway, user_id: str, followee_id: str) -> Command:
+def follow(gw: Gateway, user_id: str, followee_id: str) -> Command | None:
+    """None for the caller themselves: everyone sees their own stories, nothing to record."""
     gw.limiter.spend(user_id, WRITE)
     if followee_id == user_id:
-        raise invalid("user_id", "you cannot follow yourself")
+        return None
     return _event("UserFollowed", user_id, followee_id=followee_id)
 
 
-def unfollow(gw: Gateway, user_id: str, followee_id: str) -> Command:
+def unfollow(gw: Gateway, user_id: str, followee_id: str) -> Command | None:
     gw.limiter.spend(user_id, WRITE)
     if followee_id == user_id:
-        raise invalid("user_id", "you cannot unfollow yourself")
+        return None
     return _event("UserUnfollowed", user_id, followee_id=followee_id)
 
 

@@ -92,6 +92,15 @@ class Presenter:
             "duration_ms": rendition.get("duration_ms"),
         }
 
+    def tray_page(self, items: list[TrayItem], keys: Mapping[str, bytes],
+                  next_cursor: str | None, truncated: bool) -> dict[str, Any]:
+        """A page of the tray (`TrayPage`), each item with its latest story's opened key."""
+        return {
+            "items": [self.tray_item(item, keys.get(item.latest_story_id)) for item in items],
+            "next_cursor": next_cursor,
+            "truncated": truncated,
+        }
+
     def tray_item(self, item: TrayItem, media_key: bytes | None = None) -> dict[str, Any]:
         """One author of the tray (`TrayItemOut`)."""
         return {

@@ -6,10 +6,11 @@ that does not exist, so routes cannot answer the two differently.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from gateway.models import MAX_HIGHLIGHT_STORIES
 from gateway.versions import ServingReadModels
 from media.keys import CqlClients, story_media_keys
 from projections.folds.highlights import Highlight
@@ -35,12 +36,15 @@ __all__ = [
     "fetch_media_keys",
     "may_see_kept",
     "highlights_for",
-    "MAX_HIGHLIGHTS",
     "MAX_HIGHLIGHT_STORIES",
+    "Page",
+    "page_after",
+    "story_key",
+    "highlight_key",
+    "HighlightView",
 ]
 
-MAX_HIGHLIGHTS = 100
-MAX_HIGHLIGHT_STORIES = 100
+T = TypeVar("T")
 
 
 def story_for(models: RedisReadModels, viewer_id: str, story_id: str, now: int) -> Story | None:
@@ -76,18 +80,40 @@ def tray_key(item: TrayItem) -> list[Any]:
     return [item.muted, not item.has_unseen, -item.latest_at, item.author_id]
 
 
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list, the position after it when more remain, and whether the list itself
+    was cut at its bound."""
+
+    items: list[T]
+    after: list[Any] | None
+    truncated: bool = False
+
+
+def page_after(
+    items: list[T], key: Callable[[T], list[Any]], after: list[Any] | None, limit: int
+) -> Page[T]:
+    """The `limit` items past the position `after` of a list sorted by `key`."""
+    if after is not None:
+        start = tuple(after)
+        items = [item for item in items if tuple(key(item)) > start]
+    page = items[:limit]
+    return Page(page, key(page[-1]) if len(items) > limit else None)
+
+
 async def tray_page(
     models: RedisReadModels, client: Any, viewer_id: str, now: int, muted: frozenset[str],
     after: list[Any] | None, limit: int, hints: CelebrityHints | None = None,
-) -> tuple[list[TrayItem], list[Any] | None]:
-    """One page of the tray after a position (read with `redis.asyncio` `client`); the next
-    position when more remain."""
-    items = await read_tray_async(models, client, viewer_id, now, muted, hints)
-    if after is not None:
-        start = tuple(after)
-        items = [item for item in items if tuple(tray_key(item)) > start]
-    page = items[:limit]
-    return page, (tray_key(page[-1]) if len(items) > limit else None)
+) -> Page[TrayItem]:
+    """One page of the tray after a position (read with `redis.asyncio` `client`)."""
+    tray = await read_tray_async(models, client, viewer_id, now, muted, hints)
+    page = page_after(tray.items, tray_key, after, limit)
+    return Page(page.items, page.after, tray.truncated)
+
+
+def story_key(story: Story) -> list[Any]:
+    """An author's stories in viewing order as a cursor position: oldest first."""
+    return [story.posted_at, story.story_id]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,25 +148,53 @@ def may_see_kept(story: Story, viewer_id: str, follows_author: bool) -> bool:
     return may_see(story, viewer_id, follows_author, story.expires_at - 1)
 
 
+@dataclass(frozen=True, slots=True)
+class HighlightView:
+    """A highlight with the stories one viewer may see, and whether its stories were cut."""
+
+    highlight: Highlight
+    stories: list[Story]
+    stories_truncated: bool
+
+
+def highlight_key(view: HighlightView) -> list[Any]:
+    """The owner's highlights in creation order as a cursor position."""
+    return [view.highlight.created_at, view.highlight.highlight_id]
+
+
 def highlights_for(
-    models: ServingReadModels, viewer_id: str, owner_id: str, now: int
-) -> list[tuple[Highlight, list[Story]]]:
-    """The owner's highlights with the stories this viewer may see; others see no empty ones."""
-    highlights = models.cql.highlights_of(owner_id)[:MAX_HIGHLIGHTS]
+    models: ServingReadModels, viewer_id: str, owner_id: str, now: int,
+    after: list[Any] | None, limit: int, only: str | None = None,
+) -> Page[HighlightView]:
+    """A page of the owner's highlights (or the `only` one) with the stories this viewer may
+    see (at most MAX_HIGHLIGHT_STORIES each); others see no empty ones."""
+    highlights = models.cql.highlights_of(owner_id)
+    if only is not None:
+        highlights = [h for h in highlights if h.highlight_id == only]
+    if after is not None:
+        start = tuple(after)
+        highlights = [h for h in highlights if (h.created_at, h.highlight_id) > start]
     if not highlights:
-        return []
+        return Page([], None)
     live, follows = _live_stories_and_follow(models.redis, viewer_id, owner_id, now)
-    wanted = {s for h in highlights for s in h.story_ids[:MAX_HIGHLIGHT_STORIES]}
-    kept = models.cql.kept_stories(sorted(wanted - live.keys()))
-    result = []
-    for highlight in highlights:
-        stories = [
-            story for story_id in highlight.story_ids[:MAX_HIGHLIGHT_STORIES]
-            if (story := _visible_member(story_id, live, kept, viewer_id, follows, now))
-        ]
-        if stories or viewer_id == owner_id:
-            result.append((highlight, stories))
-    return result
+    views: list[HighlightView] = []
+    # Read kept stories a page at a time: empty highlights are skipped for others, so a page
+    # may need several reads to fill.
+    for offset in range(0, len(highlights), limit):
+        chunk = highlights[offset:offset + limit]
+        wanted = {s for h in chunk for s in h.story_ids[:MAX_HIGHLIGHT_STORIES]}
+        kept = models.cql.kept_stories(sorted(wanted - live.keys()))
+        for highlight in chunk:
+            stories = [
+                story for story_id in highlight.story_ids[:MAX_HIGHLIGHT_STORIES]
+                if (story := _visible_member(story_id, live, kept, viewer_id, follows, now))
+            ]
+            if stories or viewer_id == owner_id:
+                views.append(HighlightView(highlight, stories,
+                                           len(highlight.story_ids) > MAX_HIGHLIGHT_STORIES))
+        if len(views) > limit:
+            break
+    return page_after(views, highlight_key, None, limit)
 
 
 def _live_stories_and_follow(

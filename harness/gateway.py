@@ -109,7 +109,7 @@ class User:
 
     def story_ids_of(self, author: User) -> list[str]:
         response = _expect(self.get(f"/api/v1/users/{author.id}/stories"), 200)
-        return [s["story_id"] for s in response.json()["stories"]]
+        return [s["story_id"] for s in response.json()["items"]]
 
     def tray_authors(self) -> list[str]:
         response = _expect(self.get("/api/v1/stories/tray", params={"limit": 100}), 200)

@@ -29,6 +29,8 @@ from projections.stores.redis_store import RedisReadModels
 __all__ = [
     "CelebrityHints",
     "TrayItem",
+    "Tray",
+    "MAX_TRAY_AUTHORS",
     "read_tray",
     "read_tray_async",
     "visible_stories",
@@ -59,6 +61,14 @@ class TrayItem:
     thumbnail_key: str | None
     muted: bool = False
     media_key: bytes | None = None  # the latest story's, wrapped (projections.stores.story_keys)
+
+
+@dataclass(frozen=True, slots=True)
+class Tray:
+    """A viewer's whole tray in order, and whether authors were left out for its bound."""
+
+    items: list[TrayItem]
+    truncated: bool = False
 
 
 def run(plan: Plan[T], client: Any) -> T:
@@ -121,7 +131,7 @@ class CelebrityHints:
 def tray_plan(
     models: RedisReadModels, viewer_id: str, now_ms: int, muted: frozenset[str] = frozenset(),
     hints: CelebrityHints | None = None,
-) -> Plan[list[TrayItem]]:
+) -> Plan[Tray]:
     """The whole (bounded) tray: unseen first, then newest; muted authors last. One round trip
     when `hints` knows the viewer's celebrities; else two on a single node, three on a cluster."""
     hint = hints.of(viewer_id) if hints is not None else None
@@ -153,9 +163,10 @@ def tray_plan(
         rows.update(zip(missing, (yield from _round_trip(authors_stories(models, missing))),
                         strict=True))
     entries.update(_celebrity_entries([rows[author] for author in wanted], viewer_id, now_ms))
+    truncated = index.truncated or len(celebrities) > MAX_TRAY_AUTHORS
     ordered = list(entries.values())
     if not ordered:
-        return []
+        return Tray([], truncated)
     # An author is unseen while any of their active stories the viewer may see is unwatched.
     items = [
         TrayItem(e.author_id, e.latest_story_id, e.latest_at,
@@ -164,7 +175,7 @@ def tray_plan(
         for e in ordered
     ]
     items.sort(key=lambda i: (i.muted, not i.has_unseen, -i.latest_at, i.author_id))
-    return items
+    return Tray(items, truncated)
 
 
 def _together(first: Read[A], second: Read[B]) -> Read[tuple[A, B]]:
@@ -189,14 +200,14 @@ def read_tray(
     models: RedisReadModels, viewer_id: str, now_ms: int, muted: frozenset[str] = frozenset(),
     hints: CelebrityHints | None = None,
 ) -> list[TrayItem]:
-    """The viewer's tray (see `tray_plan`), with the models' sync client."""
-    return run(tray_plan(models, viewer_id, now_ms, muted, hints), models.client)
+    """The viewer's tray items (see `tray_plan`), with the models' sync client."""
+    return run(tray_plan(models, viewer_id, now_ms, muted, hints), models.client).items
 
 
 async def read_tray_async(
     models: RedisReadModels, client: Any, viewer_id: str, now_ms: int,
     muted: frozenset[str] = frozenset(), hints: CelebrityHints | None = None,
-) -> list[TrayItem]:
+) -> Tray:
     """The viewer's tray (see `tray_plan`), with a `redis.asyncio` client."""
     return await run_async(tray_plan(models, viewer_id, now_ms, muted, hints), client)
 

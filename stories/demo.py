@@ -167,7 +167,7 @@ def _show_gateway(settings: Settings, world: Scenario) -> None:
             console.print(f"  {item['author_id']}: {'unseen' if item['has_unseen'] else 'seen'}, "
                           f"latest {item['latest_at']}, thumbnail "
                           f"{'yes' if item['thumbnail_url'] else 'none'}")
-        stories = _call(url, "user-5", "GET", "/api/v1/users/user-0/stories").json()["stories"]
+        stories = _call(url, "user-5", "GET", "/api/v1/users/user-0/stories").json()["items"]
         console.print(f"  user-5 sees {[s['text'] for s in stories]} (not the close-friends story)")
         public, friends = world.story_ids["public"], world.story_ids["friends"]
         viewers = _call(url, "user-0", "GET", f"/api/v1/stories/{public}/viewers").json()

@@ -25,14 +25,14 @@ router = APIRouter(prefix="/api/v1/stories/{story_id}", tags=["engagement"],
                    responses={**WRITE_PROBLEMS, **OWN_STORY}, route_class=GatewayRoute)
 
 
-@router.post("/views", status_code=202, response_model=Accepted)
+@router.post("/views", operation_id="view_story", status_code=202, response_model=Accepted)
 async def view(story_id: StoryIdPath, user: CurrentUser, gw: Gw) -> Accepted | Response:
     """The caller opened the story."""
     done = await commands.run_command(gw, commands.view, user, story_id)
     return Accepted() if done else no_content()
 
 
-@router.post("/reactions", status_code=202, response_model=Accepted)
+@router.post("/reactions", operation_id="react_to_story", status_code=202, response_model=Accepted)
 async def react(story_id: StoryIdPath, request: ReactionRequest, user: CurrentUser,
                 gw: Gw) -> Accepted | Response:
     """A quick emoji reaction; a later one replaces it."""
@@ -40,7 +40,7 @@ async def react(story_id: StoryIdPath, request: ReactionRequest, user: CurrentUs
     return Accepted() if done else no_content()
 
 
-@router.post("/replies", status_code=202, response_model=Accepted)
+@router.post("/replies", operation_id="reply_to_story", status_code=202, response_model=Accepted)
 async def reply(story_id: StoryIdPath, request: ReplyRequest, user: CurrentUser,
                 gw: Gw) -> Accepted | Response:
     """Record that the caller replied privately (the message lives in messaging)."""
@@ -48,7 +48,8 @@ async def reply(story_id: StoryIdPath, request: ReplyRequest, user: CurrentUser,
     return Accepted() if done else no_content()
 
 
-@router.post("/stickers/{sticker_id}/answers", status_code=202, response_model=AnswerAccepted)
+@router.post("/stickers/{sticker_id}/answers", operation_id="answer_sticker",
+             status_code=202, response_model=AnswerAccepted)
 async def answer(story_id: StoryIdPath, sticker_id: StickerIdPath, request: AnswerRequest,
                  user: CurrentUser, gw: Gw) -> AnswerAccepted | Response:
     """Answer a poll, quiz, question or slider; the first answer counts."""

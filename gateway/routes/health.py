@@ -17,13 +17,14 @@ router = APIRouter(tags=["operations"], route_class=GatewayRoute)
 metrics_router = APIRouter(tags=["operations"], route_class=GatewayRoute)
 
 
-@router.get("/healthz", response_model=Health)
+@router.get("/healthz", operation_id="get_health", response_model=Health)
 async def healthz() -> Health:
     """The process is up and serving (says nothing about what is behind it)."""
     return Health()
 
 
-@router.get("/readyz", response_model=Readiness, responses=problem_responses(503))
+@router.get("/readyz", operation_id="get_readiness",
+            response_model=Readiness, responses=problem_responses(503))
 async def readyz(gw: Gw) -> Readiness:
     """Kafka, Redis and the CQL server all answer; a 503 names the ones that do not."""
     checks = await gw.readiness()
@@ -37,6 +38,7 @@ async def readyz(gw: Gw) -> Readiness:
 
 @metrics_router.get(
     "/metrics",
+    operation_id="get_metrics",
     response_class=Response,
     responses={200: {"description": "Prometheus text format",
                      "content": {"text/plain": {"schema": {"type": "string"}}}}},

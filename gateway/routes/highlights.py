@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+
+from fastapi import APIRouter, Response
 
 from core.clock import now_ms
 from gateway import commands
+from gateway.context import Gateway
 from gateway.models import (
     Accepted,
     HighlightAccepted,
@@ -16,33 +19,44 @@ from gateway.models import (
     HighlightStoryRequest,
     StoryOut,
 )
-from gateway.reads import highlights_for
+from gateway.problems import not_found
+from gateway.reads import HighlightView, highlights_for
 from gateway.routes.deps import (
     READ_PROBLEMS,
     WRITE_PROBLEMS,
     CurrentUser,
+    Cursor,
     GatewayRoute,
     Gw,
     HighlightIdPath,
+    Limit,
     StoryIdPath,
     UserIdPath,
+    created_at,
 )
+from projections.model import Story
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["highlights"], route_class=GatewayRoute)
 
 
-@router.post("/highlights", status_code=202, response_model=HighlightAccepted,
-             responses=WRITE_PROBLEMS)
-async def create(request: HighlightRequest, user: CurrentUser, gw: Gw) -> HighlightAccepted:
-    """Gather some of the caller's active stories into a new highlight."""
+@router.post("/highlights", operation_id="create_highlight",
+             status_code=202, response_model=HighlightAccepted,
+             responses={**WRITE_PROBLEMS, **created_at("highlight")})
+async def create(request: HighlightRequest, user: CurrentUser, gw: Gw,
+                 response: Response) -> HighlightAccepted:
+    """Gather some of the caller's active stories into a new highlight; `Location` names it,
+    readable there once the worker has folded it."""
     command = await commands.in_thread(commands.create_highlight, gw, user, request)
     await gw.emit(command)
-    return HighlightAccepted(highlight_id=command.record["highlight_id"])
+    highlight_id = command.record["highlight_id"]
+    response.headers["Location"] = f"/api/v1/users/{user}/highlights/{highlight_id}"
+    return HighlightAccepted(highlight_id=highlight_id, owner_id=user)
 
 
-@router.patch("/highlights/{highlight_id}", status_code=202, response_model=Accepted,
+@router.patch("/highlights/{highlight_id}", operation_id="change_highlight",
+              status_code=202, response_model=Accepted,
               responses=WRITE_PROBLEMS)
 async def change(highlight_id: HighlightIdPath, request: HighlightChange, user: CurrentUser,
                  gw: Gw) -> Accepted:
@@ -51,7 +65,8 @@ async def change(highlight_id: HighlightIdPath, request: HighlightChange, user: 
     return Accepted()
 
 
-@router.delete("/highlights/{highlight_id}", status_code=202, response_model=Accepted,
+@router.delete("/highlights/{highlight_id}", operation_id="delete_highlight",
+               status_code=202, response_model=Accepted,
                responses=WRITE_PROBLEMS)
 async def delete(highlight_id: HighlightIdPath, user: CurrentUser, gw: Gw) -> Accepted:
     """Delete a highlight; its stories are untouched."""
@@ -59,7 +74,8 @@ async def delete(highlight_id: HighlightIdPath, user: CurrentUser, gw: Gw) -> Ac
     return Accepted()
 
 
-@router.post("/highlights/{highlight_id}/stories", status_code=202, response_model=Accepted,
+@router.post("/highlights/{highlight_id}/stories", operation_id="add_highlight_story",
+             status_code=202, response_model=Accepted,
              responses=WRITE_PROBLEMS)
 async def add_story(highlight_id: HighlightIdPath, request: HighlightStoryRequest,
                     user: CurrentUser, gw: Gw) -> Accepted:
@@ -69,7 +85,8 @@ async def add_story(highlight_id: HighlightIdPath, request: HighlightStoryReques
     return Accepted()
 
 
-@router.delete("/highlights/{highlight_id}/stories/{story_id}", status_code=202,
+@router.delete("/highlights/{highlight_id}/stories/{story_id}", operation_id="remove_highlight_story",
+               status_code=202,
                response_model=Accepted, responses=WRITE_PROBLEMS)
 async def remove_story(highlight_id: HighlightIdPath, story_id: StoryIdPath, user: CurrentUser,
                        gw: Gw) -> Accepted:
@@ -78,15 +95,48 @@ async def remove_story(highlight_id: HighlightIdPath, story_id: StoryIdPath, use
     return Accepted()
 
 
-@router.get("/users/{user_id}/highlights", response_model=HighlightList, responses=READ_PROBLEMS)
-def highlights_of(user_id: UserIdPath, user: CurrentUser, gw: Gw) -> HighlightList:
-    """The user's highlights with the stories the caller may see."""
-    found = highlights_for(gw.models, user, user_id, now_ms())
-    keys = gw.media_keys.of([s.story_id for _, stories in found for s in stories if s.renditions])
-    return HighlightList(highlights=[
-        HighlightOut(highlight_id=h.highlight_id, title=h.title,
-                     stories=[StoryOut.model_validate(gw.presenter.story(s, user,
-                                                                         keys.get(s.story_id)))
-                              for s in stories])
-        for h, stories in found
-    ])
+@router.get("/users/{user_id}/highlights", operation_id="list_highlights",
+            response_model=HighlightList, responses=READ_PROBLEMS)
+def highlights_of(user_id: UserIdPath, user: CurrentUser, gw: Gw, limit: Limit = 20,
+                  cursor: Cursor = None) -> HighlightList:
+    """The user's highlights in creation order, each with the stories the caller may see;
+    others see no empty highlights."""
+    resource = f"highlights:{user_id}"
+    after = gw.cursors.open(cursor, user, resource) if cursor else None
+    page = highlights_for(gw.models, user, user_id, now_ms(), after, limit)
+    return HighlightList(
+        items=_present(gw, user, page.items),
+        next_cursor=gw.cursors.seal(user, resource, page.after) if page.after else None,
+    )
+
+
+@router.get("/users/{user_id}/highlights/{highlight_id}", operation_id="get_highlight",
+            response_model=HighlightOut,
+            responses=READ_PROBLEMS)
+def highlight(user_id: UserIdPath, highlight_id: HighlightIdPath, user: CurrentUser,
+              gw: Gw) -> HighlightOut:
+    """One highlight of the user, as listed by `GET /api/v1/users/{user_id}/highlights`: a
+    404 when it does not exist or holds nothing the caller may see."""
+    found = highlights_for(gw.models, user, user_id, now_ms(), None, 1,
+                           only=highlight_id).items
+    if not found:
+        raise not_found()
+    return _present(gw, user, found)[0]
+
+
+def _present(gw: Gateway, user: str, views: list[HighlightView]) -> list[HighlightOut]:
+    keys = gw.media_keys.of([s.story_id for view in views for s in view.stories
+                             if s.renditions])
+    return [
+        HighlightOut(
+            highlight_id=view.highlight.highlight_id,
+            title=view.highlight.title,
+            stories=[StoryOut.model_validate(_story(gw, user, s, keys)) for s in view.stories],
+            stories_truncated=view.stories_truncated,
+        )
+        for view in views
+    ]
+
+
+def _story(gw: Gateway, user: str, story: Story, keys: dict[str, bytes]) -> dict[str, Any]:
+    return gw.presenter.story(story, user, keys.get(story.story_id))

@@ -72,6 +72,7 @@ class TrayIndex:
     following: tuple[str, ...]  # the viewer's followees, sorted (on a cluster)
     celebrities: tuple[str, ...] | None  # the followed celebrities (on a single node), sorted
     seen: frozenset[str]  # the stories the viewer watched (in the last 49 hours)
+    truncated: bool = False  # more pushed entries exist than the `limit` read
 
 
 def tray_index(models: RedisReadModels, viewer_id: str, limit: int) -> Read[TrayIndex]:
@@ -88,18 +89,19 @@ def tray_index(models: RedisReadModels, viewer_id: str, limit: int) -> Read[Tray
         ("sinter", (following, k(Kind.CELEBRITIES))),
         ("smembers", (k(Kind.SEEN, viewer_id),)),
     )
-    return Read(commands, lambda answers: _tray_index(answers, models.cluster))
+    return Read(commands, lambda answers: _tray_index(answers, models.cluster, limit))
 
 
-def _tray_index(answers: list[Any], cluster: bool) -> TrayIndex:
+def _tray_index(answers: list[Any], cluster: bool, limit: int) -> TrayIndex:
     authors, raw_entries, members, seen = answers
     entries = tuple(TrayEntry.from_json(a.decode(), raw_entries[a]) for a in authors
                     if a in raw_entries)
     ids = tuple(sorted(m.decode() for m in members))
     watched = frozenset(s.decode() for s in seen)
+    truncated = len(authors) >= limit and len(raw_entries) > limit
     if cluster:
-        return TrayIndex(entries, ids, None, watched)
-    return TrayIndex(entries, (), ids, watched)
+        return TrayIndex(entries, ids, None, watched, truncated)
+    return TrayIndex(entries, (), ids, watched, truncated)
 
 
 def celebrities_among(models: RedisReadModels, user_ids: Sequence[str]) -> Read[list[str]]:

@@ -7,7 +7,10 @@ content types and schemas. An operation with a failing example is a leak.
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,8 @@ from harness.gateway import GatewayProcess, GatewayWorld
 from reliability.outcome import Row, Size
 
 __all__ = ["api_fuzz", "LIMITS", "MAX_EXAMPLES", "Case", "target", "aimed_config", "cases",
-           "check_operation", "documents_problems", "got_past_validation"]
+           "check_operation", "documents_problems", "got_past_validation", "STATEFUL_REFUSALS",
+           "all_checks_config", "run_all_checks"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,71 @@ def aimed_config(headers: dict[str, str], story_ids: list[str], user_ids: list[s
             "path.user_id": {"dictionary": "users", "probability": 0.5},
         },
     })
+
+
+# Answers that only the server's state can decide, which no OpenAPI document can carry: with
+# every check on, schemathesis counts these as refusals of valid requests unless told.
+STATEFUL_REFUSALS: dict[str, tuple[str, str]] = {
+    # A cursor is valid only for the caller and the list that issued it.
+    **{operation: ("400", "a cursor this list did not issue to the caller")
+       for operation in ("get_tray", "query_tray", "list_author_stories", "list_viewers",
+                         "list_highlights", "list_close_friends")},
+    "post_story": ("422", "a media id of an upload not made, an audience listing the author, a "
+                          "slider emoji that is not one emoji, sticker ids repeated"),
+    "create_highlight": ("422", "story ids that are not the caller's active stories"),
+    "change_highlight": ("422", "story ids that are not in the highlight"),
+    "add_highlight_story": ("422", "a story id that is not the caller's active story"),
+    "react_to_story": ("422", "a reaction that is not exactly one emoji"),
+    "answer_sticker": ("422", "an answer of another kind than the sticker's, or past its options"),
+    "replace_close_friends": ("422", "a list naming the caller"),
+}
+ACCEPTED = ["2xx", "401", "403", "404", "409", "429"]
+REFUSED = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
+
+
+def all_checks_config(headers: dict[str, str], story_ids: list[str], user_ids: list[str],
+                      max_examples: int) -> str:
+    """A schemathesis.toml for `schemathesis run --checks all`: aimed like `aimed_config`,
+    with the answers of STATEFUL_REFUSALS allowed where the server's state decides them."""
+    lines = [
+        f"headers = {{ Authorization = {json.dumps(headers['Authorization'])} }}",
+        "[generation]",
+        f"max-examples = {max_examples}",
+        "[checks.negative_data_rejection]",
+        f"expected-statuses = {json.dumps(REFUSED)}",
+        "[dictionaries.stories]",
+        f"values = {json.dumps(story_ids)}",
+        "[dictionaries.users]",
+        f"values = {json.dumps(user_ids)}",
+        '[parameters."path.story_id"]',
+        'dictionary = "stories"',
+        "probability = 0.5",
+        '[parameters."path.user_id"]',
+        'dictionary = "users"',
+        "probability = 0.5",
+    ]
+    for operation, (status, why) in STATEFUL_REFUSALS.items():
+        lines += [
+            "[[operations]]",
+            f"# {why}",
+            f'include-operation-id = "{operation}"',
+            "[operations.checks.positive_data_acceptance]",
+            f"expected-statuses = {json.dumps([*ACCEPTED, status])}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def run_all_checks(url: str, config: str, work: Path, seed: int) -> subprocess.CompletedProcess:
+    """`schemathesis run --checks all` against a running gateway, every phase (examples,
+    coverage, fuzzing, and stateful sequences along the document's links)."""
+    config_file = work / "schemathesis.toml"
+    config_file.write_text(config)
+    command = [str(Path(sys.executable).with_name("schemathesis")), "--no-color",
+               "--config-file", str(config_file), "run", f"{url}/openapi.json",
+               "--checks", "all", "--seed", str(seed), "--workers", "1",
+               "--report-dir", str(work / "schemathesis-report")]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900, check=False,
+                          cwd=work)
 
 
 def target(world: GatewayWorld) -> tuple[dict[str, str], list[str], list[str]]:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from schemas.structure.compiler import UnsupportedSchemaError, compile_checker
 from schemas.structure.problems import Checker, FieldProblem
-from schemas.structure.scalars import ID_PATTERN, MAX_ID_CHARS, UUID_PATTERN
+from schemas.structure.scalars import ID_PATTERN, MAX_ID_CHARS, NOT_IN_IDS, UUID_PATTERN
 
 __all__ = [
     "Checker",
     "FieldProblem",
     "ID_PATTERN",
     "MAX_ID_CHARS",
+    "NOT_IN_IDS",
     "UUID_PATTERN",
     "UnsupportedSchemaError",
     "compile_checker",

@@ -12,6 +12,7 @@ from schemas.structure.problems import Checker, expected, type_problem
 __all__ = [
     "ID_PATTERN",
     "MAX_ID_CHARS",
+    "NOT_IN_IDS",
     "PRIMITIVES",
     "UUID_PATTERN",
     "enum_checker",
@@ -21,7 +22,11 @@ __all__ = [
 ]
 
 MAX_ID_CHARS = 128
-ID_PATTERN = re.compile(rf"[^\s\x00-\x1f\x7f]{{1,{MAX_ID_CHARS}}}")
+# What an id never holds: control characters and every kind of space, spelled out rather than
+# `\s`, whose Python and JSON Schema (ECMAScript) meanings differ (U+0085, U+FEFF): clients
+# check ids with the gateway's OpenAPI patterns, built from this class.
+NOT_IN_IDS = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+ID_PATTERN = re.compile(rf"[^{NOT_IN_IDS}]{{1,{MAX_ID_CHARS}}}")
 UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 _INT_RANGE = (-(2**31), 2**31 - 1)

@@ -11,6 +11,8 @@ from importlib.metadata import version
 import httpx
 import pytest
 
+import schemas
+from gateway.models import MAX_HIGHLIGHT_STORIES
 from media.keys import story_media_key
 from tests.integration.gateway_helpers import (
     NO_SUCH_STORY,
@@ -18,6 +20,7 @@ from tests.integration.gateway_helpers import (
     events_in_log,
     gateway_client,
     posted_event,
+    text_story,
     wait_until,
 )
 
@@ -53,13 +56,13 @@ def test_a_follower_sees_a_posted_story_in_tray_and_list(world):
     assert item["has_unseen"] is True and item["latest_story_id"] == story_id
     assert item["thumbnail_url"] is None and item["muted"] is False
 
-    stories = fan.get(f"/api/v1/users/{author.id}/stories").json()["stories"]
+    stories = fan.get(f"/api/v1/users/{author.id}/stories").json()["items"]
     assert [(s["story_id"], s["text"], s["status"]) for s in stories] == [
         (story_id, "first light", "ready")]
     assert stories[0]["audience"] is None  # only the author sees the audience
-    own = author.get(f"/api/v1/users/{author.id}/stories").json()["stories"][0]
+    own = author.get(f"/api/v1/users/{author.id}/stories").json()["items"][0]
     assert own["audience"] == {"mode": "FOLLOWERS", "user_ids": []}
-    assert stranger.get(f"/api/v1/users/{author.id}/stories").json() == {"stories": []}
+    assert stranger.get(f"/api/v1/users/{author.id}/stories").json() == {"items": [], "next_cursor": None}
 
     assert fan.post(f"/api/v1/stories/{story_id}/views").status_code == 202
     wait_until(lambda: fan.get("/api/v1/stories/tray").json()["items"][0]["has_unseen"] is False,
@@ -73,7 +76,7 @@ def test_unfollow_takes_the_author_out_of_the_tray(world):
     wait_until(lambda: fan.tray_authors() == [author.id], "the tray entry")
     assert fan.delete(f"/api/v1/users/{author.id}/follow").status_code == 202
     wait_until(lambda: fan.tray_authors() == [], "the unfollow")
-    assert problem(fan.put(f"/api/v1/users/{fan.id}/follow"), 422)["errors"][0]["field"] == "user_id"
+    assert fan.put(f"/api/v1/users/{fan.id}/follow").status_code == 204  # nothing to record
 
 
 def test_muted_authors_come_last_and_nothing_is_stored(world):
@@ -114,6 +117,96 @@ def test_tray_pages_cover_every_author_once_and_cursors_are_bound(world):
     forged = first_cursor[:-2] + ("AA" if not first_cursor.endswith("AA") else "BB")
     assert fan.get("/api/v1/stories/tray", params={"cursor": forged}).status_code == 400
     assert fan.get("/api/v1/stories/tray", params={"limit": 101}).status_code == 422
+
+
+def test_a_long_mute_list_goes_in_the_body_of_a_tray_query(world):
+    fan = world.user("fan")
+    authors = [world.user(f"a{i}") for i in range(3)]
+    world.follow(fan, *authors)
+    for author in authors:
+        author.post_story()
+    wait_until(lambda: len(fan.tray_authors()) == 3, "three tray entries")
+    newest_first = fan.tray_authors()
+    # 500 authors do not fit a URL; they fit the body, and the server keeps none of them.
+    muted = [newest_first[0], *(f"someone-{n:03}" for n in range(499))]
+    page = fan.post("/api/v1/stories/tray", json={"muted": muted, "limit": 2})
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert [i["author_id"] for i in body["items"]] == newest_first[1:]
+    assert body["truncated"] is False and body["next_cursor"]
+    rest = fan.post("/api/v1/stories/tray", json={"muted": muted, "cursor": body["next_cursor"]})
+    assert [(i["author_id"], i["muted"]) for i in rest.json()["items"]] == [(newest_first[0], True)]
+    assert rest.json()["next_cursor"] is None
+    assert fan.tray_authors() == newest_first
+
+    too_many = fan.post("/api/v1/stories/tray", json={"muted": [*muted, "one-more"]})
+    assert problem(too_many, 422)["errors"][0]["field"] == "muted"
+    assert problem(fan.post("/api/v1/stories/tray", json={"mute": []}), 422)
+
+
+def test_an_authors_stories_come_in_pages_bound_to_the_list(world):
+    author, other, fan = world.user("author"), world.user("other"), world.user("fan")
+    world.follow(fan, author, other)
+    posted = [author.post_story(text=f"part {n}") for n in range(3)]
+    other.post_story()
+    first = fan.get(f"/api/v1/users/{author.id}/stories", params={"limit": 2}).json()
+    assert [s["story_id"] for s in first["items"]] == posted[:2]
+    second = fan.get(f"/api/v1/users/{author.id}/stories",
+                     params={"limit": 2, "cursor": first["next_cursor"]}).json()
+    assert second == {"items": second["items"], "next_cursor": None}
+    assert [s["story_id"] for s in second["items"]] == posted[2:]
+    elsewhere = fan.get(f"/api/v1/users/{other.id}/stories", params={"cursor": first["next_cursor"]})
+    assert problem(elsewhere, 400)["errors"][0]["field"] == "cursor"
+
+
+def test_a_story_link_answers_its_audience_and_nobody_else(world):
+    author, fan, stranger = world.user("author"), world.user("fan"), world.user("stranger")
+    world.follow(fan, author)
+    answer = author.post("/api/v1/stories", json={"text": "deep link"})
+    assert answer.status_code == 202, answer.text
+    story_id = answer.json()["story_id"]
+    assert answer.headers["location"] == f"/api/v1/stories/{story_id}"
+    wait_until(lambda: fan.get(answer.headers["location"]).status_code == 200, "the story")
+
+    shown = fan.get(f"/api/v1/stories/{story_id}").json()
+    assert (shown["story_id"], shown["text"], shown["status"]) == (story_id, "deep link", "ready")
+    assert shown["audience"] is None
+    listed = fan.get(f"/api/v1/users/{author.id}/stories").json()["items"]
+    assert [shown] == [s for s in listed if s["story_id"] == story_id]
+    assert author.get(f"/api/v1/stories/{story_id}").json()["audience"] == {
+        "mode": "FOLLOWERS", "user_ids": []}
+
+    absent = stranger.get(f"/api/v1/stories/{NO_SUCH_STORY}")
+    assert absent.status_code == 404
+    hidden = stranger.get(f"/api/v1/stories/{story_id}")
+    assert (hidden.status_code, hidden.content) == (404, absent.content)
+    assert author.delete(f"/api/v1/stories/{story_id}").status_code == 202
+    wait_until(lambda: author.get(f"/api/v1/stories/{story_id}").status_code == 404, "the deletion")
+    gone = fan.get(f"/api/v1/stories/{story_id}")
+    assert (gone.status_code, gone.content) == (404, absent.content)
+
+
+def test_the_close_friends_list_reads_back_as_it_was_put(world):
+    author, other = world.user("author"), world.user("other")
+    friends = sorted(world.user(f"friend{n}").id for n in range(3))
+    assert author.get("/api/v1/me/close-friends").json() == {"items": [], "next_cursor": None}
+    assert author.put("/api/v1/me/close-friends", json={"user_ids": friends}).status_code == 202
+
+    def listed(limit: int) -> tuple[list[str], list[str | None]]:
+        ids, cursors = [], [None]
+        while True:
+            params = {"limit": limit, **({"cursor": cursors[-1]} if cursors[-1] else {})}
+            page = author.get("/api/v1/me/close-friends", params=params).json()
+            ids += [friend["user_id"] for friend in page["items"]]
+            cursors.append(page["next_cursor"])
+            if page["next_cursor"] is None:
+                return ids, cursors
+
+    wait_until(lambda: listed(100)[0] == friends, "the close friends")
+    ids, cursors = listed(2)
+    assert ids == friends and len(cursors) == 3
+    assert problem(other.get("/api/v1/me/close-friends", params={"cursor": cursors[1]}), 400)
+    assert other.get("/api/v1/me/close-friends").json()["items"] == []
 
 
 # -- posting: validation, idempotency, close friends, media --------------------------------------
@@ -189,7 +282,7 @@ def test_close_friends_stories_use_the_list_at_posting(world):
     assert problem(bad, 422)["errors"][0]["field"].startswith("user_ids")
 
     story_id = author.post_story(audience={"mode": "CLOSE_FRIENDS"})
-    own = author.get(f"/api/v1/users/{author.id}/stories").json()["stories"][0]
+    own = author.get(f"/api/v1/users/{author.id}/stories").json()["items"][0]
     assert own["audience"] == {"mode": "CLOSE_FRIENDS", "user_ids": [friend.id]}
     assert friend.story_ids_of(author) == [story_id]
     assert fan.story_ids_of(author) == []
@@ -220,7 +313,7 @@ def test_media_goes_straight_to_storage_and_comes_back_encrypted_with_its_key(wo
     wait_until(lambda: story_id in author.story_ids_of(author), "the processing story")
 
     wait_until(lambda: fan.story_ids_of(author) == [story_id], "the media worker's renditions")
-    story = fan.get(f"/api/v1/users/{author.id}/stories").json()["stories"][0]
+    story = fan.get(f"/api/v1/users/{author.id}/stories").json()["items"][0]
     assert [m["name"] for m in story["media"]] == ["full", "thumbnail"]
     full = story["media"][0]
     assert "X-Amz-Expires=300" in full["url"]
@@ -339,7 +432,7 @@ def test_engagement_reaches_viewers_insights_and_the_live_feed(world):
     assert slider["slider"] == {"count": 2, "mean": 0.75}
     assert (ask["kind"], ask["answers"]) == ("QUESTION", 1)
 
-    viewers = author.get(f"{base}/viewers").json()["viewers"]
+    viewers = author.get(f"{base}/viewers").json()["items"]
     assert {v["user_id"] for v in viewers} == {f.id for f in fans}
     assert {v["user_id"]: v["reaction"] for v in viewers}[fans[0].id] == "😍"
 
@@ -373,12 +466,12 @@ def test_viewer_pages_cover_every_viewer_once(world):
     for fan in fans:
         assert fan.post(f"/api/v1/stories/{story_id}/views").status_code == 202
     base = f"/api/v1/stories/{story_id}/viewers"
-    wait_until(lambda: len(author.get(base, params={"limit": 100}).json()["viewers"]) == 7,
+    wait_until(lambda: len(author.get(base, params={"limit": 100}).json()["items"]) == 7,
                "seven viewers")
     seen, cursor, first_cursor = [], None, None
     while True:
         page = author.get(base, params={"limit": 3, **({"cursor": cursor} if cursor else {})}).json()
-        seen += [v["user_id"] for v in page["viewers"]]
+        seen += [v["user_id"] for v in page["items"]]
         cursor = page["next_cursor"]
         first_cursor = first_cursor or cursor
         if cursor is None:
@@ -470,7 +563,7 @@ def test_the_live_feed_ends_within_a_second_of_a_deletion_and_of_the_expiry(worl
 
 
 def _highlighted(viewer, owner) -> list[str]:
-    highlights = viewer.get(f"/api/v1/users/{owner.id}/highlights").json()["highlights"]
+    highlights = viewer.get(f"/api/v1/users/{owner.id}/highlights").json()["items"]
     return [s["story_id"] for h in highlights for s in h["stories"]]
 
 
@@ -507,7 +600,7 @@ def test_highlights_are_edited_by_their_owner_and_shown_by_audience(world):
     path = f"/api/v1/highlights/{highlight_id}"
 
     def shown(viewer) -> list[tuple[str, list[str]]]:
-        found = viewer.get(f"/api/v1/users/{author.id}/highlights").json()["highlights"]
+        found = viewer.get(f"/api/v1/users/{author.id}/highlights").json()["items"]
         return [(h["title"], [s["text"] for s in h["stories"]]) for h in found]
 
     wait_until(lambda: shown(author) == [("Trip", ["one", "two", "secret"])], "the highlight")
@@ -527,6 +620,54 @@ def test_highlights_are_edited_by_their_owner_and_shown_by_audience(world):
     assert problem(fan.delete(path), 404)
     assert author.delete(path).status_code == 202
     wait_until(lambda: shown(author) == [], "the deletion")
+
+
+def test_highlights_come_in_pages_and_each_is_linked(world):
+    author, fan, follower = world.user("author"), world.user("fan"), world.user("follower")
+    world.follow(fan, author)
+    world.follow(follower, author)
+    public = author.post_story(text="for everyone")
+    private = author.post_story(text="for one", audience={"mode": "ONLY", "user_ids": [fan.id]})
+    locations = []
+    for title, story_ids in (("one", [public]), ("two", [private]), ("three", [public, private])):
+        created = author.post("/api/v1/highlights", json={"title": title, "story_ids": story_ids})
+        assert created.status_code == 202, created.text
+        highlight_id = created.json()["highlight_id"]
+        assert created.headers["location"] == f"/api/v1/users/{author.id}/highlights/{highlight_id}"
+        locations.append(created.headers["location"])
+    listing = f"/api/v1/users/{author.id}/highlights"
+    wait_until(lambda: len(author.get(listing).json()["items"]) == 3, "three highlights")
+
+    first = fan.get(listing, params={"limit": 2}).json()
+    second = fan.get(listing, params={"limit": 2, "cursor": first["next_cursor"]}).json()
+    assert [h["title"] for h in first["items"] + second["items"]] == ["one", "two", "three"]
+    assert second["next_cursor"] is None
+    assert [fan.get(path).json() for path in locations] == first["items"] + second["items"]
+    assert all(h["stories_truncated"] is False for h in first["items"])
+
+    # Outside the private story's audience: no highlight holding only it, and no sign of it.
+    assert [h["title"] for h in follower.get(listing).json()["items"]] == ["one", "three"]
+    absent = follower.get(f"/api/v1/users/{author.id}/highlights/{NO_SUCH_STORY}")
+    hidden = follower.get(locations[1])
+    assert (hidden.status_code, hidden.content) == (404, absent.content)
+
+
+def test_a_highlight_holding_more_than_it_lists_says_so(world):
+    author = world.user("author")
+    posted = [text_story(author.id, text=f"day {n}") for n in range(MAX_HIGHLIGHT_STORIES + 1)]
+    for record in posted:
+        world.emit("StoryPosted", record)
+    story_ids = [record["story_id"] for record in posted]
+    world.emit("HighlightCreated", schemas.new_event(
+        "HighlightCreated", author.id, highlight_id=str(uuid.uuid4()), title="long",
+        story_ids=story_ids))
+    listing = f"/api/v1/users/{author.id}/highlights"
+    wait_until(lambda: len(author.get(listing).json()["items"]) == 1, "the highlight")
+    wait_until(lambda: len(author.get(listing).json()["items"][0]["stories"])
+               == MAX_HIGHLIGHT_STORIES, "its stories")
+    shown = author.get(listing).json()["items"][0]
+    assert shown["stories_truncated"] is True
+    assert [s["story_id"] for s in shown["stories"]] == story_ids[:MAX_HIGHLIGHT_STORIES]
 
 
 # -- operations, limits, failures ---------------------------------------------------------------

@@ -15,10 +15,12 @@ from gateway.app import create_app
 from reliability.faults.fuzz import (
     LIMITS,
     aimed_config,
+    all_checks_config,
     cases,
     check_operation,
     documents_problems,
     got_past_validation,
+    run_all_checks,
     target,
 )
 from tests.integration.gateway_helpers import GatewayProcess, GatewayWorld, gateway_client
@@ -55,10 +57,20 @@ def test_openapi_documents_every_endpoint_with_problem_documents(local_stack):
         document = client.get("/openapi.json").json()
     operations = {(method.upper(), path) for path, item in document["paths"].items()
                   for method in item}
-    assert len(operations) == 23
+    assert len(operations) == 27
     assert documents_problems(document)
 
 
 def test_the_fuzz_got_past_validation(fuzz_target):
     """Generated requests were accepted too, not only refused (read from the server's metrics)."""
     assert got_past_validation(fuzz_target[0])
+
+
+def test_schemathesis_with_every_check_on_finds_nothing(fuzz_target, tmp_path):
+    """The fuzzer's own command line, `--checks all`, every phase: conformance, valid requests
+    accepted and invalid ones refused, Allow on 405s, links followed from what was created."""
+    url, headers, story_ids, user_ids = fuzz_target
+    config = all_checks_config(headers, story_ids, user_ids, max_examples=10)
+    run = run_all_checks(url, config, tmp_path, seed=1)
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    assert "Tested: 27" in run.stdout and "✅ Stateful" in run.stdout, run.stdout[-3000:]

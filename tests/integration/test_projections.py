@@ -178,7 +178,7 @@ def test_the_event_loop_reads_the_same_trays_and_story_lists(stores, local_stack
     async def read_all():
         client = redis_async_client(local_stack)
         try:
-            trays = [await read_tray_async(models, client, u, now, frozenset({"user-1"}))
+            trays = [(await read_tray_async(models, client, u, now, frozenset({"user-1"}))).items
                      for u in users]
             lists = [await visible_stories_async(models, client, u, "user-0", now) for u in users]
             return trays, lists

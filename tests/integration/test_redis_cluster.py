@@ -100,7 +100,8 @@ def test_reads_on_the_cluster_equal_those_on_a_single_node(local_stack: Settings
     async_client = redis_async_client(cluster)
 
     async def async_reads():
-        trays = [await read_tray_async(on_cluster.redis, async_client, v, now) for v in viewers]
+        trays = [(await read_tray_async(on_cluster.redis, async_client, v, now)).items
+                 for v in viewers]
         stories = [await visible_stories_async(on_cluster.redis, async_client, v, "user-0", now)
                    for v in viewers]
         await async_client.aclose()
@@ -183,7 +184,7 @@ def test_a_hinted_tray_takes_one_round_trip_and_never_shows_an_unfollowed_author
             following, named = hints.of(viewer) or ((), ())
             hints.remember(viewer, following, (*named, *sorted(strangers)))
             stale, _ = _round_trips(tray_plan(models, viewer, now, hints=hints), models.client)
-            assert stale == plain and not strangers & {item.author_id for item in stale}
+            assert stale == plain and not strangers & {item.author_id for item in stale.items}
     assert stale_hints_checked
 
 

@@ -14,7 +14,7 @@ import pytest
 import schemas
 from core.clock import to_ms
 from projections.model import TrayEntry
-from projections.queries import read_tray
+from projections.queries import MAX_TRAY_AUTHORS, Tray, read_tray, run, tray_plan
 from projections.stores.keys import Kind
 
 MINUTE_MS = 60_000
@@ -98,3 +98,28 @@ def test_an_entry_stored_before_the_story_list_stands_for_its_latest_story(store
     # The engagement fold leaves tray entries alone, so the old form is what the tray reads.
     assert models.client.hget(key, "author") == old_form
     assert _unseen(projector, "fan", to_ms(datetime.now(UTC))) == {"author": False}
+
+
+@pytest.mark.parametrize("fanout_threshold", [10_000, 0], ids=["pushed", "celebrity"])
+def test_a_tray_past_its_bound_says_it_left_authors_out(stores, fanout_threshold):
+    projector = stores.fresh(fanout_threshold=fanout_threshold)
+    authors = [f"author-{n:03}" for n in range(MAX_TRAY_AUTHORS + 1)]
+    projector.apply_graph([("UserFollowed", schemas.new_event("UserFollowed", "fan",
+                                                               followee_id=author))
+                           for author in authors])
+    now = to_ms(datetime.now(UTC))
+    _post(projector, authors[0], minutes_ago=2, lifetime_seconds=3600)  # the oldest
+    # Pushed entries are bounded by the stories in them; followed celebrities by their number.
+    assert tray_of(projector, "fan", now).truncated is (fanout_threshold == 0)
+    projector.apply_lifecycle([("StoryPosted", schemas.new_event(
+        "StoryPosted", author, occurred_at=datetime.now(UTC) - timedelta(minutes=1),
+        story_id=str(uuid.uuid4()), kind="TEXT", text="hello", lifetime_seconds=3600))
+        for author in authors[1:]])
+    tray = tray_of(projector, "fan", now)
+    assert tray.truncated is True and len(tray.items) == MAX_TRAY_AUTHORS
+    if fanout_threshold:  # the least recent pushed entry is the one left out
+        assert authors[0] not in {item.author_id for item in tray.items}
+
+
+def tray_of(projector, viewer: str, now: int) -> Tray:
+    return run(tray_plan(projector.redis, viewer, now), projector.redis.client)

@@ -3,6 +3,7 @@ OpenAPI models (`gateway.models`) document, and presigned URLs are reused within
 
 from __future__ import annotations
 
+import base64
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -58,10 +59,13 @@ def test_a_story_body_is_what_its_model_documents(viewer):
 @pytest.mark.parametrize("thumbnail", ["media/s/thumb.jpg", None], ids=["image", "text"])
 def test_a_tray_page_body_is_what_its_model_documents(thumbnail):
     item = TrayItem("ann", "s1", NOW - 999, True, thumbnail, muted=False)
-    page = {"items": [Presenter(_presigner(), 300).tray_item(item, b"k" * 32 if thumbnail else None)],
-            "next_cursor": None}
+    keys = {"s1": b"k" * 32} if thumbnail else {}
+    page = Presenter(_presigner(), 300).tray_page([item], keys, "next", truncated=True)
     served = _as_served(page)
     assert served == TrayPage.model_validate(page).model_dump(mode="json")
+    assert list(served) == list(TrayPage.model_fields)
+    opened = base64.urlsafe_b64encode(b"k" * 32).decode() if thumbnail else None
+    assert served["truncated"] is True and served["items"][0]["media_key"] == opened
     assert list(served["items"][0]) == list(TrayItemOut.model_fields)
     assert served["items"][0]["latest_at"].endswith("Z")  # as pydantic writes UTC
 

@@ -41,7 +41,7 @@ def test_the_command_serves_the_api_to_a_token_from_the_command(deployment, tmp_
         headers = {"Authorization": f"Bearer {token}"}
         traced = httpx.get(f"{server.url}/api/v1/stories/tray",
                            headers={**headers, "X-Request-ID": "it-trace-1"})
-        assert traced.json() == {"items": [], "next_cursor": None}
+        assert traced.json() == {"items": [], "next_cursor": None, "truncated": False}
         assert traced.headers["x-request-id"] == "it-trace-1"
         assert httpx.get(f"{server.url}/readyz").json()["status"] == "ready"
         assert httpx.get(f"{server.url}/api/v1/stories/tray").status_code == 401

@@ -181,12 +181,14 @@ def test_a_line_about_one_event_puts_its_request_id_where_the_text_format_has_on
     handler.setFormatter(logging.Formatter(TEXT_FORMAT, defaults={"request_id": "-"}))
     log = logging.getLogger("unit.tracing")
     log.addHandler(handler)
+    log.propagate = False  # only this handler's lines, whatever an earlier test configured
     try:
         request = Traced("req-1", TRACE_ID)
         log.warning("about one%s", request, extra=request.fields())
         log.warning("about none%s", Traced(), extra=Traced().fields())
     finally:
         log.removeHandler(handler)
+        log.propagate = True
     one, none = capsys.readouterr().err.splitlines()
     assert one.endswith(f" WARNING [req-1] unit.tracing: about one (trace {TRACE_ID})")
     assert none.endswith(" WARNING [-] unit.tracing: about none")

@@ -79,14 +79,19 @@ def test_unfollow_takes_the_author_out_of_the_tray(world):
     assert fan.put(f"/api/v1/users/{fan.id}/follow").status_code == 204  # nothing to record
 
 
-def test_muted_authors_come_last_and_nothing_is_stored(world):
+def _fan_of_three_authors(world):
+    """A fan following three authors with a story each; the fan's tray, newest first."""
     fan = world.user("fan")
     authors = [world.user(f"a{i}") for i in range(3)]
     world.follow(fan, *authors)
     for author in authors:
         author.post_story()
     wait_until(lambda: len(fan.tray_authors()) == 3, "three tray entries")
-    newest_first = fan.tray_authors()
+    return fan, fan.tray_authors()
+
+
+def test_muted_authors_come_last_and_nothing_is_stored(world):
+    fan, newest_first = _fan_of_three_authors(world)
     muted = fan.get("/api/v1/stories/tray", params={"muted": newest_first[0]}).json()["items"]
     assert [i["author_id"] for i in muted] == newest_first[1:] + newest_first[:1]
     assert muted[-1]["muted"] is True
@@ -120,13 +125,7 @@ def test_tray_pages_cover_every_author_once_and_cursors_are_bound(world):
 
 
 def test_a_long_mute_list_goes_in_the_body_of_a_tray_query(world):
-    fan = world.user("fan")
-    authors = [world.user(f"a{i}") for i in range(3)]
-    world.follow(fan, *authors)
-    for author in authors:
-        author.post_story()
-    wait_until(lambda: len(fan.tray_authors()) == 3, "three tray entries")
-    newest_first = fan.tray_authors()
+    fan, newest_first = _fan_of_three_authors(world)
     # 500 authors do not fit a URL; they fit the body, and the server keeps none of them.
     muted = [newest_first[0], *(f"someone-{n:03}" for n in range(499))]
     page = fan.post("/api/v1/stories/tray", json={"muted": muted, "limit": 2})

@@ -46,11 +46,14 @@ class ScenarioRun:
                  trace: TracebackType | None) -> None:
         self.deployment.close()
 
-    def send(self, seconds: float, traffic: ScenarioTraffic | None = None) -> Future[int]:
-        """Emit the traffic (or a part of it) over `seconds` in the background."""
+    def send(self, seconds: float, traffic: ScenarioTraffic | None = None,
+             producer: EventProducer | None = None) -> Future[int]:
+        """Emit the traffic (or a part of it) over `seconds` in the background, with the
+        deployment's producer unless given one."""
         pool = ThreadPoolExecutor(1, thread_name_prefix="traffic")
         events = (traffic or self.traffic).events
-        sent = pool.submit(_emit_paced, self.deployment.runtime.events, events, seconds)
+        sent = pool.submit(_emit_paced, producer or self.deployment.runtime.events, events,
+                           seconds)
         pool.shutdown(wait=False)
         return sent
 

@@ -23,11 +23,14 @@ from infra.stack import up as start_services
 from reliability.accounting import expired_by_timer, log_census, wait_settled
 from reliability.outcome import Row, Size
 from reliability.running import ScenarioRun
+from streams.producer import EventProducer
 
 __all__ = ["redis_wiped", "cql_outage", "kafka_restart"]
 
 QUIET = Console(quiet=True)
 
+
+RESTART_PATIENCE_MS = 180_000  # how long the Kafka restart scenario's producer keeps an event
 
 def _restart(settings: Settings, service: str) -> None:
     stop_services(settings, QUIET, [service])
@@ -107,13 +110,18 @@ def kafka_restart(settings: Settings, size: Size, work: Path, seed: int) -> Row:
     # The restart and the worker's return take a while: expiries fall after them.
     with ScenarioRun(settings, size, work, seed, expire_after=60) as run:
         run.deployment.start_worker()
-        sending = run.send(seconds=8)
+        # A producer that keeps each event for as long as a restart can take on a busy machine
+        # (the default gives up after 30 s and reports the event, which is not what is tested).
+        patient = EventProducer.from_settings(run.deployment.settings,
+                                              **{"message.timeout.ms": RESTART_PATIENCE_MS})
+        sending = run.send(seconds=8, producer=patient)
         time.sleep(2)
         try:
             _restart(settings, "kafka")
         finally:
             start_services(settings, QUIET, ["kafka"])
         sending.result()
+        patient.close()
         dupes, missing = log_census(run.deployment.settings, run.traffic)
         row = run.finish("Kafka restarted", "broker restart mid-emission")
         return replace(row, lost=row.lost + missing, duplicated=row.duplicated + dupes)

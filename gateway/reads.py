@@ -36,6 +36,7 @@ __all__ = [
     "fetch_media_keys",
     "may_see_kept",
     "highlights_for",
+    "highlight_for",
     "MAX_HIGHLIGHT_STORIES",
     "Page",
     "page_after",
@@ -164,16 +165,30 @@ def highlight_key(view: HighlightView) -> list[Any]:
 
 def highlights_for(
     models: ServingReadModels, viewer_id: str, owner_id: str, now: int,
-    after: list[Any] | None, limit: int, only: str | None = None,
+    after: list[Any] | None, limit: int,
 ) -> Page[HighlightView]:
-    """A page of the owner's highlights (or the `only` one) with the stories this viewer may
-    see (at most MAX_HIGHLIGHT_STORIES each); others see no empty ones."""
+    """A page of the owner's highlights with the stories this viewer may see (at most
+    MAX_HIGHLIGHT_STORIES each); others see no empty ones."""
     highlights = models.cql.highlights_of(owner_id)
-    if only is not None:
-        highlights = [h for h in highlights if h.highlight_id == only]
     if after is not None:
         start = tuple(after)
         highlights = [h for h in highlights if (h.created_at, h.highlight_id) > start]
+    return _visible_page(models, viewer_id, owner_id, highlights, now, limit)
+
+
+def highlight_for(
+    models: ServingReadModels, viewer_id: str, owner_id: str, highlight_id: str, now: int
+) -> HighlightView | None:
+    """One highlight as `highlights_for` lists it; None when missing or empty to this viewer."""
+    highlight = models.cql.highlight(owner_id, highlight_id)
+    found = _visible_page(models, viewer_id, owner_id, [highlight] if highlight else [], now, 1)
+    return found.items[0] if found.items else None
+
+
+def _visible_page(
+    models: ServingReadModels, viewer_id: str, owner_id: str, highlights: list[Highlight],
+    now: int, limit: int,
+) -> Page[HighlightView]:
     if not highlights:
         return Page([], None)
     live, follows = _live_stories_and_follow(models.redis, viewer_id, owner_id, now)

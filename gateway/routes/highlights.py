@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
 
 from core.clock import now_ms
@@ -20,7 +18,7 @@ from gateway.models import (
     StoryOut,
 )
 from gateway.problems import not_found
-from gateway.reads import HighlightView, highlights_for
+from gateway.reads import HighlightView, highlight_for, highlights_for
 from gateway.routes.deps import (
     READ_PROBLEMS,
     WRITE_PROBLEMS,
@@ -34,7 +32,6 @@ from gateway.routes.deps import (
     UserIdPath,
     created_at,
 )
-from projections.model import Story
 
 __all__ = ["router"]
 
@@ -117,11 +114,10 @@ def highlight(user_id: UserIdPath, highlight_id: HighlightIdPath, user: CurrentU
               gw: Gw) -> HighlightOut:
     """One highlight of the user, as listed by `GET /api/v1/users/{user_id}/highlights`: a
     404 when it does not exist or holds nothing the caller may see."""
-    found = highlights_for(gw.models, user, user_id, now_ms(), None, 1,
-                           only=highlight_id).items
-    if not found:
+    found = highlight_for(gw.models, user, user_id, highlight_id, now_ms())
+    if found is None:
         raise not_found()
-    return _present(gw, user, found)[0]
+    return _present(gw, user, [found])[0]
 
 
 def _present(gw: Gateway, user: str, views: list[HighlightView]) -> list[HighlightOut]:
@@ -131,12 +127,10 @@ def _present(gw: Gateway, user: str, views: list[HighlightView]) -> list[Highlig
         HighlightOut(
             highlight_id=view.highlight.highlight_id,
             title=view.highlight.title,
-            stories=[StoryOut.model_validate(_story(gw, user, s, keys)) for s in view.stories],
+            stories=[StoryOut.model_validate(gw.presenter.story(s, user, keys.get(s.story_id)))
+                     for s in view.stories],
             stories_truncated=view.stories_truncated,
         )
         for view in views
     ]
 
-
-def _story(gw: Gateway, user: str, story: Story, keys: dict[str, bytes]) -> dict[str, Any]:
-    return gw.presenter.story(story, user, keys.get(story.story_id))

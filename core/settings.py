@@ -176,7 +176,7 @@ class Settings(BaseSettings):
     worker_processes: int = Field(
         1, ge=1, description="Processes `stories worker` runs in one consumer group (one per core)"
     )
-    expiry_interval: float = Field(0.5, description="Seconds between expiry timer runs")
+    expiry_interval: float = Field(0.25, gt=0, description="Seconds between expiry timer runs")
     pseudonym_secret: SecretStr = Field(
         SecretStr(DEFAULT_PSEUDONYM_SECRET),
         description="Key of the hashes that dedupe counters without keeping identities",

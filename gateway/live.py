@@ -2,8 +2,9 @@
 
 The worker publishes each new engagement once on the story's Redis channel; this relays it
 over a WebSocket, with the story's current counters after every batch. The worker publishes
-the story's end (deletion, expiry) on the same channel, and the feed ends at once; the check
-at each keep-alive stays as the backstop for a note missed. Channels are sharded
+the story's end (deletion, expiry) on the same channel, and the feed ends at once; the feed
+also ends by itself at the story's expiry instant, and the check at each keep-alive stays as
+the backstop for a note missed. Channels are sharded
 (SPUBLISH / SSUBSCRIBE): on a Redis Cluster a story's channel lives on its slot's node only.
 """
 
@@ -61,12 +62,16 @@ async def _authorised(websocket: WebSocket, gw: Gateway, story_id: str) -> str |
     try:
         user_id = await gw.tokens.user_async(_token(websocket))
         note_user(websocket.scope, user_id)
-        if not _STORY_ID.fullmatch(story_id) or not await in_thread(_is_live_own, gw, user_id, story_id):
+        expires_at = None
+        if _STORY_ID.fullmatch(story_id):
+            expires_at = await in_thread(_live_own_expiry, gw, user_id, story_id)
+        if expires_at is None:
             raise not_found()
     except Problem as problem:
         await _deny(websocket, problem)
         return None
     websocket.state.author_id = user_id
+    websocket.state.expires_at = expires_at
     return user_id
 
 
@@ -86,8 +91,10 @@ def _token(websocket: WebSocket) -> str:
     return token
 
 
-def _is_live_own(gw: Gateway, user_id: str, story_id: str) -> bool:
-    return own_story(gw.models.redis, user_id, story_id, now_ms()) is not None
+def _live_own_expiry(gw: Gateway, user_id: str, story_id: str) -> int | None:
+    """When the caller's own live story expires (epoch ms); None for anyone else's."""
+    story = own_story(gw.models.redis, user_id, story_id, now_ms())
+    return None if story is None else story.expires_at
 
 
 async def _deny(websocket: WebSocket, problem: Problem) -> None:
@@ -141,7 +148,12 @@ async def _forward(websocket: WebSocket, gw: Gateway, pubsub: PubSub, story_id: 
             if following is None:
                 return
             channel = following
-        message = await _next_message(pubsub, timeout=1.0)
+        left = _seconds_to_expiry(websocket)
+        if left <= 0:  # the expiry instant itself: no need to wait for the worker's note
+            await _end(websocket, story_id)
+            return
+        wait = min(1.0, left)
+        message = await _next_message(pubsub, timeout=wait)
         if message is not None:
             notes = orjson.loads(message["data"])
             if any(note.get("type") == "ended" for note in notes):
@@ -151,7 +163,11 @@ async def _forward(websocket: WebSocket, gw: Gateway, pubsub: PubSub, story_id: 
                 await websocket.send_text(orjson.dumps(_public(note)).decode())
             await _send_counters(websocket, gw, story_id)
             continue
-        quiet += 1.0
+        quiet += wait
+
+
+def _seconds_to_expiry(websocket: WebSocket) -> float:
+    return websocket.state.expires_at / 1000 - now_ms() / 1000
 
 
 async def _keep_following(

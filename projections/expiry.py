@@ -1,5 +1,10 @@
 """The expiry timer: emits StoryExpired for every story whose time is up, once per story.
 
+Once the broker acknowledges a StoryExpired, the timer also publishes `ended` on the story's
+live channel, so the author's feed hears of the end within a timer interval of the expiry
+instant instead of after the lifecycle fold (which publishes it again, harmlessly: a feed
+closes at the first).
+
 A story's expiry entry is in the index of its lifecycle partition, and each worker polls the
 indexes of the lifecycle partitions it consumes: one ZRANGEBYSCORE per owned partition per run,
 all in one round trip. After a rebalance the new owner polls them; a worker that consumes no
@@ -28,6 +33,7 @@ import schemas
 from core.clock import from_ms
 from core.clock import now_ms as clock_ms
 from core.metrics import EXPIRY_BACKLOG, EXPIRY_BACKLOG_AGE, STORIES_EXPIRED
+from projections.folds.lifecycle import ended_notes
 from projections.runtime import Runtime
 from projections.stores.base import LEGACY_EXPIRY_INDEX
 from projections.stores.expiry_index import (
@@ -75,8 +81,10 @@ def emit_due_expiries(runtime: Runtime, partitions: Sequence[int],
     claimed = [d for d in due if claim_expiry(models, d.story_id, CLAIM_MS)]
     pending = [(d, runtime.events.send("StoryExpired", _expired(d))) for d in claimed]
     emitted = _settle(models, pending)
+    if emitted:  # the end is on the log: the authors' live feeds hear it now, not after the fold
+        models.publish(ended_notes([d.story_id for d in emitted]))
     _forget_emitted(models, set(due) - set(claimed))
-    return emitted
+    return len(emitted)
 
 
 def _measure_backlog(models: RedisReadModels, indexes: Sequence[int | None],
@@ -94,9 +102,10 @@ def _expired(due: DueExpiry) -> dict[str, Any]:
 
 
 def _settle(models: RedisReadModels, pending: Sequence[tuple[DueExpiry, Future[Delivery]]]
-            ) -> int:
-    """Keep the claim of what was acknowledged; release the rest for another try."""
-    emitted = 0
+            ) -> list[DueExpiry]:
+    """Keep the claim of what was acknowledged, and return it; release the rest for another
+    try."""
+    emitted: list[DueExpiry] = []
     for due, outcome in pending:
         try:
             outcome.result(timeout=30)
@@ -105,8 +114,8 @@ def _settle(models: RedisReadModels, pending: Sequence[tuple[DueExpiry, Future[D
             log.warning("StoryExpired not acknowledged, will retry: %s", error)
             continue
         settle_expiry(models, due.story_id, DONE_MS)
-        emitted += 1
-    STORIES_EXPIRED.inc(emitted)
+        emitted.append(due)
+    STORIES_EXPIRED.inc(len(emitted))
     return emitted
 
 

@@ -176,7 +176,11 @@ class Settings(BaseSettings):
     worker_processes: int = Field(
         1, ge=1, description="Processes `stories worker` runs in one consumer group (one per core)"
     )
-    expiry_interval: float = Field(0.25, gt=0, description="Seconds between expiry timer runs")
+    expiry_interval: float = Field(
+        0.5, gt=0,
+        description="Longest wait of the expiry timer between two looks at its indexes (it wakes "
+        "at the next expiry instant when that comes sooner)",
+    )
     pseudonym_secret: SecretStr = Field(
         SecretStr(DEFAULT_PSEUDONYM_SECRET),
         description="Key of the hashes that dedupe counters without keeping identities",

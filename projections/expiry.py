@@ -1,5 +1,10 @@
 """The expiry timer: emits StoryExpired for every story whose time is up, once per story.
 
+Each run also reads the next expiry instant of the indexes it polls, and the timer wakes just
+after it, or after `STORIES_EXPIRY_INTERVAL` seconds when nothing is due sooner (a story posted
+meanwhile). A story therefore ends within milliseconds of its expiry instant, while an idle
+worker looks at its indexes only twice a second.
+
 Once the broker acknowledges a StoryExpired, the timer also publishes `ended` on the story's
 live channel, so the author's feed hears of the end within a timer interval of the expiry
 instant instead of after the lifecycle fold (which publishes it again, harmlessly: a feed
@@ -45,17 +50,24 @@ from projections.stores.expiry_index import (
     settle_expiry,
 )
 from projections.stores.redis_store import RedisReadModels
-from streams.agents import add_timer
+from streams.agents import add_paced_task
 from streams.producer import Delivery
 from streams.topics import topic_for, topic_name
 
-__all__ = ["add_expiry_timer", "emit_due_expiries", "owned_partitions", "indexes_to_poll"]
+__all__ = [
+    "add_expiry_timer",
+    "emit_due_expiries",
+    "owned_partitions",
+    "indexes_to_poll",
+    "seconds_to_next_run",
+]
 
 log = logging.getLogger(__name__)
 
 CLAIM_MS = 30_000
 DONE_MS = 86_400_000
 DUE_PER_RUN = 2000  # per index
+SHORTEST_WAIT = 0.01  # seconds: at most 100 runs a second, however close the instants
 LIFECYCLE = topic_for("StoryExpired")
 
 
@@ -85,6 +97,24 @@ def emit_due_expiries(runtime: Runtime, partitions: Sequence[int],
         models.publish(ended_notes([d.story_id for d in emitted]))
     _forget_emitted(models, set(due) - set(claimed))
     return len(emitted)
+
+
+def expire_and_schedule(runtime: Runtime, partitions: Sequence[int], longest: float) -> float:
+    """One run of the timer: emit what is due, then the seconds until the next run."""
+    now = clock_ms()
+    emit_due_expiries(runtime, partitions, now)
+    # Anything after `now` is still to come: what fell due during this run is found too.
+    upcoming = runtime.redis_models().next_expiry(indexes_to_poll(partitions), now)
+    return seconds_to_next_run(upcoming, clock_ms(), longest)
+
+
+def seconds_to_next_run(upcoming_ms: int | None, now_ms: int, longest: float) -> float:
+    """Until just past the next expiry instant (due from that millisecond on), or `longest`
+    when none comes sooner; never sooner than SHORTEST_WAIT, so that stories ending a few
+    milliseconds apart are emitted together."""
+    if upcoming_ms is None:
+        return longest
+    return max(SHORTEST_WAIT, min(longest, (upcoming_ms + 1 - now_ms) / 1000))
 
 
 def _measure_backlog(models: RedisReadModels, indexes: Sequence[int | None],
@@ -149,18 +179,21 @@ class _OwnedPartitions:
 
 
 def add_expiry_timer(app: faust.App, runtime: Runtime) -> None:
-    """Every `expiry_interval` seconds, each worker polls its lifecycle partitions' indexes."""
+    """Each worker polls its lifecycle partitions' indexes at their next expiry instant, and at
+    least every `expiry_interval` seconds."""
     owned = _OwnedPartitions(app, topic_name(LIFECYCLE, runtime.settings.topic_prefix))
+    longest = runtime.settings.expiry_interval
 
-    async def expire_due_stories() -> None:
+    async def expire_due_stories() -> float:
         partitions = owned.now()
         if not partitions:
             EXPIRY_BACKLOG.set(0)  # none of this worker's to count
             EXPIRY_BACKLOG_AGE.set(0)
-            return
+            return longest
         try:
-            await asyncio.to_thread(emit_due_expiries, runtime, partitions)
-        except Exception:  # the next tick tries again
+            return await asyncio.to_thread(expire_and_schedule, runtime, partitions, longest)
+        except Exception:  # the next run tries again
             log.exception("expiry timer run failed")
+            return longest
 
-    add_timer(app, "expire-stories", runtime.settings.expiry_interval, expire_due_stories)
+    add_paced_task(app, "expire-stories", expire_due_stories)

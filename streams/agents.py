@@ -22,6 +22,7 @@ __all__ = [
     "STORE_BACKOFF",
     "agent_name",
     "add_batch_agent",
+    "add_paced_task",
     "add_timer",
     "with_store_backoff",
 ]
@@ -72,6 +73,18 @@ def add_timer(app: faust.App, name: str, interval: float, tick: Callable[[], Awa
 
     timer.__qualname__ = timer.__name__ = name.replace("-", "_")
     app.timer(interval=interval, name=name)(timer)
+
+
+def add_paced_task(app: faust.App, name: str, tick: Callable[[], Awaitable[float]]) -> None:
+    """Register a task on every worker that calls `tick` again after the seconds it returns,
+    until the worker stops: a timer that decides its own next run."""
+
+    async def paced() -> None:
+        while not app.should_stop:
+            await app.sleep(await tick())
+
+    paced.__qualname__ = paced.__name__ = name.replace("-", "_")
+    app.task(paced)
 
 
 async def with_store_backoff(work: Callable[[], T], on_retry: RetryHook) -> T:

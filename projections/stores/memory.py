@@ -137,6 +137,12 @@ class MemoryActiveStore:
         return sum(at <= now_ms for partition in partitions
                    for at in (self.get("expiry_index", partition) or {}).values())
 
+    def next_expiry(self, partitions: Sequence[int | None], after_ms: int) -> int | None:
+        """Like the Redis indexes: the earliest expiry instant later than `after_ms`."""
+        return min((at for partition in partitions
+                    for at in (self.get("expiry_index", partition) or {}).values()
+                    if at > after_ms), default=None)
+
     def batch(self) -> MemoryActiveWrites:
         return MemoryActiveWrites(self)
 

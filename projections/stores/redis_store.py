@@ -228,6 +228,17 @@ class RedisReadModels:
             pipe.zcount(self.expiry_index(partition), "-inf", now_ms)
         return sum(pipe.execute())
 
+    def next_expiry(self, partitions: Sequence[int | None], after_ms: int) -> int | None:
+        """The earliest expiry instant later than `after_ms` in these partitions' indexes (None:
+        none): the first entry past it of each index, in one round trip."""
+        if not partitions:
+            return None
+        pipe = self.client.pipeline(transaction=False)
+        for partition in partitions:
+            pipe.zrangebyscore(self.expiry_index(partition), f"({after_ms}", "+inf", 0, 1,
+                               withscores=True)
+        return min((int(score) for found in pipe.execute() for _, score in found), default=None)
+
     def batch(self) -> RedisBatch:
         return RedisBatch(self)
 

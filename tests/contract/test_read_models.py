@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import schemas
+from core.clock import to_ms
 from projections.folds import lifecycle
 from projections.projector import Projector
 from projections.stores.redis_batch import TRAY_SCRIPT_VIEWERS
@@ -323,5 +324,10 @@ def test_a_story_is_due_from_its_partitions_index_only_until_it_ends(backend: Ba
     assert projector.apply_lifecycle([_by_owner("StoryDeleted", 0, story_id=deleted)], [5]) == []
     assert due(range(6)) == [(last, 2)]
     assert backlog(range(6), in_20_min) == 1
+    after = projector.redis.next_expiry
+    last_expires = to_ms(posts[2][1]["expires_at"])
+    assert after([2, 5], now_ms()) == after(range(6), now_ms()) == last_expires  # the earliest
+    assert after([2], last_expires) is None  # strictly later only
+    assert after([0, 1, None], now_ms()) is None and after([], now_ms()) is None
     index = dump(projector)["active"]["expiry_index"]
     assert list(index) == [2] and list(index[2]) == [(last, "user-0")]

@@ -13,7 +13,12 @@ from faust.types import TP
 from redis.crc import key_slot
 
 import schemas
-from projections.expiry import indexes_to_poll, owned_partitions
+from projections.expiry import (
+    SHORTEST_WAIT,
+    indexes_to_poll,
+    owned_partitions,
+    seconds_to_next_run,
+)
 from projections.folds.lifecycle import LifecycleSnapshot, fold_lifecycle
 from projections.folds.policy import ProjectionPolicy
 from projections.folds.writes import Call
@@ -116,3 +121,12 @@ def test_each_partitions_index_is_tagged_by_it_and_has_a_slot_of_its_own():
 
 def test_an_index_owner_names_its_partition():
     assert [expiry_partition(expiry_owner(p)) for p in (0, 7, None)] == [0, 7, None]
+
+
+def test_the_timer_wakes_just_after_the_next_expiry_instant_within_its_bounds():
+    now = 1_000_000
+    assert seconds_to_next_run(None, now, 0.5) == 0.5  # nothing to come: the longest wait
+    assert seconds_to_next_run(now + 120, now, 0.5) == pytest.approx(0.121)  # due at +120 ms
+    assert seconds_to_next_run(now + 60_000, now, 0.5) == 0.5  # posts may come meanwhile
+    assert seconds_to_next_run(now + 2, now, 0.5) == SHORTEST_WAIT  # instants close together
+    assert seconds_to_next_run(now - 5, now, 0.5) == SHORTEST_WAIT  # fell due during the run

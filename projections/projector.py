@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from projections.folds import engagement, graph, highlights, lifecycle
 from projections.folds.policy import Event, ProjectionPolicy, ProjectionRejected
@@ -22,6 +23,11 @@ from projections.stores.base import ActiveStore, RecordStore
 __all__ = ["Projector", "ProjectionPolicy", "ProjectionRejected", "Event", "FOLDS"]
 
 log = logging.getLogger(__name__)
+
+# Record-store reads made while the active store is read (sessions are thread-safe).
+_RECORD_READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="record-reads")
+
+T = TypeVar("T")
 
 Rejected = list[tuple[int, str]]
 # story id -> posting time in, story id -> wrapped media key out (projections.stores.story_keys)
@@ -88,15 +94,17 @@ class Projector:
         return result.rejected
 
     def _lifecycle_snapshot(self, events: Sequence[Event], now: int) -> lifecycle.LifecycleSnapshot:
-        """The batch's reads in a few round trips instead of a few per event."""
+        """The batch's reads in a few round trips instead of a few per event; the record
+        store's first read goes on beside the active store's, which it does not depend on."""
         needs = lifecycle.needs(events, now)
-        refs = self.redis.story_refs(needs.looked_up)
+        holders_read = _beside(self.cql.highlight_ids_holding_each, needs.held)
+        refs, deleted = self.redis.refs_and_deleted(needs.looked_up, needs.posted)
         authors = needs.authors | {ref.author_id for ref in refs.values() if ref is not None}
         stories = self.redis.authors_stories(sorted(authors))
-        holders = self.cql.highlight_ids_holding_each(needs.held)
         kept = self.cql.kept_stories(lifecycle.kept_needed(events, stories, now))
+        holders = holders_read.result()
         return lifecycle.LifecycleSnapshot(
-            deleted=self.redis.deleted(needs.posted),
+            deleted=deleted,
             refs=refs,
             stories=stories,
             holders=holders,
@@ -114,9 +122,8 @@ class Projector:
         A follow or unfollow handled concurrently (another agent or worker) either sees the
         stories written before or is seen by the second look, so no tray entry is lost or left.
         """
-        followers = self.redis.followers_of(authors)
         # Read back after the flush: another worker may have changed the same authors meanwhile.
-        states = self.redis.authors_states(authors)
+        followers, states = self.redis.followers_and_states(authors)
         self.flush(lifecycle.fold_tray_fanout(states, followers, self.now_ms(), self.policy))
         again = self.redis.followers_of(authors)
         self.flush(lifecycle.fold_unfollowed_meanwhile(followers, again))
@@ -181,3 +188,12 @@ FOLDS: dict[str, Callable[[Projector, Sequence[Event], Sequence[int] | None], Re
     "social-graph": Projector.apply_graph,
     "highlights": Projector.apply_highlights,
 }
+
+
+def _beside(read: Callable[[list[str]], T], keys: list[str]) -> Future[T]:
+    """`read(keys)` in a thread of its own, or at once when there is nothing to read."""
+    if keys:
+        return _RECORD_READS.submit(read, keys)
+    done: Future[T] = Future()
+    done.set_result(read(keys))
+    return done

@@ -244,7 +244,7 @@ def _make_agent(app: faust.App, runtime: Runtime, topic: Topic, fold: Apply,
     handler = batch_handler(topic, fold, DeadLetters.of(runtime), faults)
     add_batch_agent(app, topic_name(topic, runtime.settings.topic_prefix),
                     agent_name("project", topic.suffix), handler,
-                    runtime.settings.worker_batch_size, within=0.05)
+                    runtime.settings.worker_batch_size, within=topic.batch_within)
 
 
 def use_uvloop() -> None:

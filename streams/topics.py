@@ -35,6 +35,9 @@ class Topic:
     events: tuple[str, ...]
     description: str
     cleanup_policy: str = "delete"
+    # Seconds the worker waits for a batch of this topic to fill before folding what came: it
+    # waits that long after every batch, busy or not (faust's take_events).
+    batch_within: float = 0.05
 
     def config(self, min_insync_replicas: int = 1) -> dict[str, str]:
         """Broker-side topic configuration; with acks=all, a write needs `min_insync_replicas`
@@ -56,6 +59,7 @@ TOPICS: tuple[Topic, ...] = (
         retention_ms=-1,
         events=("StoryPosted", "MediaProcessed", "MediaRejected", "StoryDeleted", "StoryExpired"),
         description="A story's life, in order per story: posted, media ready or rejected, gone.",
+        batch_within=0.01,  # few events, and an end must leave the read models within a second
     ),
     Topic(
         suffix="engagement",

@@ -91,6 +91,10 @@ class MemoryActiveStore:
     def deleted(self, story_ids: Sequence[str]) -> set[str]:
         return {s for s in story_ids if self.get("deleted", s)}
 
+    def refs_and_deleted(self, looked_up: Sequence[str], posted: Sequence[str]
+                         ) -> tuple[dict[str, StoryRef | None], set[str]]:
+        return self.story_refs(looked_up), self.deleted(posted)
+
     def authors_stories(self, author_ids: Sequence[str]) -> dict[str, list[Story]]:
         return {a: list((self.get("stories", a) or {}).values()) for a in author_ids}
 
@@ -100,6 +104,10 @@ class MemoryActiveStore:
 
     def followers_of(self, user_ids: Sequence[str]) -> dict[str, set[str]]:
         return {u: set(self.get("followers", u) or ()) for u in user_ids}
+
+    def followers_and_states(self, author_ids: Sequence[str]
+                             ) -> tuple[dict[str, set[str]], dict[str, AuthorState]]:
+        return self.followers_of(author_ids), self.authors_states(author_ids)
 
     def follower_counts(self, user_ids: Sequence[str]) -> dict[str, int]:
         return {u: len(self.get("followers", u) or ()) for u in user_ids}

@@ -112,26 +112,46 @@ class RedisReadModels:
         author's node, which answers in order, so the stories are at least as new as the
         version."""
         pipe = self.client.pipeline(transaction=False)
+        self._queue_states(pipe, author_ids)
+        return _states(author_ids, pipe.execute())
+
+    def _queue_states(self, pipe: Any, author_ids: Sequence[str]) -> None:
         for author_id in author_ids:
             pipe.get(self.k(Kind.AUTHOR_VERSION, author_id))
             pipe.hvals(self.k(Kind.AUTHOR_STORIES, author_id))
+
+    def followers_and_states(self, author_ids: Sequence[str]
+                             ) -> tuple[dict[str, set[str]], dict[str, AuthorState]]:
+        """followers_of and authors_states of these authors in one round trip."""
+        if not author_ids:
+            return {}, {}
+        pipe = self.client.pipeline(transaction=False)
+        self._queue_followers(pipe, author_ids)
+        self._queue_states(pipe, author_ids)
         rows = pipe.execute()
-        return {a: AuthorState(int(rows[2 * i] or 0), [Story.from_json(v) for v in rows[2 * i + 1]])
-                for i, a in enumerate(author_ids)}
+        count = len(author_ids)
+        return _followers(author_ids, rows[:count]), _states(author_ids, rows[count:])
 
     def story_refs(self, story_ids: Sequence[str]) -> dict[str, StoryRef | None]:
         """Author and expiry of many stories in one round trip; None for unknown or gone."""
-        if not story_ids:
-            return {}
-        values = self._get_each([self.k(Kind.STORY_REF, s) for s in story_ids])
-        return {s: _parse_ref(v) for s, v in zip(story_ids, values, strict=True)}
+        return self.refs_and_deleted(story_ids, ())[0]
 
     def deleted(self, story_ids: Sequence[str]) -> set[str]:
         """Which of these stories were deleted (their engagement must not come back)."""
-        if not story_ids:
-            return set()
-        flags = self._get_each([self.k(Kind.DELETED, s) for s in story_ids])
-        return {s for s, flag in zip(story_ids, flags, strict=True) if flag}
+        return self.refs_and_deleted((), story_ids)[1]
+
+    def refs_and_deleted(self, looked_up: Sequence[str], posted: Sequence[str]
+                         ) -> tuple[dict[str, StoryRef | None], set[str]]:
+        """story_refs of the stories looked up and deleted of the stories posted, in one round
+        trip."""
+        if not looked_up and not posted:
+            return {}, set()
+        values = self._get_each([self.k(Kind.STORY_REF, s) for s in looked_up]
+                                + [self.k(Kind.DELETED, s) for s in posted])
+        count = len(looked_up)
+        refs = {s: _parse_ref(v) for s, v in zip(looked_up, values[:count], strict=True)}
+        flags = values[count:]
+        return refs, {s for s, flag in zip(posted, flags, strict=True) if flag}
 
     def _get_each(self, keys: Sequence[str]) -> list[Any]:
         """GET of keys of many owners in one round trip: one MGET on a single node; on a
@@ -170,10 +190,12 @@ class RedisReadModels:
         if not user_ids:
             return {}
         pipe = self.client.pipeline(transaction=False)
+        self._queue_followers(pipe, user_ids)
+        return _followers(user_ids, pipe.execute())
+
+    def _queue_followers(self, pipe: Any, user_ids: Sequence[str]) -> None:
         for user_id in user_ids:
             pipe.smembers(self.k(Kind.FOLLOWERS, user_id))
-        rows = pipe.execute()
-        return {u: {m.decode() for m in row} for u, row in zip(user_ids, rows, strict=True)}
 
     def follower_counts(self, user_ids: Sequence[str]) -> dict[str, int]:
         """Follower counts of many users in one round trip."""
@@ -257,6 +279,16 @@ class RedisReadModels:
     def dump(self) -> dict[str, Any]:
         """Every read model of this version in the stores' common form (for checks; scans)."""
         return redis_dump(self)
+
+
+def _followers(user_ids: Sequence[str], rows: Sequence[Any]) -> dict[str, set[str]]:
+    return {u: {m.decode() for m in row} for u, row in zip(user_ids, rows, strict=True)}
+
+
+def _states(author_ids: Sequence[str], rows: Sequence[Any]) -> dict[str, AuthorState]:
+    """AuthorStates from a version then a story list per author, in that order."""
+    return {a: AuthorState(int(rows[2 * i] or 0), [Story.from_json(v) for v in rows[2 * i + 1]])
+            for i, a in enumerate(author_ids)}
 
 
 def _parse_ref(value: bytes | str | None) -> StoryRef | None:

@@ -8,11 +8,12 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from prometheus_client import REGISTRY
 
 import schemas
-from core.clients import redis_clustered
+from core.clients import is_cluster, redis_clustered
 from core.clock import to_ms
 from harness.log import events_in_log
 from infra.stack.redis import cluster_url
@@ -107,6 +108,27 @@ def test_a_worker_expires_the_stories_of_the_partitions_it_owns_once(deployment)
     assert count == 2 and 600 <= age < 660, (count, age)
     ids = {r["story_id"] for r in (first, second, not_yet)}
     assert _expired_in_log(deployment, ids) == {first["story_id"]: 1, second["story_id"]: 1}
+
+
+def test_the_timer_tells_the_authors_feed_of_the_end_once_the_broker_has_it(deployment):
+    """`ended` on the story's channel as soon as StoryExpired is acknowledged: the feed does
+    not wait for the lifecycle fold (here no worker folds at all)."""
+    runtime = deployment.runtime
+    story_id = _post(_an_hour_behind(runtime), -1, partition=3)["story_id"]
+    models = runtime.redis_models()
+    live = models.client.pubsub()
+    live.ssubscribe(models.live_channel(story_id))
+    read = live.get_sharded_message if is_cluster(live) else live.get_message
+    read(timeout=1)  # the subscription itself
+    try:
+        assert emit_due_expiries(runtime, [3]) == 1
+        note = read(timeout=5)
+        assert note is not None and orjson.loads(note["data"]) == [
+            {"type": "ended", "story_id": story_id}]
+        assert emit_due_expiries(runtime, [3]) == 0  # emitted once, told once
+        assert read(timeout=0.5) is None
+    finally:
+        live.close()
 
 
 def test_an_emitted_entry_that_no_fold_removed_leaves_its_index(deployment):

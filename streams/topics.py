@@ -59,7 +59,6 @@ TOPICS: tuple[Topic, ...] = (
         retention_ms=-1,
         events=("StoryPosted", "MediaProcessed", "MediaRejected", "StoryDeleted", "StoryExpired"),
         description="A story's life, in order per story: posted, media ready or rejected, gone.",
-        batch_within=0.01,  # few events, and an end must leave the read models within a second
     ),
     Topic(
         suffix="engagement",

@@ -9,8 +9,9 @@ as a client does) and times `ended` from the expiry instant; meanwhile it times 
 from the expiry instant until no read finds the story stored any more: neither the author's
 story list nor the follower's tray, both read as of a moment before the expiry, so that the
 read-time filter does not hide what the stores still hold. A deletion probe posts a story,
-opens its feed, sends StoryDeleted and times `ended` from handing the deletion to the
-producer.
+opens its feed, and deletes it: every other one hands a StoryDeleted to the producer, as a
+service does, and times `ended` from then; the others call DELETE on the gateway, as the
+author's app does, and time `ended` from the call.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import orjson
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, connect
@@ -70,6 +72,7 @@ class _Samples:
 
     after_expiry: list[float] = field(default_factory=list)
     after_delete: list[float] = field(default_factory=list)
+    after_api_delete: list[float] = field(default_factory=list)
     cleanup: list[float] = field(default_factory=list)
     not_opened: int = 0  # not projected before its expiry or deletion, or the feed refused
     timed_out: int = 0  # no `ended` (or no clean-up) within the probe timeout
@@ -108,6 +111,16 @@ class _Probes:
         self.samples.keep(self.samples.cleanup, cleaned)
 
     def deletion(self) -> None:
+        """A service deletes: the StoryDeleted goes to the producer, the worker's fold ends the
+        feed."""
+        self._delete(self.samples.after_delete, lambda author, story_id: self.runtime.events.emit(
+            "StoryDeleted", schemas.new_event("StoryDeleted", author, story_id=story_id)))
+
+    def api_deletion(self) -> None:
+        """The author deletes through the API, as a client does."""
+        self._delete(self.samples.after_api_delete, self._delete_through_api)
+
+    def _delete(self, samples: list[float], delete: Callable[[str, str], Any]) -> None:
         author = _probe_author("deleting")
         story_id = self._post(author, time.time() + POSTED_LIFETIME)
         feed = self._open(author, story_id, until=time.time() + self.lead)
@@ -116,10 +129,14 @@ class _Probes:
             return
         with feed:
             began = time.perf_counter()
-            self.runtime.events.emit("StoryDeleted", schemas.new_event(
-                "StoryDeleted", author, story_id=story_id))
+            delete(author, story_id)
             ended = time.perf_counter() - began if _wait_ended(feed, PROBE_TIMEOUT) else None
-        self.samples.keep(self.samples.after_delete, ended)
+        self.samples.keep(samples, ended)
+
+    def _delete_through_api(self, author: str, story_id: str) -> None:
+        response = httpx.delete(f"http://127.0.0.1:{self.port}/api/v1/stories/{story_id}",
+                                headers=bearer(self.deployment, author), timeout=PROBE_TIMEOUT)
+        response.raise_for_status()
 
     def _post(self, author: str, expires_at: float) -> str:
         """A text story that expires at `expires_at`: a one-hour story posted an hour before."""
@@ -203,10 +220,12 @@ def _wait_ended(feed: ClientConnection, seconds: float) -> bool:
 
 
 def _run_probes(probes: _Probes, count: int) -> None:
-    """`count` probes of each kind, one every SPACING_SECONDS, the kinds interleaved."""
+    """`count` probes of each kind, one every SPACING_SECONDS, the kinds interleaved; the
+    deletions alternate between a service's (the producer) and the author's (the API)."""
+    deletions = (probes.deletion, probes.api_deletion)
     starts: list[tuple[float, Callable[[], None]]] = sorted(
         [(i * SPACING_SECONDS, probes.expiry) for i in range(count)]
-        + [((i + 0.5) * SPACING_SECONDS, probes.deletion) for i in range(count)],
+        + [((i + 0.5) * SPACING_SECONDS, deletions[i % 2]) for i in range(count)],
         key=lambda start: start[0])
     began = time.perf_counter()
     with ThreadPoolExecutor(min(64, 2 * count), thread_name_prefix="expiry-probe") as pool:
@@ -247,6 +266,7 @@ def measure_expiry(deployment: Deployment, plan: ExpiryPlan) -> dict[str, Any]:
         "lag_at_end": lag_at_end,
         "ended_after_expiry": percentiles(samples.after_expiry),
         "ended_after_delete": percentiles(samples.after_delete),
+        "ended_after_api_delete": percentiles(samples.after_api_delete),
         "expiry_cleanup": percentiles(samples.cleanup),
         "feeds_not_opened": samples.not_opened,
         "probes_timed_out": samples.timed_out,

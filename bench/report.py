@@ -237,7 +237,8 @@ FLAT_KEYS: tuple[tuple[str, Read], ...] = (
             ("kept_up", ("kept_up",))),
     ("expiry_background_per_s", _at("expiry", "background_rate")),
     *((f"{name}_{q}_ms", _at("expiry", name, f"{q}_ms"))
-      for name in ("ended_after_expiry", "ended_after_delete", "expiry_cleanup")
+      for name in ("ended_after_expiry", "ended_after_delete", "ended_after_api_delete",
+                   "expiry_cleanup")
       for q in ("p50", "p99")),
     ("tray_images_rps", _at("gateway", "gateway", "tray", "rate")),
     ("tray_images_p99_ms", _at("gateway", "gateway", "tray", "p99_ms")),
@@ -381,6 +382,8 @@ def _expiry_rows(report: Report) -> list[Row]:
         ("expiry", "expiry -> live feed `ended` p50 / p95 / p99 ms", _triple(g("ended_after_expiry"))),
         ("expiry", "deletion sent -> live feed `ended` p50 / p95 / p99 ms",
          _triple(g("ended_after_delete"))),
+        ("expiry", "DELETE through the API -> live feed `ended` p50 / p95 / p99 ms",
+         _triple(g("ended_after_api_delete"))),
         ("expiry", "expiry -> gone from the read models p50 / p95 / p99 ms",
          _triple(g("expiry_cleanup"))),
     ]

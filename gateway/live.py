@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from typing import Any
 
 import orjson
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from core.clients import is_cluster
@@ -28,8 +30,11 @@ from gateway.context import Gateway
 from gateway.models import UUID_PATTERN
 from gateway.problems import Problem, not_found, unauthorized
 from gateway.reads import own_story
+from projections.folds.lifecycle import ended_notes
 
-__all__ = ["serve_live", "KEEPALIVE_SECONDS"]
+log = logging.getLogger(__name__)
+
+__all__ = ["serve_live", "announce_end", "KEEPALIVE_SECONDS"]
 
 KEEPALIVE_SECONDS = 15.0
 # Browsers cannot set headers on a WebSocket: they offer this subprotocol and the token as a
@@ -189,6 +194,18 @@ async def _end(websocket: WebSocket, story_id: str) -> None:
     """The story was deleted or expired: say so, and close normally."""
     await websocket.send_text(orjson.dumps({"type": "ended", "story_id": story_id}).decode())
     await websocket.close(code=1000)
+
+
+async def announce_end(gw: Gateway, story_id: str) -> None:
+    """The author deleted the story and the broker has the deletion: their open feeds end now,
+    without waiting for the worker's fold (which tells them again, harmlessly). A note that
+    cannot be sent leaves that to the fold; the deletion itself is already accepted."""
+    channel = gw.models.redis.live_channel(story_id)
+    try:
+        await gw.async_redis.execute_command(
+            "SPUBLISH", channel, orjson.dumps(ended_notes([story_id])))
+    except RedisError as error:
+        log.warning("the end of story %s not announced on its live channel: %r", story_id, error)
 
 
 def _author_of(websocket: WebSocket) -> str:

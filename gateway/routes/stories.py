@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Response, WebSocket
 from core.clock import now_ms
 from gateway import commands
 from gateway.context import Gateway
-from gateway.live import serve_live
+from gateway.live import announce_end, serve_live
 from gateway.models import (
     Accepted,
     Insights,
@@ -74,6 +74,7 @@ async def post_story(
 async def delete_story(story_id: StoryIdPath, user: CurrentUser, gw: Gw) -> Accepted:
     """The author removes a story everywhere; to anyone else it does not exist."""
     await commands.run_command(gw, commands.delete_story, user, story_id)
+    await announce_end(gw, story_id)
     return Accepted()
 
 

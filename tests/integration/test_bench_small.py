@@ -65,7 +65,8 @@ def test_expiry_probes_saw_every_feed_end_and_every_clean_up(report):
     expiry = report["sections"]["expiry"]
     assert expiry["status"] == "measured", expiry
     assert expiry["background_target_rate"] == 300 and expiry["background_rate"] > 0
-    for path in ("ended_after_expiry", "ended_after_delete", "expiry_cleanup"):
+    for path in ("ended_after_expiry", "ended_after_delete", "ended_after_api_delete",
+                 "expiry_cleanup"):
         latencies = expiry[path]
         assert latencies["count"] >= 1, path
         assert 0 <= latencies["p50_ms"] <= latencies["p95_ms"] <= latencies["p99_ms"] < 30_000
@@ -168,7 +169,8 @@ def test_the_flat_figures_hold_what_the_small_run_measured(report):
     for key in ("ingest_views_per_s", "combined_ceiling_views_per_s", "ingest_ratio",
                 "ceiling_decode_per_s", "ceiling_cql_per_s", "ceiling_redis_per_s",
                 "post_to_tray_p99_ms", "view_to_list_p99_ms", "worker_rss_mib", "replay_events_per_s",
-                "ended_after_expiry_p99_ms", "ended_after_delete_p99_ms", "expiry_cleanup_p99_ms",
+                "ended_after_expiry_p99_ms", "ended_after_delete_p99_ms",
+                "ended_after_api_delete_p99_ms", "expiry_cleanup_p99_ms",
                 "soak_seconds", "soak_background_per_s", "worker_rss_soak_start_mib",
                 "worker_rss_soak_end_mib", "gateway_rss_soak_start_mib", "gateway_rss_soak_end_mib"):
         assert flat[key] > 0, key

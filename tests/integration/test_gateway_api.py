@@ -9,9 +9,11 @@ import uuid
 from importlib.metadata import version
 
 import httpx
+import orjson
 import pytest
 
 import schemas
+from core.clients import is_cluster
 from gateway.models import MAX_HIGHLIGHT_STORIES
 from media.keys import story_media_key
 from tests.integration.gateway_helpers import (
@@ -559,6 +561,26 @@ def test_the_live_feed_ends_within_a_second_of_a_deletion_and_of_the_expiry(worl
         after_expiry = time.time() - expires_at
     assert after_deletion < 1.0
     assert 0 <= after_expiry < 0.5
+
+
+def test_a_deletion_through_the_api_ends_the_feed_before_the_worker_folds_it(world):
+    """The gateway announces the end once the broker has the deletion: the note is on the
+    story's channel when the 202 comes back, sooner than the worker's fold (whose batches wait
+    50 ms to fill) could put it there."""
+    author = world.user("author")
+    story_id = author.post_story()
+    models = world.deployment.runtime.redis_models()
+    live = models.client.pubsub()
+    live.ssubscribe(models.live_channel(story_id))
+    read = live.get_sharded_message if is_cluster(live) else live.get_message
+    read(timeout=1)  # the subscription itself
+    try:
+        assert author.delete(f"/api/v1/stories/{story_id}").status_code == 202
+        note = read(timeout=0.02)
+        assert note is not None, "no end announced by the gateway"
+        assert orjson.loads(note["data"]) == [{"type": "ended", "story_id": story_id}]
+    finally:
+        live.close()
 
 
 def _highlighted(viewer, owner) -> list[str]:

@@ -81,6 +81,7 @@ def expiry_section() -> dict[str, Any]:
             "lead_seconds": 3.0, "lag_before": 0, "lag_at_end": 80,
             "ended_after_expiry": percentiles([0.3] * 99 + [0.9]),
             "ended_after_delete": percentiles([0.1] * 99 + [0.4]),
+            "ended_after_api_delete": percentiles([0.01] * 99 + [0.05]),
             "expiry_cleanup": percentiles([0.35] * 99 + [1.2]),
             "feeds_not_opened": 0, "probes_timed_out": 0}
 
@@ -220,6 +221,8 @@ def test_the_expiry_keys_are_the_feed_ends_and_the_clean_up():
     assert flat["expiry_background_per_s"] == 995
     assert (flat["ended_after_expiry_p50_ms"], flat["ended_after_expiry_p99_ms"]) == (300.0, 900.0)
     assert (flat["ended_after_delete_p50_ms"], flat["ended_after_delete_p99_ms"]) == (100.0, 400.0)
+    assert (flat["ended_after_api_delete_p50_ms"],
+            flat["ended_after_api_delete_p99_ms"]) == (10.0, 50.0)
     assert (flat["expiry_cleanup_p50_ms"], flat["expiry_cleanup_p99_ms"]) == (350.0, 1200.0)
 
 

@@ -2,9 +2,10 @@
 
 The worker publishes each new engagement once on the story's Redis channel; this relays it
 over a WebSocket, with the story's current counters after every batch. The worker publishes
-the story's end (deletion, expiry) on the same channel, and the feed ends at once; the feed
-also ends by itself at the story's expiry instant, and the check at each keep-alive stays as
-the backstop for a note missed. Channels are sharded
+the story's end (deletion, expiry) on the same channel, and the feed ends at once; the
+gateway announces a deletion made through the API as soon as the broker has it, the feed also
+ends by itself at the story's expiry instant, and the check at each keep-alive stays as the
+backstop for a note missed. Channels are sharded
 (SPUBLISH / SSUBSCRIBE): on a Redis Cluster a story's channel lives on its slot's node only.
 """
 

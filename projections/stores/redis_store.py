@@ -31,9 +31,10 @@ from projections.stores.base import (
     Counters,
     DueExpiry,
     StoryRef,
+    UserTraces,
 )
 from projections.stores.keys import Kind, expiry_owner
-from projections.stores.redis_batch import RedisBatch, pseudonym
+from projections.stores.redis_batch import RedisBatch, engaged_member, pseudonym
 from projections.stores.redis_dump import redis_dump
 from projections.stores.redis_replicas import NO_WAIT, Replicas, ReplicaWait
 from projections.stores.redis_scripts import (
@@ -45,7 +46,7 @@ from projections.stores.redis_scripts import (
     VIEWS_SCRIPT,
 )
 
-__all__ = ["RedisReadModels", "RedisBatch", "pseudonym", "StoryRef", "Counters", "SEEN_TTL_MS",
+__all__ = ["RedisReadModels", "RedisBatch", "pseudonym", "engaged_member", "engaged_traces", "StoryRef", "Counters", "SEEN_TTL_MS",
            "EXPIRY_GRACE_MS", "SEEN_SCRIPT", "VIEWS_SCRIPT"]
 
 
@@ -204,6 +205,40 @@ class RedisReadModels:
         views, viewers, replies, reactions, stickers = pipe.execute()
         return Counters(views, viewers, replies, _int_map(reactions), _sticker_map(stickers))
 
+    # -- erasure ------------------------------------------------------------------------------
+    def erased_key(self, user_id: str) -> str:
+        """The erasure record of a user: keyed by the keyed hash of the id, never the id."""
+        return self.k(Kind.ERASED, pseudonym(self.secret, user_id).hex())
+
+    def erased(self, user_ids: Sequence[str]) -> dict[str, int]:
+        """When each of these users was erased (ms), for those who were; one round trip."""
+        unique = list(dict.fromkeys(user_ids))
+        if not unique:
+            return {}
+        found = self._get_each([self.erased_key(u) for u in unique])
+        return {u: int(at) for u, at in zip(unique, found, strict=True) if at is not None}
+
+    def following_of(self, user_ids: Sequence[str]) -> dict[str, set[str]]:
+        """Whom each of these users follows, in one round trip."""
+        if not user_ids:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for user_id in user_ids:
+            pipe.smembers(self.k(Kind.FOLLOWING, user_id))
+        rows = pipe.execute()
+        return {u: {m.decode() for m in row} for u, row in zip(user_ids, rows, strict=True)}
+
+    def traces(self, user_id: str) -> UserTraces:
+        """What an erasure must find of the user: three sets of the user's slot, one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for kind in (Kind.SEEN, Kind.ENGAGED, Kind.AUTHOR_INSIGHTS):
+            pipe.smembers(self.k(kind, user_id))
+        pipe.hgetall(self.k(Kind.AUTHOR_PARTITIONS, user_id))
+        seen, engaged, insights, partitions = pipe.execute()
+        return engaged_traces({_text(m) for m in seen}, {_text(m) for m in engaged},
+                              {_text(m) for m in insights},
+                              {_text(s): int(p) for s, p in partitions.items()})
+
     def due_expiries(self, partitions: Sequence[int | None], now_ms: int,
                      limit: int) -> list[DueExpiry]:
         """Stories due by `now_ms` in these partitions' indexes, earliest first and at most
@@ -246,6 +281,15 @@ class RedisReadModels:
     def dump(self) -> dict[str, Any]:
         """Every read model of this version in the stores' common form (for checks; scans)."""
         return redis_dump(self)
+
+
+def engaged_traces(seen: set[str], engaged: set[str], insights: set[str],
+                   partitions: dict[str, int]) -> UserTraces:
+    """UserTraces from a user's seen, engaged and insights sets and story partitions."""
+    answered = {tuple(m.split("|", 1)) for m in engaged if "|" in m}
+    return UserTraces(frozenset(seen), frozenset(m for m in engaged if "|" not in m),
+                      frozenset((story, sticker) for story, sticker in answered),
+                      frozenset(insights), frozenset(partitions.items()))
 
 
 def _parse_ref(value: bytes | str | None) -> StoryRef | None:

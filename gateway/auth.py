@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -66,20 +67,27 @@ def _subject_and_expiry(claims: dict) -> tuple[str, float]:
 class TokenVerifier:
     """Verifies tokens, remembering good ones until they expire (clients resend the same one)."""
 
-    def __init__(self, settings: Settings, max_entries: int = 10_000):
+    def __init__(self, settings: Settings, max_entries: int = 10_000,
+                 refuse: Callable[[str], Awaitable[None]] | None = None):
+        """`refuse`: raises for a user whose valid tokens are no longer accepted (erased)."""
         self._settings = settings
+        self._refuse = refuse
         self._max = max_entries
         self._known: dict[str, tuple[str, float]] = {}
         self.keys = JwksKeys.from_settings(settings) if settings.jwt_jwks_url else None
 
     async def user_async(self, token: str) -> str:
-        """`user`, fetching the provider's keys (off the event loop) when the token needs it."""
+        """`user`, fetching the provider's keys (off the event loop) when the token needs it;
+        an erased user's token is refused."""
         try:
-            return self.user(token)
+            user = self.user(token)
         except UnknownSigningKey:
             assert self.keys is not None
             await asyncio.to_thread(self.keys.refresh)
-            return self.user(token, fetched=True)
+            user = self.user(token, fetched=True)
+        if self._refuse is not None:
+            await self._refuse(user)
+        return user
 
     def _claims(self, token: str, fetched: bool) -> dict:
         if self.keys is None:

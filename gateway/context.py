@@ -24,6 +24,7 @@ from core.settings import Settings
 from core.tracing import TRACE
 from gateway.auth import TokenVerifier
 from gateway.cursors import CursorSigner
+from gateway.erasure import ErasedUsers
 from gateway.idempotency import IdempotencyKeys
 from gateway.keycache import MediaKeyCache, WrappedKeyOpener
 from gateway.keys import gateway_prefix
@@ -65,7 +66,8 @@ class Gateway:
         secret = settings.pseudonym_secret.get_secret_value().encode()
         self.models = ServingReadModels(settings.cql_keyspace, self.redis, self.session, secret)
         self.prefix = gateway_prefix(settings.cql_keyspace)  # outside read-model versions
-        self.tokens = TokenVerifier(settings)
+        self.erased = ErasedUsers(self._erased_at)
+        self.tokens = TokenVerifier(settings, refuse=self.erased.refuse_erased)
         self.cursors = CursorSigner(settings.jwt_secret.get_secret_value().encode())
         self.presigner = Presigner(
             settings.s3_public_endpoint or settings.s3_endpoint, settings.s3_region,
@@ -104,6 +106,15 @@ class Gateway:
     @cached_property
     def kafka_admin(self) -> AdminClient:
         return AdminClient(kafka_config(self.settings))
+
+    async def _erased_at(self, user_id: str) -> int | None:
+        """The erasure record of a user in the serving read models (one GET), or None."""
+        try:
+            found = await self.async_redis.get(self.models.redis.erased_key(user_id))
+        except redis.RedisError:
+            DEPENDENCY_ERRORS.labels("redis").inc()
+            raise unavailable("The read models") from None
+        return None if found is None else int(found)
 
     async def emit(self, command: Command) -> Delivery:
         """Send the event and wait (bounded) for the broker; 503 with Retry-After if it is away.

@@ -31,8 +31,8 @@ __all__ = ["MemoryActiveStore", "MemoryRecordStore", "Clock"]
 Clock = Callable[[], float]
 _COUNTERS = ("view_events", "viewers", "replies", "reactions", "reaction_counts", "answerers",
              "sticker_counters")
-_USER_PARTS = ("stories", "insights_index", "story_partitions", "trays", "tray_order", "seen", "followers",
-               "following", "close_friends", "engaged")
+_USER_PARTS = ("stories", "insights_index", "story_partitions", "trays", "tray_order", "seen",
+               "followers", "following", "close_friends", "engaged")
 
 
 class MemoryActiveStore:
@@ -133,8 +133,9 @@ class MemoryActiveStore:
         return {u: set(self.get("following", u) or ()) for u in user_ids}
 
     def traces(self, user_id: str) -> UserTraces:
-        return engaged_traces(*(set(self.get(part, user_id) or ())
-                                for part in ("seen", "engaged", "insights_index")),
+        seen, engaged, insights = (set(self.get(part, user_id) or ())
+                                   for part in ("seen", "engaged", "insights_index"))
+        return engaged_traces(seen, engaged, insights,
                               dict(self.get("story_partitions", user_id) or {}))
 
     def due_expiries(self, partitions: Sequence[int | None], now_ms: int,

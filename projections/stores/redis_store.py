@@ -46,8 +46,8 @@ from projections.stores.redis_scripts import (
     VIEWS_SCRIPT,
 )
 
-__all__ = ["RedisReadModels", "RedisBatch", "pseudonym", "engaged_member", "engaged_traces", "StoryRef", "Counters", "SEEN_TTL_MS",
-           "EXPIRY_GRACE_MS", "SEEN_SCRIPT", "VIEWS_SCRIPT"]
+__all__ = ["RedisReadModels", "RedisBatch", "pseudonym", "engaged_member", "engaged_traces",
+           "StoryRef", "Counters", "SEEN_TTL_MS", "EXPIRY_GRACE_MS", "SEEN_SCRIPT", "VIEWS_SCRIPT"]
 
 
 class RedisReadModels:

@@ -108,12 +108,9 @@ class Gateway:
         return AdminClient(kafka_config(self.settings))
 
     async def _erased_at(self, user_id: str) -> int | None:
-        """The erasure record of a user in the serving read models (one GET), or None."""
-        try:
-            found = await self.async_redis.get(self.models.redis.erased_key(user_id))
-        except redis.RedisError:
-            DEPENDENCY_ERRORS.labels("redis").inc()
-            raise unavailable("The read models") from None
+        """The erasure record of a user in the serving read models (one GET), or None; Redis
+        away is the app's 503 like for any read."""
+        found = await self.async_redis.get(self.models.redis.erased_key(user_id))
         return None if found is None else int(found)
 
     async def emit(self, command: Command) -> Delivery:

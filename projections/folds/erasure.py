@@ -27,7 +27,7 @@ from projections.model import Story
 from projections.stores.base import UserTraces
 
 __all__ = ["ERASURE", "ErasureSnapshot", "users_named", "dropped", "by_erased", "about_erased",
-           "anonymous", "segments", "fold_erasure"]
+           "anonymous", "without_erased", "segments", "fold_erasure"]
 
 ERASURE = "UserErased"
 _NAMING = ("actor_id", "author_id", "followee_id")
@@ -49,9 +49,12 @@ class ErasureSnapshot:
 
 
 def users_named(events: Sequence[Event]) -> list[str]:
-    """Every user a batch names as actor, author or followee: whose erasure records to read."""
-    return list(dict.fromkeys(record[name] for _, record in events for name in _NAMING
-                              if isinstance(record.get(name), str)))
+    """Every user a batch names as actor, author, followee or close friend: whose erasure
+    records to read."""
+    named = [record[name] for _, record in events for name in _NAMING
+             if isinstance(record.get(name), str)]
+    named += [f for _, record in events for f in record.get("close_friend_ids") or ()]
+    return list(dict.fromkeys(named))
 
 
 def dropped(name: str, record: Mapping[str, Any], erased: Mapping[str, int]) -> bool:
@@ -79,6 +82,11 @@ def about_erased(name: str, record: Mapping[str, Any], erased: Mapping[str, int]
 def anonymous(name: str, record: Mapping[str, Any], erased: Mapping[str, int]) -> bool:
     """Engagement of an erased user from before their erasure: counted, never identified."""
     return name in _ENGAGEMENT and str(record["actor_id"]) in erased
+
+
+def without_erased(user_ids: Sequence[str], erased: Mapping[str, int]) -> list[str]:
+    """A list of users (a close-friends list) without the erased ones."""
+    return [u for u in user_ids if u not in erased]
 
 
 def segments(events: Sequence[Event]) -> Iterator[list[Event]]:
@@ -130,6 +138,11 @@ def _forget_graph(writes: Writes, user_id: str, at: int, snapshot: ErasureSnapsh
         writes.record.unfollow(user_id, followee_id, at)
     writes.active.set_celebrity(user_id, False)
     writes.record.forget_close_friends(user_id)
+    for owner_id in sorted(snapshot.traces.listed_by):
+        writes.active.drop_close_friend(owner_id, user_id)
+        writes.record.drop_close_friend(owner_id, user_id, at)
+    for friend_id in sorted(snapshot.traces.close_friends):
+        writes.active.drop_listed_by(friend_id, user_id)
 
 
 def _forget_engagement(writes: Writes, user_id: str, traces: UserTraces) -> None:

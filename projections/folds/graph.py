@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from core.clock import to_ms
-from projections.folds.erasure import dropped
+from projections.folds.erasure import dropped, without_erased
 from projections.folds.lifecycle import put_entry
 from projections.folds.policy import Event, ProjectionPolicy
 from projections.folds.writes import Writes
@@ -51,8 +51,9 @@ def fold_graph(events: Sequence[Event], erased: Mapping[str, int] | None = None)
             continue
         at, actor = to_ms(record["occurred_at"]), record["actor_id"]
         if name == "CloseFriendsChanged":
-            writes.active.set_close_friends(actor, record["close_friend_ids"])
-            writes.record.close_friends(actor, record["close_friend_ids"], at)
+            friends = without_erased(record["close_friend_ids"], erased or {})
+            writes.active.set_close_friends(actor, friends)
+            writes.record.close_friends(actor, friends, at)
             continue
         followee = record["followee_id"]
         if name == "UserFollowed":

@@ -100,6 +100,10 @@ STATEMENTS = {
         " WHERE story_id = ? AND sticker_id = ? AND user_id = ?"
     ),
     "forget_close_friends": "DELETE FROM {ks}.close_friends USING TIMESTAMP ? WHERE user_id = ?",
+    "drop_close_friend": (
+        "UPDATE {ks}.close_friends USING TIMESTAMP ? SET friend_ids = friend_ids - ?"
+        " WHERE user_id = ?"
+    ),
     "viewers_page": (
         "SELECT viewer_id, viewed_at, reaction FROM {ks}.story_viewers"
         " WHERE story_id = ? AND bucket = ? AND viewer_id > ? LIMIT ?"
@@ -332,6 +336,10 @@ class CqlBatch:
 
     def forget_close_friends(self, user_id: str) -> None:
         self._add("forget_close_friends", (DELETE_TS, user_id))
+
+    def drop_close_friend(self, user_id: str, friend_id: str, at_ms: int) -> None:
+        """One friend out of a list, as of `at_ms` (an erasure of that friend)."""
+        self._add("drop_close_friend", (at_ms * 1000, {friend_id}, user_id))
 
     def flush(self, concurrency: int = 64) -> None:
         batches = unlogged_batches(self.m.session, self.partitions, self.m.shape)

@@ -36,6 +36,7 @@ class Kind(StrEnum):
     FOLLOWERS = "fr"  # set per user: who follows them
     FOLLOWING = "fg"  # set per user: whom they follow
     CLOSE_FRIENDS = "cf"  # set per user
+    LISTED_BY = "cfo"  # set per user: whose close-friends lists named them (stale ones stay)
     ERASED = "er"  # string per erased user's pseudonym (the owner): the erasure instant (ms)
     # projection "engagement"
     VIEW_EVENTS = "ve"  # set per story: pseudonyms of view events

@@ -32,7 +32,7 @@ Clock = Callable[[], float]
 _COUNTERS = ("view_events", "viewers", "replies", "reactions", "reaction_counts", "answerers",
              "sticker_counters")
 _USER_PARTS = ("stories", "insights_index", "story_partitions", "trays", "tray_order", "seen",
-               "followers", "following", "close_friends", "engaged")
+               "followers", "following", "close_friends", "listed_by", "engaged")
 
 
 class MemoryActiveStore:
@@ -133,10 +133,12 @@ class MemoryActiveStore:
         return {u: set(self.get("following", u) or ()) for u in user_ids}
 
     def traces(self, user_id: str) -> UserTraces:
-        seen, engaged, insights = (set(self.get(part, user_id) or ())
-                                   for part in ("seen", "engaged", "insights_index"))
+        seen, engaged, insights, listed_by, friends = (
+            set(self.get(part, user_id) or ())
+            for part in ("seen", "engaged", "insights_index", "listed_by", "close_friends"))
         return engaged_traces(seen, engaged, insights,
-                              dict(self.get("story_partitions", user_id) or {}))
+                              dict(self.get("story_partitions", user_id) or {}), listed_by,
+                              friends)
 
     def due_expiries(self, partitions: Sequence[int | None], now_ms: int,
                      limit: int) -> list[DueExpiry]:
@@ -303,7 +305,18 @@ class MemoryActiveWrites:
 
     def set_close_friends(self, user_id: str, friend_ids: Iterable[str]) -> None:
         friends = set(friend_ids)
-        self._later(lambda: self.s.put("close_friends", user_id, set(friends)))
+
+        def apply() -> None:
+            self.s.put("close_friends", user_id, set(friends))
+            for friend_id in friends:
+                self.s.entry("listed_by", friend_id, set).add(user_id)
+        self._later(apply)
+
+    def drop_close_friend(self, user_id: str, friend_id: str) -> None:
+        self._later(lambda: self._member("close_friends", user_id, friend_id, False))
+
+    def drop_listed_by(self, user_id: str, owner_id: str) -> None:
+        self._later(lambda: self._member("listed_by", user_id, owner_id, False))
 
     def _member(self, part: str, owner: str, member: str, present: bool) -> None:
         if present:

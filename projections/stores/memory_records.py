@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from projections.folds.highlights import Highlight
@@ -258,6 +258,17 @@ class MemoryRecordWrites:
     def forget_answer(self, story_id: str, sticker_id: str, user_id: str) -> None:
         self.pending.append(lambda: self._t("sticker_answers").delete_row(
             (story_id, sticker_id, user_id), DELETE_TS))
+
+    def drop_close_friend(self, user_id: str, friend_id: str, at_ms: int) -> None:
+        """Like CQL's removal of one set element: the rest of the list and its time stay."""
+        def apply() -> None:
+            table = self._t("close_friends")
+            cell = table.rows.get((user_id,), {}).get("friend_ids")
+            if cell is None or cell.value is None or friend_id not in cell.value:
+                return
+            rest = frozenset(cell.value - {friend_id}) or None
+            table.rows[(user_id,)]["friend_ids"] = replace(cell, value=rest)
+        self.pending.append(apply)
 
     def forget_close_friends(self, user_id: str) -> None:
         self.pending.append(lambda: self._t("close_friends").delete_row((user_id,), DELETE_TS))

@@ -235,7 +235,17 @@ class RedisBatch:
         friends = list(friend_ids)
         if friends:
             self.pipe.sadd(key, *friends)
-        self._count(2)
+        for friend_id in friends:  # each on the friend's slot, so their erasure finds the list
+            self.pipe.sadd(self.m.k(Kind.LISTED_BY, friend_id), user_id)
+        self._count(2 + len(friends))
+
+    def drop_close_friend(self, user_id: str, friend_id: str) -> None:
+        self.pipe.srem(self.m.k(Kind.CLOSE_FRIENDS, user_id), friend_id)
+        self._count()
+
+    def drop_listed_by(self, user_id: str, owner_id: str) -> None:
+        self.pipe.srem(self.m.k(Kind.LISTED_BY, user_id), owner_id)
+        self._count()
 
     # -- engagement --------------------------------------------------------------------------
     def view(self, story_id: str, viewer_id: str, event_id: str, at_ms: int,
@@ -315,7 +325,7 @@ class RedisBatch:
         kinds = (Kind.AUTHOR_STORIES, Kind.AUTHOR_VERSION, Kind.AUTHOR_INSIGHTS,
                  Kind.AUTHOR_PARTITIONS, Kind.TRAY_ORDER,
                  Kind.TRAY_ENTRIES, Kind.TRAY_VERSIONS, Kind.SEEN, Kind.FOLLOWERS,
-                 Kind.FOLLOWING, Kind.CLOSE_FRIENDS, Kind.ENGAGED)
+                 Kind.FOLLOWING, Kind.CLOSE_FRIENDS, Kind.LISTED_BY, Kind.ENGAGED)
         self._drain()
         self._command("DEL", *(self.m.k(kind, user_id) for kind in kinds))
         self._count()

@@ -26,7 +26,7 @@ ACTIVE_STATE_PARTS = (
     "tray_order", "seen", "celebrities", "followers", "following", "close_friends",
     "view_events", "viewers", "replies", "reactions", "reaction_counts", "answerers",
     "sticker_counters", "insights_index", "story_partitions", "engaged",
-    "erased",
+    "listed_by", "erased",
 )
 
 
@@ -88,6 +88,7 @@ _PER_OWNER: dict[Kind, tuple[str, Callable[..., Any]]] = {
     Kind.AUTHOR_PARTITIONS: ("story_partitions", lambda c, k, o: {
         _text(s): int(p) for s, p in c.hgetall(k).items()}),
     Kind.ENGAGED: ("engaged", lambda c, k, o: _texts(c, k)),
+    Kind.LISTED_BY: ("listed_by", lambda c, k, o: _texts(c, k)),
     Kind.ERASED: ("erased", lambda c, k, o: int(c.get(k))),
     Kind.TRAY_ENTRIES: ("trays", _tray),
     Kind.TRAY_ORDER: ("tray_order", lambda c, k, o: _scores(c, k)),

@@ -231,13 +231,15 @@ class RedisReadModels:
     def traces(self, user_id: str) -> UserTraces:
         """What an erasure must find of the user: three sets of the user's slot, one round trip."""
         pipe = self.client.pipeline(transaction=False)
-        for kind in (Kind.SEEN, Kind.ENGAGED, Kind.AUTHOR_INSIGHTS):
+        kinds = (Kind.SEEN, Kind.ENGAGED, Kind.AUTHOR_INSIGHTS, Kind.LISTED_BY, Kind.CLOSE_FRIENDS)
+        for kind in kinds:
             pipe.smembers(self.k(kind, user_id))
         pipe.hgetall(self.k(Kind.AUTHOR_PARTITIONS, user_id))
-        seen, engaged, insights, partitions = pipe.execute()
-        return engaged_traces({_text(m) for m in seen}, {_text(m) for m in engaged},
-                              {_text(m) for m in insights},
-                              {_text(s): int(p) for s, p in partitions.items()})
+        *sets, partitions = pipe.execute()
+        seen, engaged, insights, listed_by, friends = ({_text(m) for m in s} for s in sets)
+        return engaged_traces(seen, engaged, insights,
+                              {_text(s): int(p) for s, p in partitions.items()},
+                              listed_by, friends)
 
     def due_expiries(self, partitions: Sequence[int | None], now_ms: int,
                      limit: int) -> list[DueExpiry]:
@@ -284,12 +286,15 @@ class RedisReadModels:
 
 
 def engaged_traces(seen: set[str], engaged: set[str], insights: set[str],
-                   partitions: dict[str, int]) -> UserTraces:
-    """UserTraces from a user's seen, engaged and insights sets and story partitions."""
+                   partitions: dict[str, int], listed_by: set[str],
+                   close_friends: set[str]) -> UserTraces:
+    """UserTraces from a user's seen, engaged, insights and listed-by sets and story
+    partitions."""
     answered = {tuple(m.split("|", 1)) for m in engaged if "|" in m}
     return UserTraces(frozenset(seen), frozenset(m for m in engaged if "|" not in m),
                       frozenset((story, sticker) for story, sticker in answered),
-                      frozenset(insights), frozenset(partitions.items()))
+                      frozenset(insights), frozenset(partitions.items()), frozenset(listed_by),
+                      frozenset(close_friends))
 
 
 def _parse_ref(value: bytes | str | None) -> StoryRef | None:

@@ -32,13 +32,15 @@ def names_anywhere(projector: Projector, user: str) -> list[str]:
 
 
 def active_life(run: Run) -> dict[str, str]:
-    """The user posts, follows and is followed, lists friends, highlights, and engages with
-    bob's stories (a view, a reaction, a poll vote, a written answer); fans engage with theirs."""
+    """The user posts, follows and is followed, lists a friend and is listed by bob, highlights,
+    and engages with bob's stories (a view, a reaction, a poll vote, a written answer); fans
+    engage with theirs."""
     for fan in ("fan-1", "fan-2"):
         run.emit("UserFollowed", fan, followee_id=GONE)
     run.emit("UserFollowed", GONE, followee_id="bob")
     run.emit("UserFollowed", "fan-1", followee_id="bob")
     run.emit("CloseFriendsChanged", GONE, close_friend_ids=["fan-1"])
+    run.emit("CloseFriendsChanged", "bob", close_friend_ids=[GONE, "fan-1"])
     ended = run.post(GONE, 1, kind="TEXT", text="soon ended")
     live = run.post(GONE, 3000, kind="TEXT", text="still live")
     highlight = str(uuid.uuid4())
@@ -76,6 +78,9 @@ def test_an_erasure_drops_the_user_from_every_read_model(backend: Backend):
         assert projector.redis.insights_owner(story_id) is None
         assert projector.redis.counters(story_id).views == 0
     assert projector.redis.followers_of(["bob"]) == {"bob": {"fan-1"}}
+    state = dump(projector)
+    assert state["active"]["close_friends"]["bob"] == {"fan-1"}  # bob's list, without the user
+    assert state["record"]["close_friends"]["bob"][0] == ("fan-1",)
     assert projector.cql.highlights_of(GONE) == []
 
 
@@ -133,6 +138,7 @@ def test_a_replay_of_a_log_with_an_erasure_builds_what_the_live_run_left(backend
     erase(run)
     run.emit("StoryViewed", GONE, story_id=ids["bobs"], author_id="bob")  # late: dropped
     run.emit("UserFollowed", "fan-2", followee_id=GONE)  # late: dropped
+    run.emit("CloseFriendsChanged", "fan-2", close_friend_ids=[GONE, "bob"])  # without the user
     run.log.append(("StoryViewed", early))  # made before, delivered after: counted, unnamed
     assert run.projector.apply_engagement([("StoryViewed", early)]) == []
     rebuilt = backend.projector()

@@ -80,18 +80,21 @@ def test_an_erasure_removes_the_user_and_keeps_its_record():
     snapshot = ErasureSnapshot(
         stories=[story], followers={"fan"}, following={"bob"},
         traces=UserTraces(seen=frozenset({S2}), answered=frozenset({(S2, "ask")}),
-                          insights=frozenset({S1}), indexed=frozenset({(S1, 3)})),
+                          insights=frozenset({S1}), indexed=frozenset({(S1, 3)}),
+                          listed_by=frozenset({"bob"})),
         highlights=[Highlight("gone", H1, "Mine", (S1,), 0, 0)])
     at = to_ms(T0)
     writes = fold_erasure("gone", at, snapshot)
     active, records = calls(writes, "active"), calls(writes, "record")
     assert active[0] == ("mark_erased", "gone", at) and active[-1] == ("forget_user", "gone")
     assert {("drop_story", "gone", S1, 3), ("forget_story", S1), ("unfollow", "fan", "gone"),
+            ("drop_close_friend", "bob", "gone"),
             ("drop_tray_entry", "fan", "gone"), ("unfollow", "gone", "bob")} <= set(active)
     assert {("delete_story", S1), ("forget_viewer", S2, "gone"),
             ("forget_answer", S2, "ask", "gone"), ("forget_close_friends", "gone"),
             ("delete_highlight", "gone", H1, at), ("drop_member", S1, H1, at),
-            ("unkeep", S1), ("unfollow", "fan", "gone", at)} <= set(records)
+            ("unkeep", S1), ("unfollow", "fan", "gone", at),
+            ("drop_close_friend", "bob", "gone", at)} <= set(records)
 
 
 def test_the_gateway_refuses_an_erased_user_and_remembers_others_briefly():

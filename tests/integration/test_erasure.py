@@ -95,7 +95,7 @@ def test_delete_me_erases_the_account_within_a_minute(world):
     assert [r["story_id"] for r in deleted] == [ids["own"]]  # the media path's signal
 
 
-def test_late_events_about_an_erased_user_stay_out(world):
+def test_late_events_about_an_erased_user_stay_out_live_and_in_a_replay(world):
     user, bob, cat = world.user("late"), world.user("bob"), world.user("cat")
     ids = a_full_life(world, user, bob, cat)
     assert user.delete("/api/v1/me").status_code == 202
@@ -107,6 +107,10 @@ def test_late_events_about_an_erased_user_stay_out(world):
                                                 kind="TEXT", text="after"))
     world.deployment.wait_idle()
     assert erased_everywhere(world, user, bob, cat, ids)
+    before = entries(world.redis_models)
+    world.deployment.replay()  # `stories replay`: the log again, into a new version
+    assert entries(world.redis_models) == before
+    wait_until(lambda: erased_everywhere(world, user, bob, cat, ids), "the replayed version")
 
 
 def test_support_erases_an_account_from_the_command_line(world):

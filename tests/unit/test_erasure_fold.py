@@ -81,14 +81,14 @@ def test_an_erasure_removes_the_user_and_keeps_its_record():
         stories=[story], followers={"fan"}, following={"bob"},
         traces=UserTraces(seen=frozenset({S2}), answered=frozenset({(S2, "ask")}),
                           insights=frozenset({S1}), indexed=frozenset({(S1, 3)}),
-                          listed_by=frozenset({"bob"})),
+                          listed_by=frozenset({"bob"}), close_friends=frozenset({"fan"})),
         highlights=[Highlight("gone", H1, "Mine", (S1,), 0, 0)])
     at = to_ms(T0)
     writes = fold_erasure("gone", at, snapshot)
     active, records = calls(writes, "active"), calls(writes, "record")
     assert active[0] == ("mark_erased", "gone", at) and active[-1] == ("forget_user", "gone")
     assert {("drop_story", "gone", S1, 3), ("forget_story", S1), ("unfollow", "fan", "gone"),
-            ("drop_close_friend", "bob", "gone"),
+            ("drop_close_friend", "bob", "gone"), ("drop_listed_by", "fan", "gone"),
             ("drop_tray_entry", "fan", "gone"), ("unfollow", "gone", "bob")} <= set(active)
     assert {("delete_story", S1), ("forget_viewer", S2, "gone"),
             ("forget_answer", S2, "ask", "gone"), ("forget_close_friends", "gone"),

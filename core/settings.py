@@ -212,6 +212,10 @@ class Settings(BaseSettings):
                           "public keys (RS256, ES256, EdDSA) instead of the shared secret")
     jwt_issuer: str | None = Field(None, description="Required `iss` of tokens (JWKS mode)")
     jwt_audience: str | None = Field(None, description="Required `aud` of tokens (JWKS mode)")
+    jwt_max_lifetime_seconds: int = Field(
+        30 * 86_400, gt=0, description="Longest lifetime (`exp` - `iat`) of a token the gateway "
+                                       "accepts; it remembers erased accounts that long, to "
+                                       "refuse their tokens")
     jwt_jwks_algorithms: str = Field(
         "RS256,ES256,EdDSA", description="Signing algorithms accepted in JWKS mode, comma-separated")
     jwt_jwks_cache_seconds: float = Field(

@@ -98,11 +98,13 @@ def create_app(settings: Settings, gateway: Gateway | None = None,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gw = gateway if gateway is not None else await to_thread.run_sync(Gateway, settings)
         app.state.gateway = gw
-        follower = asyncio.create_task(gw.follow_live_version())
+        followers = [asyncio.create_task(gw.follow_live_version()),
+                     asyncio.create_task(gw.follow_erasures())]
         try:
             yield
         finally:
-            follower.cancel()
+            for follower in followers:
+                follower.cancel()
             if gateway is None:
                 await gw.aclose()
             if metrics_dir is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -38,7 +39,7 @@ def issue_token(settings: Settings, user_id: str, ttl_seconds: int) -> str:
 
 def user_from_token(settings: Settings, token: str) -> str:
     """The user a valid, unexpired shared-secret token speaks for; anything else is a 401."""
-    return _subject_and_expiry(_shared_secret_claims(settings, token))[0]
+    return _subject_and_expiry(settings, _shared_secret_claims(settings, token))[0]
 
 
 def _shared_secret_claims(settings: Settings, token: str) -> dict:
@@ -55,31 +56,46 @@ def _shared_secret_claims(settings: Settings, token: str) -> dict:
         raise unauthorized("The token is not valid.") from None
 
 
-def _subject_and_expiry(claims: dict) -> tuple[str, float]:
-    """The token's subject and expiry, once its signature and claims check out."""
+def _subject_and_expiry(settings: Settings, claims: dict) -> tuple[str, float]:
+    """The token's subject and expiry, once its signature and claims check out. A token may
+    live at most `jwt_max_lifetime_seconds` (from `iat`; without one, from now): the gateway
+    remembers erasures that long, so no token outlives the refusal of its erased user."""
     subject = claims["sub"]
     if not isinstance(subject, str) or not _USER_ID.match(subject):
         raise unauthorized("The token's subject is not a user id.")
-    return subject, float(claims["exp"])
+    expires = float(claims["exp"])
+    issued = claims.get("iat")
+    start = float(issued) if isinstance(issued, int | float) else time.time()
+    if expires - start > settings.jwt_max_lifetime_seconds:
+        raise unauthorized("The token lives longer than this service accepts "
+                           f"({settings.jwt_max_lifetime_seconds} s from its `iat`).")
+    return subject, expires
 
 
 class TokenVerifier:
     """Verifies tokens, remembering good ones until they expire (clients resend the same one)."""
 
-    def __init__(self, settings: Settings, max_entries: int = 10_000):
+    def __init__(self, settings: Settings, max_entries: int = 10_000,
+                 refuse: Callable[[str], None] | None = None):
+        """`refuse`: raises for a user whose valid tokens are no longer accepted (erased)."""
         self._settings = settings
+        self._refuse = refuse
         self._max = max_entries
         self._known: dict[str, tuple[str, float]] = {}
         self.keys = JwksKeys.from_settings(settings) if settings.jwt_jwks_url else None
 
     async def user_async(self, token: str) -> str:
-        """`user`, fetching the provider's keys (off the event loop) when the token needs it."""
+        """`user`, fetching the provider's keys (off the event loop) when the token needs it;
+        an erased user's token is refused."""
         try:
-            return self.user(token)
+            user = self.user(token)
         except UnknownSigningKey:
             assert self.keys is not None
             await asyncio.to_thread(self.keys.refresh)
-            return self.user(token, fetched=True)
+            user = self.user(token, fetched=True)
+        if self._refuse is not None:
+            self._refuse(user)
+        return user
 
     def _claims(self, token: str, fetched: bool) -> dict:
         if self.keys is None:
@@ -91,7 +107,7 @@ class TokenVerifier:
         UnknownSigningKey when the provider's keys must be fetched first (see `user_async`)."""
         known = self._known.get(token)
         if known is None:
-            known = _subject_and_expiry(self._claims(token, fetched))
+            known = _subject_and_expiry(self._settings, self._claims(token, fetched))
             if len(self._known) >= self._max:
                 self._known = {}
             self._known[token] = known

@@ -6,6 +6,7 @@ thread; the emission is awaited on the event loop with a bounded wait.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -61,6 +62,8 @@ __all__ = [
     "delete_highlight",
     "add_to_highlight",
     "remove_from_highlight",
+    "erase_account",
+    "erasure_commands",
 ]
 
 WRITE, ENGAGEMENT = "write", "engagement"
@@ -368,3 +371,26 @@ def remove_from_highlight(
     if story_id not in highlight.story_ids:
         raise not_found("story in this highlight")
     return _event("HighlightStoryRemoved", user_id, highlight_id=highlight_id, story_id=story_id)
+
+
+# -- account ----------------------------------------------------------------------------------
+
+
+def erasure_commands(gw: Gateway, user_id: str, requested_by: str) -> list[Command]:
+    """A deletion of each story the read models hold of the user (live, or kept by a highlight:
+    the media path destroys its key and objects), then the erasure itself."""
+    gw.limiter.spend(user_id, WRITE)
+    story_ids = [story.story_id for story in gw.models.redis.author_stories(user_id)]
+    story_ids += [s for h in gw.models.cql.highlights_of(user_id) for s in h.story_ids]
+    deletions = [_event("StoryDeleted", user_id, story_id=s) for s in dict.fromkeys(story_ids)]
+    return [*deletions, _event("UserErased", user_id, requested_by=requested_by)]
+
+
+async def erase_account(gw: Gateway, user_id: str, requested_by: str) -> None:
+    """Emit the deletions, then the erasure once they are acknowledged; then forget the user's
+    Idempotency-Keys (gateway state outside the read models)."""
+    *deletions, erasure = await in_thread(erasure_commands, gw, user_id, requested_by)
+    await asyncio.gather(*(gw.emit(command) for command in deletions))
+    await gw.emit(erasure)
+    gw.erased.note(user_id)
+    await in_thread(gw.idempotency.forget_user, user_id)

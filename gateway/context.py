@@ -24,6 +24,7 @@ from core.settings import Settings
 from core.tracing import TRACE
 from gateway.auth import TokenVerifier
 from gateway.cursors import CursorSigner
+from gateway.erasure import ErasedUsers
 from gateway.idempotency import IdempotencyKeys
 from gateway.keycache import MediaKeyCache, WrappedKeyOpener
 from gateway.keys import gateway_prefix
@@ -65,7 +66,8 @@ class Gateway:
         secret = settings.pseudonym_secret.get_secret_value().encode()
         self.models = ServingReadModels(settings.cql_keyspace, self.redis, self.session, secret)
         self.prefix = gateway_prefix(settings.cql_keyspace)  # outside read-model versions
-        self.tokens = TokenVerifier(settings)
+        self.erased = ErasedUsers(secret, settings.jwt_max_lifetime_seconds)
+        self.tokens = TokenVerifier(settings, refuse=self.erased.refuse_erased)
         self.cursors = CursorSigner(settings.jwt_secret.get_secret_value().encode())
         self.presigner = Presigner(
             settings.s3_public_endpoint or settings.s3_endpoint, settings.s3_region,
@@ -104,6 +106,15 @@ class Gateway:
     @cached_property
     def kafka_admin(self) -> AdminClient:
         return AdminClient(kafka_config(self.settings))
+
+    async def follow_erasures(self) -> None:
+        """Keep the erasures of the serving read models in memory (gateway.erasure)."""
+        await self.erased.follow(lambda: self.models.redis.erasure_index(), self._erased_since)
+
+    async def _erased_since(self, index: str, since_ms: int) -> dict[str, int]:
+        found: Any = await self.async_redis.zrangebyscore(
+            index, since_ms, "+inf", withscores=True)
+        return {hashed.decode(): int(at) for hashed, at in found}
 
     async def emit(self, command: Command) -> Delivery:
         """Send the event and wait (bounded) for the broker; 503 with Retry-After if it is away.

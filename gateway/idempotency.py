@@ -95,7 +95,21 @@ class IdempotencyKeys:
         """The emission failed: the next retry may take the claim over."""
         self._set_state(user_id, key, claim, "failed")
 
+    def forget_user(self, user_id: str) -> int:
+        """Drop every Idempotency-Key record of a user (their erasure); how many there were.
+        One SCAN of the keyspace: erasures are rare, and the records expire anyway."""
+        pattern = _glob_escaped(self._key(user_id, "")) + "*"
+        found = list(self._client.scan_iter(match=pattern, count=1000))
+        for key in found:
+            self._client.unlink(key)
+        return len(found)
+
     def _set_state(self, user_id: str, key: str, claim: Claim, state: str) -> None:
         entry = orjson.loads(claim.raw)
         entry["state"] = state
         self._settle(keys=[self._key(user_id, key)], args=[claim.raw, orjson.dumps(entry)])
+
+
+def _glob_escaped(text: str) -> str:
+    """Text matched literally by a Redis MATCH pattern (user ids may hold * ? [ ] \\)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

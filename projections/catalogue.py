@@ -16,13 +16,15 @@ REDIS_KINDS: dict[Kind, str] = {
     kind: projection
     for projection, kinds in {
         "stories": (Kind.AUTHOR_STORIES, Kind.AUTHOR_VERSION, Kind.STORY_REF, Kind.EXPIRY_INDEX,
-                    Kind.EXPIRY_CLAIM, Kind.DELETED, Kind.INSIGHTS_OWNER, Kind.FENCE),
+                    Kind.EXPIRY_CLAIM, Kind.DELETED, Kind.INSIGHTS_OWNER, Kind.AUTHOR_INSIGHTS,
+                    Kind.AUTHOR_PARTITIONS,                     Kind.FENCE),
         "trays": (Kind.TRAY_ORDER, Kind.TRAY_ENTRIES, Kind.TRAY_VERSIONS, Kind.SEEN,
                   Kind.CELEBRITIES),
-        "graph": (Kind.FOLLOWERS, Kind.FOLLOWING, Kind.CLOSE_FRIENDS),
+        "graph": (Kind.FOLLOWERS, Kind.FOLLOWING, Kind.CLOSE_FRIENDS, Kind.LISTED_BY,
+                  Kind.ERASED, Kind.ERASURES),
         "engagement": (Kind.VIEW_EVENTS, Kind.VIEWERS, Kind.REPLIES, Kind.REACTORS,
                        Kind.REACTION_COUNTS, Kind.ANSWERERS, Kind.STICKER_COUNTERS,
-                       Kind.LIVE_CHANNEL),
+                       Kind.ENGAGED, Kind.LIVE_CHANNEL),
     }.items()
     for kind in kinds
 }

@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from projections.folds import engagement, graph, highlights, lifecycle
+from core.clock import to_ms
+from projections.folds import engagement, erasure, graph, highlights, lifecycle
 from projections.folds.policy import Event, ProjectionPolicy, ProjectionRejected
 from projections.folds.writes import Writes
 from projections.stores.base import ActiveStore, RecordStore
@@ -98,19 +99,21 @@ class Projector:
         store's first read goes on beside the active store's, which it does not depend on."""
         needs = lifecycle.needs(events, now)
         holders_read = _beside(self.cql.highlight_ids_holding_each, needs.held)
-        refs, deleted = self.redis.refs_and_deleted(needs.looked_up, needs.posted)
+        marks = self.redis.marks(needs.looked_up, needs.posted, erasure.users_named(events))
+        refs = marks.refs
         authors = needs.authors | {ref.author_id for ref in refs.values() if ref is not None}
         stories = self.redis.authors_stories(sorted(authors))
         kept = self.cql.kept_stories(lifecycle.kept_needed(events, stories, now))
         holders = holders_read.result()
         return lifecycle.LifecycleSnapshot(
-            deleted=deleted,
+            deleted=marks.deleted,
             refs=refs,
             stories=stories,
             holders=holders,
             highlights=self.cql.highlights(lifecycle.deleted_highlights(events, holders)),
             kept=kept,
             media_keys=self._media_keys(lifecycle.media_keys_needed(events, stories, kept)),
+            erased=marks.erased,
         )
 
     def _media_keys(self, posted_at: Mapping[str, int]) -> Mapping[str, bytes]:
@@ -133,11 +136,13 @@ class Projector:
                          ) -> Rejected:
         """Views, reactions, sticker answers and replies, exact under redelivery."""
         story_ids = engagement.story_ids_of(events)
-        snapshot = engagement.EngagementSnapshot(self.redis.story_refs(story_ids),
-                                                 self.redis.deleted(story_ids))
+        marks = self.redis.marks(story_ids, story_ids, erasure.users_named(events))
+        snapshot = engagement.EngagementSnapshot(marks.refs, marks.deleted, marks.erased)
         result = engagement.fold_engagement(events, snapshot, self.now_ms(), self.policy)
         first_time = self.flush(result.writes)
         self.flush(engagement.fold_deleted_meanwhile(self.redis.deleted(result.counted)))
+        if result.unnamed:
+            first_time = [n for n in first_time if n.get("user_id") not in result.unnamed]
         if self.live_feed and first_time:
             self.redis.publish(first_time)
         return []
@@ -145,11 +150,28 @@ class Projector:
     # -- social graph ------------------------------------------------------------------------
     def apply_graph(self, events: Sequence[Event], partitions: Sequence[int] | None = None
                     ) -> Rejected:
-        """Follows, unfollows, close friends; a new follow brings the followee into the tray."""
-        result = graph.fold_graph(events)
-        self.flush(result.writes)
-        self._after_follows(result.followed)
+        """Follows, unfollows, close friends, erasures; a new follow brings the followee into the
+        tray. Each erasure is folded from what the events before it left."""
+        for run in erasure.segments(events):
+            name, record = run[0]
+            if name == erasure.ERASURE:
+                self._erase(record["actor_id"], to_ms(record["occurred_at"]))
+                continue
+            result = graph.fold_graph(run, self.redis.erased(erasure.users_named(run)))
+            self.flush(result.writes)
+            self._after_follows(result.followed)
         return []
+
+    def _erase(self, user_id: str, at: int) -> None:
+        """Every read model drops the user; the erasure record stays."""
+        snapshot = erasure.ErasureSnapshot(
+            stories=self.redis.authors_stories([user_id])[user_id],
+            followers=self.redis.followers_of([user_id])[user_id],
+            following=self.redis.following_of([user_id])[user_id],
+            traces=self.redis.traces(user_id),
+            highlights=self.cql.highlights_of(user_id),
+        )
+        self.flush(erasure.fold_erasure(user_id, at, snapshot))
 
     def _after_follows(self, followed: list[tuple[str, str]]) -> None:
         """Backfill new followers' trays, then look again in case a post raced the follows."""
@@ -173,7 +195,8 @@ class Projector:
                          ) -> Rejected:
         """Highlight edits; a story leaving its last highlight after expiry is gone."""
         current = self.cql.highlights(highlights.highlight_keys(events))
-        result = highlights.fold_highlights(events, current)
+        result = highlights.fold_highlights(events, current,
+                                            self.redis.erased(erasure.users_named(events)))
         self.flush(result.writes)
         if result.released:
             holders = self.cql.highlight_ids_holding_each(sorted(result.released))

@@ -14,6 +14,9 @@ from typing import Any
 
 import orjson
 
+import schemas
+from gateway.idempotency import IdempotencyKeys
+from gateway.keys import gateway_prefix
 from media.clients import MediaClients
 from media.layout import is_safe_id, story_prefix
 from media.state import MediaRecord
@@ -24,7 +27,7 @@ from projections.runtime import Runtime
 from projections.stores.story_keys import KeyWrapError, wrapped_kek_id
 from streams.dead_letters.redaction import redact
 
-__all__ = ["show_story", "show_user"]
+__all__ = ["show_story", "show_user", "erase_user"]
 
 
 def show_story(runtime: Runtime, media: MediaClients, story_id: str,
@@ -139,3 +142,24 @@ def _job(record: MediaRecord | None) -> dict[str, Any] | None:
         "reason": record.reason,
         "announced": record.announced,
     }
+
+
+def erase_user(runtime: Runtime, user_id: str) -> dict[str, Any]:
+    """Erase an account for support, as `DELETE /api/v1/me` does for its user: a StoryDeleted
+    for each story the read models hold of them (the media path destroys keys and objects), then
+    UserErased, each acknowledged by the log; then their Idempotency-Keys go."""
+    redis, cql = runtime.redis_models(), runtime.cql_models()
+    story_ids = [story.story_id for story in redis.author_stories(user_id)]
+    story_ids += [s for highlight in cql.highlights_of(user_id) for s in highlight.story_ids]
+    story_ids = list(dict.fromkeys(story_ids))
+    for story_id in story_ids:
+        runtime.events.emit("StoryDeleted", schemas.new_event("StoryDeleted", user_id,
+                                                              story_id=story_id))
+    erasure = schemas.new_event("UserErased", user_id, requested_by="SUPPORT")
+    runtime.events.emit("UserErased", erasure)
+    settings = runtime.settings
+    keys = IdempotencyKeys(runtime.redis, gateway_prefix(settings.cql_keyspace),
+                           settings.gateway_idempotency_seconds, stale_seconds=0)
+    return {"user_id": user_id, "event_id": erasure["event_id"],
+            "requested_at": erasure["occurred_at"].isoformat(timespec="milliseconds"),
+            "stories_deleted": story_ids, "idempotency_keys_dropped": keys.forget_user(user_id)}

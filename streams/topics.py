@@ -73,8 +73,9 @@ TOPICS: tuple[Topic, ...] = (
         partitions=6,
         key_field="actor_id",
         retention_ms=-1,
-        events=("UserFollowed", "UserUnfollowed", "CloseFriendsChanged"),
-        description="Follows and close-friends lists, in order per acting user.",
+        events=("UserFollowed", "UserUnfollowed", "CloseFriendsChanged", "UserErased"),
+        description="Follows, close-friends lists and account erasures, in order per acting "
+                    "user (an erasure is keyed by the erased user, after their own changes).",
     ),
     Topic(
         suffix="highlights",

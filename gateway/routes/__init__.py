@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.routes import engagement, health, highlights, media, social, stories
+from gateway.routes import account, engagement, health, highlights, media, social, stories
 
 __all__ = ["ROUTERS"]
 
@@ -13,4 +13,5 @@ ROUTERS = (
     engagement.router,
     social.router,
     highlights.router,
+    account.router,
 )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.clock import to_ms
+from projections.folds.erasure import about_erased, anonymous, by_erased
 from projections.folds.policy import MAX_LIFETIME_MS, Event, ProjectionPolicy, ttl_seconds
 from projections.folds.writes import Writes
 from projections.stores.base import SEEN_TTL_MS, ActiveWrites, RecordWrites, StoryRef
@@ -27,14 +28,17 @@ class EngagementSnapshot:
 
     refs: Mapping[str, StoryRef | None] = field(default_factory=dict)
     deleted: set[str] = field(default_factory=set)
+    erased: Mapping[str, int] = field(default_factory=dict)  # erased users the batch names
 
 
 @dataclass
 class EngagementResult:
-    """The writes, and the stories whose counters they touched (checked again after)."""
+    """The writes, the stories whose counters they touched (checked again after), and the
+    erased users whose engagement counted without them: no live-feed note names them."""
 
     writes: Writes
     counted: list[str]
+    unnamed: set[str] = field(default_factory=set)
 
 
 def story_ids_of(events: Sequence[Event]) -> list[str]:
@@ -48,12 +52,20 @@ def fold_engagement(events: Sequence[Event], snapshot: EngagementSnapshot, now: 
     active, record_store = writes.active, writes.record
     keep: dict[str, int] = {}
     replied: set[str] = set()
+    unnamed: set[str] = set()
     for name, record in events:
+        if by_erased(name, record, snapshot.erased):
+            continue
         story_id = record["story_id"]
         at = to_ms(record["occurred_at"])
-        if name == "StoryViewed" and at + SEEN_TTL_MS > now:
-            # Seen-ness does not depend on the story's fate, so order cannot change it.
-            active.mark_seen(record["actor_id"], story_id)
+        named = not anonymous(name, record, snapshot.erased)
+        if not named:
+            unnamed.add(record["actor_id"])
+        elif at + SEEN_TTL_MS > now:
+            # What the viewer did does not depend on the story's fate, so order cannot change it.
+            _note_viewer(active, name, record)
+        if about_erased(name, record, snapshot.erased):
+            continue
         if story_id in snapshot.deleted:
             continue
         ref = snapshot.refs.get(story_id)
@@ -64,10 +76,12 @@ def fold_engagement(events: Sequence[Event], snapshot: EngagementSnapshot, now: 
         keep[story_id] = max(keep.get(story_id, 0), keep_until)
         if name == "StoryReplied":
             replied.add(story_id)
-        _HANDLERS[name](active, record_store, record, at, ttl_seconds(expires, now), keep_until)
+        # An erased user's identity is written nowhere: no row lives long enough to be read.
+        ttl = ttl_seconds(expires, now) if named else 0
+        _HANDLERS[name](active, record_store, record, at, ttl, keep_until)
     for story_id in sorted(replied):
         active.keep_replies_until(story_id, keep[story_id])
-    return EngagementResult(writes, list(keep))
+    return EngagementResult(writes, list(keep), unnamed)
 
 
 def fold_deleted_meanwhile(deleted: set[str]) -> Writes:
@@ -77,6 +91,16 @@ def fold_deleted_meanwhile(deleted: set[str]) -> Writes:
     for story_id in sorted(deleted):
         writes.active.clear_counters(story_id)
     return writes
+
+
+def _note_viewer(active: ActiveWrites, name: str, r: dict[str, Any]) -> None:
+    """The viewer's seen set, and the stories an erasure of theirs must look at."""
+    if name == "StoryViewed":
+        active.mark_seen(r["actor_id"], r["story_id"])
+    elif name == "StoryReacted":
+        active.note_engaged(r["actor_id"], r["story_id"], None)
+    elif name == "StickerAnswered" and r.get("text") is not None:
+        active.note_engaged(r["actor_id"], r["story_id"], r["sticker_id"])
 
 
 def _on_view(active: ActiveWrites, records: RecordWrites, r: dict[str, Any], at: int, ttl: int,

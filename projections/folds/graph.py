@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from core.clock import to_ms
+from projections.folds.erasure import dropped, without_erased
 from projections.folds.lifecycle import put_entry
 from projections.folds.policy import Event, ProjectionPolicy
 from projections.folds.writes import Writes
@@ -40,15 +41,19 @@ class CelebrityResult:
     demoted: set[str]
 
 
-def fold_graph(events: Sequence[Event]) -> GraphResult:
-    """Graph writes in event order; an unfollow also drops the tray entry."""
+def fold_graph(events: Sequence[Event], erased: Mapping[str, int] | None = None) -> GraphResult:
+    """Graph writes in event order; an unfollow also drops the tray entry. Changes by or of an
+    erased user are dropped (erasures themselves are folded by `folds.erasure`)."""
     writes = Writes()
     last: dict[Pair, str] = {}
     for name, record in events:
+        if dropped(name, record, erased or {}):
+            continue
         at, actor = to_ms(record["occurred_at"]), record["actor_id"]
         if name == "CloseFriendsChanged":
-            writes.active.set_close_friends(actor, record["close_friend_ids"])
-            writes.record.close_friends(actor, record["close_friend_ids"], at)
+            friends = without_erased(record["close_friend_ids"], erased or {})
+            writes.active.set_close_friends(actor, friends)
+            writes.record.close_friends(actor, friends, at)
             continue
         followee = record["followee_id"]
         if name == "UserFollowed":

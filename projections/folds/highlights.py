@@ -78,11 +78,15 @@ def highlight_keys(events: Sequence[Event]) -> list[tuple[str, str]]:
 
 
 def fold_highlights(events: Sequence[Event],
-                    current: Mapping[tuple[str, str], Highlight | None]) -> HighlightsResult:
-    """Fold a batch of highlight edits; each highlight's final state is written once."""
+                    current: Mapping[tuple[str, str], Highlight | None],
+                    erased: Mapping[str, int] | None = None) -> HighlightsResult:
+    """Fold a batch of highlight edits; each highlight's final state is written once. Edits by
+    an erased user are dropped (their highlights went with the erasure)."""
     state = dict(current)
     last_at: dict[tuple[str, str], int] = {}
     for name, record in events:
+        if erased and record["actor_id"] in erased:
+            continue
         key = (record["actor_id"], record["highlight_id"])
         after = fold_highlight(state.get(key), name, record)
         if after != state.get(key):

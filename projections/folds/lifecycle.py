@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.clock import to_ms
+from projections.folds.erasure import dropped
 from projections.folds.highlights import Highlight
 from projections.folds.policy import (
     MAX_LIFETIME_MS,
@@ -81,6 +82,7 @@ class LifecycleSnapshot:
     highlights: Mapping[tuple[str, str], Highlight | None] = field(default_factory=dict)
     kept: Mapping[str, Story] = field(default_factory=dict)
     media_keys: Mapping[str, bytes] = field(default_factory=dict)  # wrapped, by story
+    erased: Mapping[str, int] = field(default_factory=dict)  # erased users the batch names
 
 
 @dataclass
@@ -150,6 +152,8 @@ def fold_lifecycle(events: Sequence[Event], snapshot: LifecycleSnapshot, now: in
     rejected = []
     read_from = [0] * len(events) if partitions is None else partitions
     for index, ((name, record), partition) in enumerate(zip(events, read_from, strict=True)):
+        if dropped(name, record, snapshot.erased):
+            continue  # a post by an erased user
         try:
             _HANDLERS[name](run, record, partition)
         except ProjectionRejected as error:

@@ -91,6 +91,19 @@ STATEMENTS = {
     "drop_answers": (
         "DELETE FROM {ks}.sticker_answers USING TIMESTAMP ? WHERE story_id = ?"
     ),
+    "forget_viewer": (
+        "DELETE FROM {ks}.story_viewers USING TIMESTAMP ?"
+        " WHERE story_id = ? AND bucket = ? AND viewer_id = ?"
+    ),
+    "forget_answer": (
+        "DELETE FROM {ks}.sticker_answers USING TIMESTAMP ?"
+        " WHERE story_id = ? AND sticker_id = ? AND user_id = ?"
+    ),
+    "forget_close_friends": "DELETE FROM {ks}.close_friends USING TIMESTAMP ? WHERE user_id = ?",
+    "drop_close_friend": (
+        "UPDATE {ks}.close_friends USING TIMESTAMP ? SET friend_ids = friend_ids - ?"
+        " WHERE user_id = ?"
+    ),
     "viewers_page": (
         "SELECT viewer_id, viewed_at, reaction FROM {ks}.story_viewers"
         " WHERE story_id = ? AND bucket = ? AND viewer_id > ? LIMIT ?"
@@ -313,6 +326,20 @@ class CqlBatch:
 
     def unkeep(self, story_id: str) -> None:
         self._add("unkeep", (story_id,))
+
+    # Erasure: shadowed for good, first-wins cells too (an erased user never comes back).
+    def forget_viewer(self, story_id: str, viewer_id: str) -> None:
+        self._add("forget_viewer", (DELETE_TS, story_id, viewer_bucket(viewer_id), viewer_id))
+
+    def forget_answer(self, story_id: str, sticker_id: str, user_id: str) -> None:
+        self._add("forget_answer", (DELETE_TS, story_id, sticker_id, user_id))
+
+    def forget_close_friends(self, user_id: str) -> None:
+        self._add("forget_close_friends", (DELETE_TS, user_id))
+
+    def drop_close_friend(self, user_id: str, friend_id: str, at_ms: int) -> None:
+        """One friend out of a list, as of `at_ms` (an erasure of that friend)."""
+        self._add("drop_close_friend", (at_ms * 1000, {friend_id}, user_id))
 
     def flush(self, concurrency: int = 64) -> None:
         batches = unlogged_batches(self.m.session, self.partitions, self.m.shape)

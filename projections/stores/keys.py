@@ -23,6 +23,8 @@ class Kind(StrEnum):
     EXPIRY_CLAIM = "xc"  # string per story: which worker emits its StoryExpired
     DELETED = "gone"  # string per story: tombstone that late events cannot undo
     INSIGHTS_OWNER = "o"  # string per story: its author, for the insights window
+    AUTHOR_INSIGHTS = "ai"  # set per author: their stories with an insights owner (for erasure)
+    AUTHOR_PARTITIONS = "ap"  # hash per author: active story -> its lifecycle partition
     FENCE = "fence"  # string per owner's slot: a write every replica of its node must ack
     # projection "trays"
     TRAY_ORDER = "t"  # sorted set per viewer: author scored by latest story time
@@ -34,6 +36,9 @@ class Kind(StrEnum):
     FOLLOWERS = "fr"  # set per user: who follows them
     FOLLOWING = "fg"  # set per user: whom they follow
     CLOSE_FRIENDS = "cf"  # set per user
+    LISTED_BY = "cfo"  # set per user: whose close-friends lists named them (stale ones stay)
+    ERASED = "er"  # string per erased user's pseudonym (the owner): the erasure instant (ms)
+    ERASURES = "erl"  # sorted set: every erased user's pseudonym scored by the erasure instant
     # projection "engagement"
     VIEW_EVENTS = "ve"  # set per story: pseudonyms of view events
     VIEWERS = "vv"  # set per story: pseudonyms of viewers
@@ -42,6 +47,7 @@ class Kind(StrEnum):
     REACTION_COUNTS = "rc"  # hash per story: emoji -> count
     ANSWERERS = "sa"  # hash per story: pseudonym of sticker:user -> 1
     STICKER_COUNTERS = "sk"  # hash per story: "sticker:field" -> number
+    ENGAGED = "eg"  # set per user: stories they reacted to, "story|sticker" they answered
     LIVE_CHANNEL = "live"  # pub/sub channel per story: its author's live engagement
 
 

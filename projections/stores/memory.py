@@ -17,19 +17,23 @@ from projections.stores.base import (
     EXPIRY_GRACE_MS,
     SEEN_TTL_MS,
     AuthorState,
+    BatchMarks,
     Counters,
     DueExpiry,
     StoryRef,
+    UserTraces,
 )
 from projections.stores.memory_records import MemoryRecordStore
 from projections.stores.redis_dump import ACTIVE_STATE_PARTS
-from projections.stores.redis_store import pseudonym
+from projections.stores.redis_store import engaged_member, engaged_traces, pseudonym
 
 __all__ = ["MemoryActiveStore", "MemoryRecordStore", "Clock"]
 
 Clock = Callable[[], float]
 _COUNTERS = ("view_events", "viewers", "replies", "reactions", "reaction_counts", "answerers",
              "sticker_counters")
+_USER_PARTS = ("stories", "insights_index", "story_partitions", "trays", "tray_order", "seen",
+               "followers", "following", "close_friends", "listed_by", "engaged")
 
 
 class MemoryActiveStore:
@@ -91,9 +95,9 @@ class MemoryActiveStore:
     def deleted(self, story_ids: Sequence[str]) -> set[str]:
         return {s for s in story_ids if self.get("deleted", s)}
 
-    def refs_and_deleted(self, looked_up: Sequence[str], posted: Sequence[str]
-                         ) -> tuple[dict[str, StoryRef | None], set[str]]:
-        return self.story_refs(looked_up), self.deleted(posted)
+    def marks(self, looked_up: Sequence[str], posted: Sequence[str],
+              users: Sequence[str] = ()) -> BatchMarks:
+        return BatchMarks(self.story_refs(looked_up), self.deleted(posted), self.erased(users))
 
     def authors_stories(self, author_ids: Sequence[str]) -> dict[str, list[Story]]:
         return {a: list((self.get("stories", a) or {}).values()) for a in author_ids}
@@ -129,6 +133,25 @@ class MemoryActiveStore:
                        len(self.get("viewers", story_id) or ()),
                        len(self.get("replies", story_id) or ()),
                        {e: n for e, n in counts.items() if n > 0}, stickers)
+
+    def erased(self, user_ids: Sequence[str]) -> dict[str, int]:
+        found = {u: self.get("erased", pseudonym(self.secret, u).hex()) for u in user_ids}
+        return {u: at for u, at in found.items() if at is not None}
+
+    def erased_since(self, since_ms: int) -> dict[str, int]:
+        found = self.get("erasure_index", "") or {}
+        return {hashed: at for hashed, at in found.items() if at >= since_ms}
+
+    def following_of(self, user_ids: Sequence[str]) -> dict[str, set[str]]:
+        return {u: set(self.get("following", u) or ()) for u in user_ids}
+
+    def traces(self, user_id: str) -> UserTraces:
+        seen, engaged, insights, listed_by, friends = (
+            set(self.get(part, user_id) or ())
+            for part in ("seen", "engaged", "insights_index", "listed_by", "close_friends"))
+        return engaged_traces(seen, engaged, insights,
+                              dict(self.get("story_partitions", user_id) or {}), listed_by,
+                              friends)
 
     def due_expiries(self, partitions: Sequence[int | None], now_ms: int,
                      limit: int) -> list[DueExpiry]:
@@ -213,11 +236,12 @@ class MemoryActiveWrites:
     def put_story(self, story: Story, insights_until: int, partition: int) -> None:
         def apply() -> None:
             s = self.s
-            s.put("insights_owners", story.story_id, story.author_id, insights_until)
-            s.entry("stories", story.author_id, dict)[story.story_id] = story
-            hash_until = s.expiry.get(("stories", story.author_id), 0)
+            self._insights_owner(story.story_id, story.author_id, insights_until)
             keep_until = story.expires_at + EXPIRY_GRACE_MS
-            s.expire_at("stories", story.author_id, max(keep_until, hash_until))
+            for part, value in (("stories", story), ("story_partitions", partition)):
+                s.entry(part, story.author_id, dict)[story.story_id] = value
+                hash_until = s.expiry.get((part, story.author_id), 0)
+                s.expire_at(part, story.author_id, max(keep_until, hash_until))
             s.put("story_refs", story.story_id, StoryRef(story.author_id, story.expires_at),
                   story.expires_at)
             s.entry("expiry_index", partition, dict)[(story.story_id, story.author_id)] = (
@@ -231,6 +255,8 @@ class MemoryActiveWrites:
             if stories is not None:
                 stories.pop(story_id, None)
                 self.s.discard_empty("stories", author_id)
+            (self.s.get("story_partitions", author_id) or {}).pop(story_id, None)
+            self.s.discard_empty("story_partitions", author_id)
             self.s.delete("story_refs", story_id)
             (self.s.get("expiry_index", partition) or {}).pop((story_id, author_id), None)
             self.s.discard_empty("expiry_index", partition)
@@ -238,7 +264,15 @@ class MemoryActiveWrites:
         self._later(apply)
 
     def keep_insights_owner(self, story_id: str, author_id: str, until_ms: int) -> None:
-        self._later(lambda: self.s.put("insights_owners", story_id, author_id, until_ms))
+        self._later(lambda: self._insights_owner(story_id, author_id, until_ms))
+
+    def _insights_owner(self, story_id: str, author_id: str, until_ms: int) -> None:
+        """Like Redis: the owner, and the story in its author's insights set (longest expiry)."""
+        s = self.s
+        s.put("insights_owners", story_id, author_id, until_ms)
+        s.entry("insights_index", author_id, set).add(story_id)
+        s.expire_at("insights_index", author_id,
+                    max(until_ms, s.expiry.get(("insights_index", author_id), 0)))
 
     def mark_deleted(self, story_id: str, until_ms: int) -> None:
         def apply() -> None:
@@ -290,7 +324,18 @@ class MemoryActiveWrites:
 
     def set_close_friends(self, user_id: str, friend_ids: Iterable[str]) -> None:
         friends = set(friend_ids)
-        self._later(lambda: self.s.put("close_friends", user_id, set(friends)))
+
+        def apply() -> None:
+            self.s.put("close_friends", user_id, set(friends))
+            for friend_id in friends:
+                self.s.entry("listed_by", friend_id, set).add(user_id)
+        self._later(apply)
+
+    def drop_close_friend(self, user_id: str, friend_id: str) -> None:
+        self._later(lambda: self._member("close_friends", user_id, friend_id, False))
+
+    def drop_listed_by(self, user_id: str, owner_id: str) -> None:
+        self._later(lambda: self._member("listed_by", user_id, owner_id, False))
 
     def _member(self, part: str, owner: str, member: str, present: bool) -> None:
         if present:
@@ -360,6 +405,35 @@ class MemoryActiveWrites:
 
     def keep_replies_until(self, story_id: str, keep_until: int) -> None:
         self._later(lambda: self.s.expire_at("replies", story_id, keep_until))
+
+    def note_engaged(self, user_id: str, story_id: str, sticker_id: str | None) -> None:
+        def apply() -> None:
+            self.s.entry("engaged", user_id, set).add(engaged_member(story_id, sticker_id))
+            self.s.expire_at("engaged", user_id, self.s.now() + SEEN_TTL_MS)
+        self._later(apply)
+
+    # -- erasure -----------------------------------------------------------------------------
+    def mark_erased(self, user_id: str, at_ms: int) -> None:
+        def apply() -> None:
+            if self.s.get("erased", self._hash(user_id)) is None:  # the first erasure stays
+                self.s.put("erased", self._hash(user_id), at_ms)
+                self.s.entry("erasure_index", "", dict)[self._hash(user_id)] = at_ms
+        self._later(apply)
+
+    def forget_story(self, story_id: str) -> None:
+        def apply() -> None:
+            for part in ("story_refs", "insights_owners", *_COUNTERS):
+                self.s.delete(part, story_id)
+        self._later(apply)
+
+    def forget_user(self, user_id: str) -> None:
+        def apply() -> None:
+            for part in _USER_PARTS:
+                self.s.delete(part, user_id)
+            self.s.author_versions.pop(user_id, None)
+            for key in [k for k in self.s.tray_versions if k[0] == user_id]:
+                del self.s.tray_versions[key]
+        self._later(apply)
 
     def _hash(self, value: str) -> str:
         return pseudonym(self.s.secret, value).hex()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from projections.folds.highlights import Highlight
@@ -117,6 +117,12 @@ class MemoryRecordStore:
     def kept_stories(self, story_ids: list[str]) -> dict[str, Story]:
         rows = {s: self.tables["kept_stories"].row((s,)) for s in story_ids}
         return {s: row["story"] for s, row in rows.items() if row is not None}
+
+    def highlights_of(self, owner_id: str) -> list[Highlight]:
+        found = [self.highlight(*key) for key in self.tables["highlights"].live_rows()
+                 if key[0] == owner_id]
+        return sorted((h for h in found if h is not None),
+                      key=lambda h: (h.created_at, h.highlight_id))
 
     def batch(self) -> MemoryRecordWrites:
         return MemoryRecordWrites(self)
@@ -244,6 +250,28 @@ class MemoryRecordWrites:
     def keep(self, story: Story) -> None:
         self.pending.append(lambda: self._t("kept_stories").write(
             (story.story_id,), story.story_id, self.s.write_ts(), 0, story=story))
+
+    def forget_viewer(self, story_id: str, viewer_id: str) -> None:
+        self.pending.append(lambda: self._t("story_viewers").delete_row((story_id, viewer_id),
+                                                                        DELETE_TS))
+
+    def forget_answer(self, story_id: str, sticker_id: str, user_id: str) -> None:
+        self.pending.append(lambda: self._t("sticker_answers").delete_row(
+            (story_id, sticker_id, user_id), DELETE_TS))
+
+    def drop_close_friend(self, user_id: str, friend_id: str, at_ms: int) -> None:
+        """Like CQL's removal of one set element: the rest of the list and its time stay."""
+        def apply() -> None:
+            table = self._t("close_friends")
+            cell = table.rows.get((user_id,), {}).get("friend_ids")
+            if cell is None or cell.value is None or friend_id not in cell.value:
+                return
+            rest = frozenset(cell.value - {friend_id}) or None
+            table.rows[(user_id,)]["friend_ids"] = replace(cell, value=rest)
+        self.pending.append(apply)
+
+    def forget_close_friends(self, user_id: str) -> None:
+        self.pending.append(lambda: self._t("close_friends").delete_row((user_id,), DELETE_TS))
 
     def unkeep(self, story_id: str) -> None:
         self.pending.append(lambda: self._t("kept_stories").delete_row((story_id,),

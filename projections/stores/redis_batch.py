@@ -20,9 +20,16 @@ from projections.stores.redis_replicas import queued_keys
 if TYPE_CHECKING:
     from projections.stores.redis_store import RedisReadModels
 
-__all__ = ["RedisBatch", "pseudonym"]
+_ENGAGED_SEPARATOR = "|"
+
+__all__ = ["RedisBatch", "engaged_member", "pseudonym"]
 
 TRAY_SCRIPT_VIEWERS = 500  # viewers per tray script call
+
+
+def engaged_member(story_id: str, sticker_id: str | None) -> str:
+    """A member of a user's engaged set: the story reacted to, or `story|sticker` answered."""
+    return story_id if sticker_id is None else f"{story_id}{_ENGAGED_SEPARATOR}{sticker_id}"
 
 
 def pseudonym(secret: bytes, value: str) -> bytes:
@@ -142,11 +149,13 @@ class RedisBatch:
     def put_story(self, story: Story, insights_until: int, partition: int) -> None:
         """The story, its ref, and its entry in the expiry index of its lifecycle partition."""
         k = self.m.k
-        self.pipe.set(k(Kind.INSIGHTS_OWNER, story.story_id), story.author_id, pxat=insights_until)
+        self._insights_owner(story.story_id, story.author_id, insights_until)
+        self.pipe.hset(k(Kind.AUTHOR_PARTITIONS, story.author_id), story.story_id, partition)
         self.pipe.hset(k(Kind.AUTHOR_STORIES, story.author_id), story.story_id, story.to_json())
         keep_until = story.expires_at + EXPIRY_GRACE_MS
-        self.pipe.pexpireat(k(Kind.AUTHOR_STORIES, story.author_id), keep_until, gt=True)
-        self.pipe.pexpireat(k(Kind.AUTHOR_STORIES, story.author_id), keep_until, nx=True)
+        for kind in (Kind.AUTHOR_STORIES, Kind.AUTHOR_PARTITIONS):
+            self.pipe.pexpireat(k(kind, story.author_id), keep_until, gt=True)
+            self.pipe.pexpireat(k(kind, story.author_id), keep_until, nx=True)
         ref = f"{story.author_id}|{story.expires_at}"
         self.pipe.set(k(Kind.STORY_REF, story.story_id), ref, pxat=story.expires_at)
         self.pipe.zadd(self.m.expiry_index(partition),
@@ -157,15 +166,25 @@ class RedisBatch:
     def drop_story(self, author_id: str, story_id: str, partition: int) -> None:
         k = self.m.k
         self.pipe.hdel(k(Kind.AUTHOR_STORIES, author_id), story_id)
+        self.pipe.hdel(k(Kind.AUTHOR_PARTITIONS, author_id), story_id)
         self.pipe.delete(k(Kind.STORY_REF, story_id))
         self.pipe.zrem(self.m.expiry_index(partition), f"{story_id}|{author_id}")
         self.changed_authors.add(author_id)
-        self._count(3)
+        self._count(4)
 
     def keep_insights_owner(self, story_id: str, author_id: str, until_ms: int) -> None:
         """The author may read the story's insights until then (a replay after its expiry)."""
-        self.pipe.set(self.m.k(Kind.INSIGHTS_OWNER, story_id), author_id, pxat=until_ms)
-        self._count()
+        self._insights_owner(story_id, author_id, until_ms)
+
+    def _insights_owner(self, story_id: str, author_id: str, until_ms: int) -> None:
+        """The story's insights owner, and the story in its author's insights set (which lives
+        as long as the longest of them, so an erasure finds expired stories too)."""
+        k = self.m.k
+        self.pipe.set(k(Kind.INSIGHTS_OWNER, story_id), author_id, pxat=until_ms)
+        self.pipe.sadd(k(Kind.AUTHOR_INSIGHTS, author_id), story_id)
+        self.pipe.pexpireat(k(Kind.AUTHOR_INSIGHTS, author_id), until_ms, gt=True)
+        self.pipe.pexpireat(k(Kind.AUTHOR_INSIGHTS, author_id), until_ms, nx=True)
+        self._count(4)
 
     def mark_deleted(self, story_id: str, until_ms: int) -> None:
         """Remember a deletion so late engagement cannot resurrect counters."""
@@ -216,7 +235,17 @@ class RedisBatch:
         friends = list(friend_ids)
         if friends:
             self.pipe.sadd(key, *friends)
-        self._count(2)
+        for friend_id in friends:  # each on the friend's slot, so their erasure finds the list
+            self.pipe.sadd(self.m.k(Kind.LISTED_BY, friend_id), user_id)
+        self._count(2 + len(friends))
+
+    def drop_close_friend(self, user_id: str, friend_id: str) -> None:
+        self.pipe.srem(self.m.k(Kind.CLOSE_FRIENDS, user_id), friend_id)
+        self._count()
+
+    def drop_listed_by(self, user_id: str, owner_id: str) -> None:
+        self.pipe.srem(self.m.k(Kind.LISTED_BY, user_id), owner_id)
+        self._count()
 
     # -- engagement --------------------------------------------------------------------------
     def view(self, story_id: str, viewer_id: str, event_id: str, at_ms: int,
@@ -266,6 +295,41 @@ class RedisBatch:
         their own expiry)."""
         self._drain()
         self.pipe.pexpireat(self.m.k(Kind.REPLIES, story_id), keep_until)
+        self._count()
+
+    def note_engaged(self, user_id: str, story_id: str, sticker_id: str | None) -> None:
+        """Remember, as long as a seen set lives, a story the user reacted to or answered."""
+        key = self.m.k(Kind.ENGAGED, user_id)
+        self.pipe.sadd(key, engaged_member(story_id, sticker_id))
+        self.pipe.pexpire(key, SEEN_TTL_MS)
+        self._count(2)
+
+    # -- erasure -----------------------------------------------------------------------------
+    def mark_erased(self, user_id: str, at_ms: int) -> None:
+        """The erasure record, kept for good: the keyed hash of the id and the instant of the
+        first erasure (a second one changes nothing)."""
+        self.pipe.set(self.m.erased_key(user_id), at_ms, nx=True)
+        self.pipe.zadd(self.m.erasure_index(), {pseudonym(self.m.secret, user_id).hex(): at_ms},
+                       nx=True)
+        self._count(2)
+
+    def forget_story(self, story_id: str) -> None:
+        """A story's ref, insights owner and every counter: one DEL of the story's slot."""
+        kinds = (Kind.STORY_REF, Kind.INSIGHTS_OWNER, Kind.VIEW_EVENTS, Kind.VIEWERS,
+                 Kind.REPLIES, Kind.REACTION_COUNTS, Kind.REACTORS, Kind.STICKER_COUNTERS,
+                 Kind.ANSWERERS)
+        self._drain()
+        self._command("DEL", *(self.m.k(kind, story_id) for kind in kinds))
+        self._count()
+
+    def forget_user(self, user_id: str) -> None:
+        """Every key the user owns: one DEL of the user's slot, after what is buffered."""
+        kinds = (Kind.AUTHOR_STORIES, Kind.AUTHOR_VERSION, Kind.AUTHOR_INSIGHTS,
+                 Kind.AUTHOR_PARTITIONS, Kind.TRAY_ORDER,
+                 Kind.TRAY_ENTRIES, Kind.TRAY_VERSIONS, Kind.SEEN, Kind.FOLLOWERS,
+                 Kind.FOLLOWING, Kind.CLOSE_FRIENDS, Kind.LISTED_BY, Kind.ENGAGED)
+        self._drain()
+        self._command("DEL", *(self.m.k(kind, user_id) for kind in kinds))
         self._count()
 
     def flush(self) -> list[dict[str, Any]]:

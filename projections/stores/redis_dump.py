@@ -25,7 +25,8 @@ ACTIVE_STATE_PARTS = (
     "stories", "story_refs", "expiry_index", "deleted", "insights_owners", "trays",
     "tray_order", "seen", "celebrities", "followers", "following", "close_friends",
     "view_events", "viewers", "replies", "reactions", "reaction_counts", "answerers",
-    "sticker_counters",
+    "sticker_counters", "insights_index", "story_partitions", "engaged",
+    "listed_by", "erased", "erasure_index",
 )
 
 
@@ -83,6 +84,12 @@ _PER_OWNER: dict[Kind, tuple[str, Callable[..., Any]]] = {
     Kind.AUTHOR_STORIES: ("stories", _stories),
     Kind.STORY_REF: ("story_refs", lambda c, k, o: _ref(c, k)),
     Kind.INSIGHTS_OWNER: ("insights_owners", lambda c, k, o: _text(c.get(k))),
+    Kind.AUTHOR_INSIGHTS: ("insights_index", lambda c, k, o: _texts(c, k)),
+    Kind.AUTHOR_PARTITIONS: ("story_partitions", lambda c, k, o: {
+        _text(s): int(p) for s, p in c.hgetall(k).items()}),
+    Kind.ENGAGED: ("engaged", lambda c, k, o: _texts(c, k)),
+    Kind.LISTED_BY: ("listed_by", lambda c, k, o: _texts(c, k)),
+    Kind.ERASED: ("erased", lambda c, k, o: int(c.get(k))),
     Kind.TRAY_ENTRIES: ("trays", _tray),
     Kind.TRAY_ORDER: ("tray_order", lambda c, k, o: _scores(c, k)),
     Kind.SEEN: ("seen", lambda c, k, o: _texts(c, k)),
@@ -123,6 +130,8 @@ def _read_key(models: RedisReadModels, state: dict[str, Any], key: bytes, rest: 
     client = models.client
     if kind is Kind.DELETED:
         state["deleted"].add(owner)
+    elif kind is Kind.ERASURES:
+        state["erasure_index"][""] = _scores(client, key)
     elif kind is Kind.CELEBRITIES:
         state["celebrities"] |= _texts(client, key)
     elif kind is Kind.EXPIRY_INDEX:

@@ -28,12 +28,14 @@ from projections.stores.base import (
     EXPIRY_GRACE_MS,
     SEEN_TTL_MS,
     AuthorState,
+    BatchMarks,
     Counters,
     DueExpiry,
     StoryRef,
+    UserTraces,
 )
 from projections.stores.keys import Kind, expiry_owner
-from projections.stores.redis_batch import RedisBatch, pseudonym
+from projections.stores.redis_batch import RedisBatch, engaged_member, pseudonym
 from projections.stores.redis_dump import redis_dump
 from projections.stores.redis_replicas import NO_WAIT, Replicas, ReplicaWait
 from projections.stores.redis_scripts import (
@@ -45,8 +47,8 @@ from projections.stores.redis_scripts import (
     VIEWS_SCRIPT,
 )
 
-__all__ = ["RedisReadModels", "RedisBatch", "pseudonym", "StoryRef", "Counters", "SEEN_TTL_MS",
-           "EXPIRY_GRACE_MS", "SEEN_SCRIPT", "VIEWS_SCRIPT"]
+__all__ = ["RedisReadModels", "RedisBatch", "pseudonym", "engaged_member", "engaged_traces",
+           "StoryRef", "Counters", "SEEN_TTL_MS", "EXPIRY_GRACE_MS", "SEEN_SCRIPT", "VIEWS_SCRIPT"]
 
 
 class RedisReadModels:
@@ -134,24 +136,33 @@ class RedisReadModels:
 
     def story_refs(self, story_ids: Sequence[str]) -> dict[str, StoryRef | None]:
         """Author and expiry of many stories in one round trip; None for unknown or gone."""
-        return self.refs_and_deleted(story_ids, ())[0]
+        return self.marks(story_ids, ()).refs
 
     def deleted(self, story_ids: Sequence[str]) -> set[str]:
         """Which of these stories were deleted (their engagement must not come back)."""
-        return self.refs_and_deleted((), story_ids)[1]
+        return self.marks((), story_ids).deleted
 
-    def refs_and_deleted(self, looked_up: Sequence[str], posted: Sequence[str]
-                         ) -> tuple[dict[str, StoryRef | None], set[str]]:
-        """story_refs of the stories looked up and deleted of the stories posted, in one round
-        trip."""
-        if not looked_up and not posted:
-            return {}, set()
+    def erased(self, user_ids: Sequence[str]) -> dict[str, int]:
+        """When each of these users was erased (ms), for those who were; one round trip."""
+        return self.marks((), (), user_ids).erased
+
+    def marks(self, looked_up: Sequence[str], posted: Sequence[str],
+              users: Sequence[str] = ()) -> BatchMarks:
+        """story_refs of the stories looked up, deleted of the stories posted and erased of
+        the users named, in one round trip."""
+        named = list(dict.fromkeys(users))
+        if not looked_up and not posted and not named:
+            return BatchMarks({}, set(), {})
         values = self._get_each([self.k(Kind.STORY_REF, s) for s in looked_up]
-                                + [self.k(Kind.DELETED, s) for s in posted])
-        count = len(looked_up)
-        refs = {s: _parse_ref(v) for s, v in zip(looked_up, values[:count], strict=True)}
-        flags = values[count:]
-        return refs, {s for s, flag in zip(posted, flags, strict=True) if flag}
+                                + [self.k(Kind.DELETED, s) for s in posted]
+                                + [self.erased_key(u) for u in named])
+        refs_end, deleted_end = len(looked_up), len(looked_up) + len(posted)
+        refs = {s: _parse_ref(v) for s, v in zip(looked_up, values[:refs_end], strict=True)}
+        flags = values[refs_end:deleted_end]
+        erased_at = values[deleted_end:]
+        return BatchMarks(refs, {s for s, flag in zip(posted, flags, strict=True) if flag},
+                          {u: int(at) for u, at in zip(named, erased_at, strict=True)
+                           if at is not None})
 
     def _get_each(self, keys: Sequence[str]) -> list[Any]:
         """GET of keys of many owners in one round trip: one MGET on a single node; on a
@@ -226,6 +237,44 @@ class RedisReadModels:
         views, viewers, replies, reactions, stickers = pipe.execute()
         return Counters(views, viewers, replies, _int_map(reactions), _sticker_map(stickers))
 
+    # -- erasure ------------------------------------------------------------------------------
+    def erased_key(self, user_id: str) -> str:
+        """The erasure record of a user: keyed by the keyed hash of the id, never the id."""
+        return self.k(Kind.ERASED, pseudonym(self.secret, user_id).hex())
+
+    def erasure_index(self) -> str:
+        """The sorted set of every erasure, the keyed hash of the id scored by the instant."""
+        return self.k(Kind.ERASURES)
+
+    def erased_since(self, since_ms: int) -> dict[str, int]:
+        """The erasures since then (ms), by the keyed hash of the id (hex); one ZRANGEBYSCORE."""
+        found: Any = self.client.zrangebyscore(
+            self.erasure_index(), since_ms, "+inf", withscores=True)
+        return {_text(hashed): int(at) for hashed, at in found}
+
+    def following_of(self, user_ids: Sequence[str]) -> dict[str, set[str]]:
+        """Whom each of these users follows, in one round trip."""
+        if not user_ids:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for user_id in user_ids:
+            pipe.smembers(self.k(Kind.FOLLOWING, user_id))
+        rows = pipe.execute()
+        return {u: {m.decode() for m in row} for u, row in zip(user_ids, rows, strict=True)}
+
+    def traces(self, user_id: str) -> UserTraces:
+        """What an erasure must find of the user: three sets of the user's slot, one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        kinds = (Kind.SEEN, Kind.ENGAGED, Kind.AUTHOR_INSIGHTS, Kind.LISTED_BY, Kind.CLOSE_FRIENDS)
+        for kind in kinds:
+            pipe.smembers(self.k(kind, user_id))
+        pipe.hgetall(self.k(Kind.AUTHOR_PARTITIONS, user_id))
+        *sets, partitions = pipe.execute()
+        seen, engaged, insights, listed_by, friends = ({_text(m) for m in s} for s in sets)
+        return engaged_traces(seen, engaged, insights,
+                              {_text(s): int(p) for s, p in partitions.items()},
+                              listed_by, friends)
+
     def due_expiries(self, partitions: Sequence[int | None], now_ms: int,
                      limit: int) -> list[DueExpiry]:
         """Stories due by `now_ms` in these partitions' indexes, earliest first and at most
@@ -289,6 +338,18 @@ def _states(author_ids: Sequence[str], rows: Sequence[Any]) -> dict[str, AuthorS
     """AuthorStates from a version then a story list per author, in that order."""
     return {a: AuthorState(int(rows[2 * i] or 0), [Story.from_json(v) for v in rows[2 * i + 1]])
             for i, a in enumerate(author_ids)}
+
+
+def engaged_traces(seen: set[str], engaged: set[str], insights: set[str],
+                   partitions: dict[str, int], listed_by: set[str],
+                   close_friends: set[str]) -> UserTraces:
+    """UserTraces from a user's seen, engaged, insights and listed-by sets and story
+    partitions."""
+    answered = {tuple(m.split("|", 1)) for m in engaged if "|" in m}
+    return UserTraces(frozenset(seen), frozenset(m for m in engaged if "|" not in m),
+                      frozenset((story, sticker) for story, sticker in answered),
+                      frozenset(insights), frozenset(partitions.items()), frozenset(listed_by),
+                      frozenset(close_friends))
 
 
 def _parse_ref(value: bytes | str | None) -> StoryRef | None:

@@ -30,7 +30,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from core.settings import Settings
-from harness.gateway import GatewayProcess, GatewayWorld
+from gateway.auth import issue_token
+from harness.gateway import GatewayProcess, GatewayWorld, unique
 from reliability.outcome import Row, Size
 
 __all__ = ["api_fuzz", "LIMITS", "MAX_EXAMPLES", "Case", "target", "aimed_config", "cases",
@@ -48,16 +49,19 @@ CHECKS = [
     negative_data_rejection,
 ]
 MAX_EXAMPLES = 25
+ERASE = "erase_account"  # the one operation fuzzed as a user of its own
 LIMITS: dict[str, Any] = {"gateway_write_limit": 100_000, "gateway_engagement_limit": 100_000}
 POLL = [{"sticker_id": "poll", "kind": "POLL", "prompt": "?", "options": ["a", "b"]}]
 Case = tuple[str, str, GenerationMode]
 
 
-def aimed_config(headers: dict[str, str], story_ids: list[str], user_ids: list[str]
-                  ) -> SchemathesisConfig:
-    """Requests as one real user, half of the ids drawn from real stories and users."""
+def aimed_config(headers: dict[str, str], story_ids: list[str], user_ids: list[str],
+                 erasing: dict[str, str] | None = None) -> SchemathesisConfig:
+    """Requests as one real user, half of the ids drawn from real stories and users; the
+    account erasure as another user (`erasing`), so the first user stays for the rest."""
     return SchemathesisConfig.from_dict({
         "headers": headers,
+        "operations": [{"include-operation-id": ERASE, "headers": erasing}] if erasing else [],
         "generation": {"max-examples": MAX_EXAMPLES, "mode": "all"},
         # Invalid requests are refused with a 4xx; a body past the size limit with a 413.
         "checks": {"negative_data_rejection": {
@@ -91,7 +95,7 @@ REFUSED = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422",
 
 
 def all_checks_config(headers: dict[str, str], story_ids: list[str], user_ids: list[str],
-                      max_examples: int) -> str:
+                      max_examples: int, erasing: dict[str, str] | None = None) -> str:
     """A schemathesis.toml for `schemathesis run --checks all`: aimed like `aimed_config`,
     with the answers of STATEFUL_REFUSALS allowed where the server's state decides them."""
     lines = [
@@ -119,6 +123,9 @@ def all_checks_config(headers: dict[str, str], story_ids: list[str], user_ids: l
             "[operations.checks.positive_data_acceptance]",
             f"expected-statuses = {json.dumps([*ACCEPTED, status])}",
         ]
+    if erasing:
+        lines += ["[[operations]]", f'include-operation-id = "{ERASE}"',
+                  f"headers = {{ Authorization = {json.dumps(erasing['Authorization'])} }}"]
     return "\n".join(lines) + "\n"
 
 
@@ -143,6 +150,12 @@ def target(world: GatewayWorld) -> tuple[dict[str, str], list[str], list[str]]:
         own = fan.post_story(text="mine", stickers=POLL)
         visible = author.post_story(text="theirs")
     return fan.headers, [own, visible], [author.id, fan.id]
+
+
+def erasing_headers(world: GatewayWorld) -> dict[str, str]:
+    """The headers of a user of its own for `DELETE /api/v1/me`: erased by the first example,
+    refused by the next, while the fan of `target` goes on fuzzing everything else."""
+    return {"Authorization": f"Bearer {issue_token(world.settings, unique('erasing'), 3600)}"}
 
 
 def cases(document: dict[str, Any]) -> list[Case]:
@@ -211,8 +224,8 @@ def api_fuzz(settings: Settings, size: Size, work: Path, seed: int) -> Row:
     try:
         headers, story_ids, user_ids = target(world)
         server = GatewayProcess(world.deployment, **LIMITS)
-        schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json",
-                                               config=aimed_config(headers, story_ids, user_ids))
+        config = aimed_config(headers, story_ids, user_ids, erasing_headers(world))
+        schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json", config=config)
         document = httpx.get(f"{server.url}/openapi.json").json()
         results = [_holds(schema, case) for case in cases(document)]
         results += [documents_problems(document), got_past_validation(server.url)]

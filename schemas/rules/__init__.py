@@ -60,4 +60,5 @@ RULES: dict[str, Rule] = {
     "UserFollowed": check_follow_change,
     "UserUnfollowed": check_follow_change,
     "CloseFriendsChanged": check_close_friends_changed,
+    "UserErased": no_extra_rule,
 }

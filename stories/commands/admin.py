@@ -2,7 +2,8 @@
 
 `show-story` and `show-user` print as JSON everything the read models, the media keyspace and
 the bucket hold about it (stories/support.py gathers it). What people wrote is redacted unless
-`--content` is given; keys are never printed, only whether they exist.
+`--content` is given; keys are never printed, only whether they exist. `erase-user` erases an
+account (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from core.settings import get_settings
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Support: what the product holds about one story or one user.",
+app = typer.Typer(help="Support: what the product holds about one story or one user; erasure.",
                   no_args_is_help=True)
 
 ContentOption = Annotated[
@@ -53,3 +54,17 @@ def show_user(
     from stories import support
 
     _print(support.show_user(Runtime(get_settings()), user_id, content))
+
+
+@app.command("erase-user")
+def erase_user(user_id: Annotated[str, typer.Argument(help="The user's id")]) -> None:
+    """Erase an account: emits UserErased (and a deletion of each of their stories); every read
+    model drops the user within seconds, and their tokens are refused from then on."""
+    from projections.runtime import Runtime
+    from stories import support
+
+    runtime = Runtime(get_settings())
+    try:
+        _print(support.erase_user(runtime, user_id))
+    finally:
+        runtime.close()

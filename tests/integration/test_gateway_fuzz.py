@@ -19,6 +19,7 @@ from reliability.faults.fuzz import (
     cases,
     check_operation,
     documents_problems,
+    erasing_headers,
     got_past_validation,
     run_all_checks,
     target,
@@ -34,16 +35,16 @@ def fuzz_target(local_stack, tmp_path_factory):
     try:
         headers, story_ids, user_ids = target(world)
         server = GatewayProcess(world.deployment, path / "gateway.log", **LIMITS)
-        yield server.url, headers, story_ids, user_ids
+        yield server.url, headers, story_ids, user_ids, erasing_headers(world)
     finally:
         world.close()
 
 
 @pytest.fixture(scope="module")
 def api_schema(fuzz_target):
-    url, headers, story_ids, user_ids = fuzz_target
+    url, headers, story_ids, user_ids, erasing = fuzz_target
     return schemathesis.openapi.from_url(f"{url}/openapi.json",
-                                         config=aimed_config(headers, story_ids, user_ids))
+                                         config=aimed_config(headers, story_ids, user_ids, erasing))
 
 
 @pytest.mark.parametrize(("method", "path", "mode"),
@@ -57,7 +58,7 @@ def test_openapi_documents_every_endpoint_with_problem_documents(local_stack):
         document = client.get("/openapi.json").json()
     operations = {(method.upper(), path) for path, item in document["paths"].items()
                   for method in item}
-    assert len(operations) == 27
+    assert len(operations) == 28
     assert documents_problems(document)
 
 
@@ -69,8 +70,8 @@ def test_the_fuzz_got_past_validation(fuzz_target):
 def test_schemathesis_with_every_check_on_finds_nothing(fuzz_target, tmp_path):
     """The fuzzer's own command line, `--checks all`, every phase: conformance, valid requests
     accepted and invalid ones refused, Allow on 405s, links followed from what was created."""
-    url, headers, story_ids, user_ids = fuzz_target
-    config = all_checks_config(headers, story_ids, user_ids, max_examples=10)
+    url, headers, story_ids, user_ids, erasing = fuzz_target
+    config = all_checks_config(headers, story_ids, user_ids, max_examples=10, erasing=erasing)
     run = run_all_checks(url, config, tmp_path, seed=1)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
-    assert "Tested: 27" in run.stdout and "✅ Stateful" in run.stdout, run.stdout[-3000:]
+    assert "Tested: 28" in run.stdout and "✅ Stateful" in run.stdout, run.stdout[-3000:]

@@ -288,6 +288,14 @@ def close_friends_changed(draw: st.DrawFn) -> dict[str, Any]:
     return record
 
 
+@st.composite
+def user_erased(draw: st.DrawFn) -> dict[str, Any]:
+    """The erased user and who asked."""
+    record = draw(_header())
+    record["requested_by"] = draw(st.sampled_from(["SELF", "SUPPORT"]))
+    return record
+
+
 RECORDS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "StoryPosted": story_posted(),
     "MediaProcessed": media_processed(),
@@ -306,6 +314,7 @@ RECORDS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "UserFollowed": _follow_change(),
     "UserUnfollowed": _follow_change(),
     "CloseFriendsChanged": close_friends_changed(),
+    "UserErased": user_erased(),
 }
 assert set(RECORDS) == set(EVENT_NAMES), "every event needs a strategy"
 

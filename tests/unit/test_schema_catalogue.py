@@ -28,7 +28,7 @@ EXPECTED_EVENTS = {
     "StoryPosted", "MediaProcessed", "MediaRejected", "StoryViewed", "StoryReacted",
     "StickerAnswered", "StoryReplied", "StoryDeleted", "StoryExpired", "HighlightCreated",
     "HighlightUpdated", "HighlightStoryAdded", "HighlightStoryRemoved", "HighlightDeleted",
-    "UserFollowed", "UserUnfollowed", "CloseFriendsChanged",
+    "UserFollowed", "UserUnfollowed", "CloseFriendsChanged", "UserErased",
 }  # fmt: skip
 
 STORY_ID = "0b6f4c1e-2d7a-4e8b-9c3f-5a1d2e3f4a5b"

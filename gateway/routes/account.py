@@ -1,0 +1,26 @@
+"""The caller's account: erasing it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway import commands
+from gateway.models import Accepted
+from gateway.problems import problem_responses
+from gateway.routes.deps import CurrentUser, GatewayRoute, Gw
+
+__all__ = ["router"]
+
+ERASE_PROBLEMS = problem_responses(400, 401, 413, 422, 429, 503)
+router = APIRouter(prefix="/api/v1", tags=["account"], route_class=GatewayRoute)
+
+
+@router.delete("/me", operation_id="erase_account", status_code=202, response_model=Accepted,
+               responses=ERASE_PROBLEMS)
+async def erase_me(user: CurrentUser, gw: Gw) -> Accepted:
+    """Erase the caller's account: their stories (with their media and keys), highlights,
+    follows, close friends, and their identity in other people's viewer lists and answers.
+    Accepted once the log holds the erasure; done within seconds (docs/privacy.md). From then
+    on the caller's tokens answer 401."""
+    await commands.erase_account(gw, user, "SELF")
+    return Accepted()

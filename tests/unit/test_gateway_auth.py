@@ -87,3 +87,18 @@ def test_the_verifier_remembers_good_tokens_but_not_past_their_expiry(monkeypatc
 def test_the_verifier_refuses_what_the_function_refuses():
     with pytest.raises(Problem):
         TokenVerifier(SETTINGS).user(jwt.encode(claims(), None, algorithm="none"))
+
+
+def test_a_token_may_live_no_longer_than_the_erasure_memory():
+    """An erased user's token must expire before the gateway forgets the erasure."""
+    limit = SETTINGS.jwt_max_lifetime_seconds
+    issued = datetime.now(UTC) - timedelta(days=1)
+    within = jwt.encode(claims(iat=issued, exp=issued + timedelta(seconds=limit)), SECRET)
+    assert user_from_token(SETTINGS, within) == "ada"
+    longer = jwt.encode(claims(iat=issued, exp=issued + timedelta(seconds=limit + 1)), SECRET)
+    assert refused(longer).document.detail == (
+        f"The token lives longer than this service accepts ({limit} s from its `iat`).")
+    no_iat = claims(exp=datetime.now(UTC) + timedelta(seconds=limit + 60))
+    del no_iat["iat"]
+    assert refused(jwt.encode(no_iat, SECRET)).document.detail.startswith(
+        "The token lives longer")

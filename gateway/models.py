@@ -458,6 +458,39 @@ class HighlightList(BaseModel):
     next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
 
+class ReactionOut(BaseModel):
+    story_id: str
+    emoji: str
+    reacted_at: datetime
+
+
+class AnswerOut(BaseModel):
+    story_id: str
+    sticker_id: str
+    text: str = Field(description="What the user wrote to the question sticker")
+    answered_at: datetime
+
+
+class AccountExport(BaseModel):
+    """Everything the product holds about the caller that they may see (docs/privacy.md)."""
+
+    user_id: str
+    exported_at: datetime
+    stories: list[StoryOut] = Field(description="Their active, processing or rejected stories, "
+                                                "oldest first, as their author sees them")
+    highlights: list[HighlightOut] = Field(description="Their highlights, oldest first, with the "
+                                                       "stories they keep")
+    following: list[str] = Field(description="Whom they follow, in user id order")
+    followers: list[str] = Field(description="Who follows them, in user id order")
+    close_friends: list[str] = Field(description="Their close-friends list, in user id order")
+    reactions: list[ReactionOut] = Field(
+        description="Their reactions to other people's stories still kept (the viewer lists' "
+                    "lifetime)")
+    answers: list[AnswerOut] = Field(
+        description="Their written answers to question stickers still kept (poll and slider "
+                    "answers are only counted, never stored with the user)")
+
+
 class Friend(BaseModel):
     user_id: str
 

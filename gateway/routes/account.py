@@ -1,17 +1,21 @@
-"""The caller's account: erasing it."""
+"""The caller's account: a copy of it, and erasing it."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from gateway import commands
-from gateway.models import Accepted
+from gateway.commands import WRITE
+from gateway.export import account_export
+from gateway.models import Accepted, AccountExport
+from gateway.present import JsonBody
 from gateway.problems import problem_responses
 from gateway.routes.deps import CurrentUser, GatewayRoute, Gw
 
 __all__ = ["router"]
 
 ERASE_PROBLEMS = problem_responses(400, 401, 413, 422, 429, 503)
+EXPORT_PROBLEMS = problem_responses(401, 429, 503)
 router = APIRouter(prefix="/api/v1", tags=["account"], route_class=GatewayRoute)
 
 
@@ -24,3 +28,15 @@ async def erase_me(user: CurrentUser, gw: Gw) -> Accepted:
     on the caller's tokens answer 401."""
     await commands.erase_account(gw, user, "SELF")
     return Accepted()
+
+
+@router.get("/me/export", operation_id="export_account", response_model=AccountExport,
+            responses=EXPORT_PROBLEMS)
+def export_me(user: CurrentUser, gw: Gw) -> JsonBody:
+    """A machine-readable copy of everything the product holds about the caller that they may
+    see: their stories and highlights, follows both ways, close friends, and their reactions and
+    written answers on other people's stories (docs/privacy.md). Counted against the caller's
+    write quota: it reads as much as many pages."""
+    gw.limiter.spend(user, WRITE)
+    return JsonBody(account_export(gw, user),
+                    headers={"Content-Disposition": 'attachment; filename="stories-export.json"'})

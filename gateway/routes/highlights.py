@@ -33,7 +33,7 @@ from gateway.routes.deps import (
     created_at,
 )
 
-__all__ = ["router"]
+__all__ = ["router", "present_highlights"]
 
 router = APIRouter(prefix="/api/v1", tags=["highlights"], route_class=GatewayRoute)
 
@@ -102,7 +102,7 @@ def highlights_of(user_id: UserIdPath, user: CurrentUser, gw: Gw, limit: Limit =
     after = gw.cursors.open(cursor, user, resource) if cursor else None
     page = highlights_for(gw.models, user, user_id, now_ms(), after, limit)
     return HighlightList(
-        items=_present(gw, user, page.items),
+        items=present_highlights(gw, user, page.items),
         next_cursor=gw.cursors.seal(user, resource, page.after) if page.after else None,
     )
 
@@ -117,10 +117,11 @@ def highlight(user_id: UserIdPath, highlight_id: HighlightIdPath, user: CurrentU
     found = highlight_for(gw.models, user, user_id, highlight_id, now_ms())
     if found is None:
         raise not_found()
-    return _present(gw, user, [found])[0]
+    return present_highlights(gw, user, [found])[0]
 
 
-def _present(gw: Gateway, user: str, views: list[HighlightView]) -> list[HighlightOut]:
+def present_highlights(gw: Gateway, user: str, views: list[HighlightView]) -> list[HighlightOut]:
+    """Highlights as this user may see them, with the media keys of their stories."""
     keys = gw.media_keys.of([s.story_id for view in views for s in view.stories
                              if s.renditions])
     return [

@@ -112,6 +112,10 @@ STATEMENTS = {
         "SELECT user_id, answered_at, answer_text FROM {ks}.sticker_answers"
         " WHERE story_id = ? AND sticker_id = ? AND user_id > ? LIMIT ?"
     ),
+    "own_answer": (
+        "SELECT story_id, sticker_id, answered_at, answer_text FROM {ks}.sticker_answers"
+        " WHERE story_id = ? AND sticker_id = ? AND user_id = ?"
+    ),
     "close_friends_of": "SELECT friend_ids FROM {ks}.close_friends WHERE user_id = ?",
     "get_highlight": "SELECT * FROM {ks}.highlights WHERE owner_id = ? AND highlight_id = ?",
     "highlights_of": "SELECT * FROM {ks}.highlights WHERE owner_id = ?",
@@ -171,6 +175,14 @@ class CqlReadModels:
     ) -> list[tuple[str, datetime, str]]:
         rows = self.session.execute(self.stmt["answers"], (story_id, sticker_id, after, limit))
         return [(r.user_id, r.answered_at.replace(tzinfo=UTC), r.answer_text) for r in rows]
+
+    def answers_by(self, user_id: str, stickers: Sequence[tuple[str, str]]
+                   ) -> list[tuple[str, str, datetime, str]]:
+        """The user's written answers to these (story, sticker) pairs that are still kept:
+        (story, sticker, answered at, text), fetched concurrently."""
+        rows = self._concurrently("own_answer", [(s, k, user_id) for s, k in stickers])
+        return [(r.story_id, r.sticker_id, r.answered_at.replace(tzinfo=UTC), r.answer_text)
+                for found in rows for r in found]
 
     def story(self, story_id: str) -> Any:
         return self.session.execute(self.stmt["get_story"], (story_id,)).one()

@@ -15,7 +15,7 @@ from gateway.routes.deps import CurrentUser, GatewayRoute, Gw
 __all__ = ["router"]
 
 ERASE_PROBLEMS = problem_responses(400, 401, 413, 422, 429, 503)
-EXPORT_PROBLEMS = problem_responses(401, 429, 503)
+EXPORT_PROBLEMS = problem_responses(400, 401, 422, 429, 503)
 router = APIRouter(prefix="/api/v1", tags=["account"], route_class=GatewayRoute)
 
 

@@ -25,7 +25,7 @@ from reliability.outcome import Row, Size
 
 __all__ = ["access_matrix", "AccessWorld", "CALLERS", "STORIES", "AUDIENCE", "Check", "story_calls",
            "expected_status", "bad_tokens", "story_checks", "live_check", "delete_checks",
-           "token_checks", "open_checks"]
+           "token_checks", "erasure_checks", "open_checks"]
 
 Call = tuple[str, str, dict | None]
 Check = tuple[str, bool]
@@ -228,6 +228,36 @@ def token_checks(access: AccessWorld) -> Iterator[Check]:
         yield f"{label}: live", denied is not None and denied.status_code == 401
 
 
+def erasure_checks(access: AccessWorld) -> Iterator[Check]:
+    """An erased author's story is absent for its audience, byte for byte, live feed included;
+    the erased user's still unexpired token is refused on every endpoint."""
+    world, follower = access.world, access.users["follower"]
+    erased = world.user("erased")
+    world.follow(follower, erased)
+    story_id = erased.post_story(text="erased", stickers=POLL)
+    yield "erased: DELETE /api/v1/me", erased.delete("/api/v1/me").status_code == 202
+    wait_until(lambda: erased.id in world.redis_models.erased([erased.id])
+               and world.redis_models.story(story_id) is None, "the erasure")
+    absent = story_calls(NO_SUCH_STORY)
+    for action, call in story_calls(story_id).items():
+        answer = _call(follower.client, follower.headers, call)
+        ok = answer.status_code == 404 and _same(answer, _call(follower.client, follower.headers,
+                                                                absent[action]))
+        yield f"erased author's story: follower {action}", ok
+    token = follower.headers["Authorization"].split()[1]
+    denied = _denial(follower.client, f"/api/v1/stories/{story_id}/live?token={token}")
+    gone = _denial(follower.client, f"/api/v1/stories/{NO_SUCH_STORY}/live?token={token}")
+    yield "erased author's story: follower live", (
+        denied is not None and gone is not None and denied.content == gone.content)
+    yield "erased author's story: follower lists it", not follower.story_ids_of(erased)
+    yield "erased author: follower's tray", erased.id not in follower.tray_authors()
+    own = [*_every_endpoint(access), ("GET", "/api/v1/me/export", None),
+           ("DELETE", "/api/v1/me", None)]
+    for call in own:
+        yield f"erased token: {call[0]} {call[1]}", _refused(_call(erased.client, erased.headers,
+                                                                    call))
+
+
 def open_checks(access: AccessWorld) -> Iterator[Check]:
     """The health, metrics and API document endpoints answer without a token."""
     for path in OPEN_PATHS:
@@ -241,6 +271,7 @@ def _checks(access: AccessWorld) -> Iterator[Check]:
         yield live_check(access, caller)
     yield from delete_checks(access)
     yield from token_checks(access)
+    yield from erasure_checks(access)
     yield from open_checks(access)
 
 
@@ -256,5 +287,6 @@ def access_matrix(settings: Settings, size: Size, work: Path, seed: int) -> Row:
     for name in failed:
         log.warning("access check failed: %s", name)
     return Row("gateway access matrix", f"{len(results)} endpoint × caller checks",
-               "outsiders, excluded users, no/forged/expired/wrong-algorithm tokens",
+               "outsiders, excluded users, no/forged/expired/wrong-algorithm tokens, "
+               "an erased author and their token",
                len(results), len(results) - len(failed), 0, 0, len(failed))

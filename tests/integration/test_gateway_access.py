@@ -17,6 +17,7 @@ from reliability.faults.access import (
     AccessWorld,
     Check,
     delete_checks,
+    erasure_checks,
     live_check,
     open_checks,
     story_checks,
@@ -57,6 +58,12 @@ def test_only_the_author_deletes(access):
 
 def test_every_endpoint_refuses_a_missing_or_bad_token(access):
     assert failed(token_checks(access)) == []
+
+
+def test_an_erased_author_is_absent_and_their_token_refused(access):
+    checks = list(erasure_checks(access))
+    assert len(checks) > 20  # every story action, the lists, and every endpoint for the token
+    assert failed(checks) == []
 
 
 def test_the_open_endpoints_need_no_token(access):

@@ -1,6 +1,7 @@
-"""Account erasure end to end: `DELETE /api/v1/me` and `stories admin erase-user` against a real
-worker, Kafka, Redis and the CQL server; how long until the erasure is complete (docs/privacy.md);
-the erased user's token refused; late events about them dropped."""
+"""Account erasure and export end to end: `DELETE /api/v1/me`, `stories admin erase-user` and
+`GET /api/v1/me/export` against a real worker, Kafka, Redis and the CQL server; how long until the
+erasure is complete (docs/privacy.md); the erased user's token refused; late events about them
+dropped; an export holding what the user did and nothing of others."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 import schemas
 from gateway.erasure import REFRESH_SECONDS
+from gateway.models import AccountExport
 from harness.gateway import GatewayWorld, User
 from harness.log import events_in_log
 from harness.readmodels import entries
@@ -127,3 +129,36 @@ def test_support_erases_an_account_from_the_command_line(world):
     # This gateway did not send the erasure: it learns it from the read models' index.
     wait_until(lambda: user.get("/api/v1/stories/tray").status_code == 401,
                "the gateway to refuse the erased user's token", timeout=3 * REFRESH_SECONDS)
+
+
+def test_an_export_holds_what_the_user_did_and_nothing_of_others(world):
+    user, bob, cat = world.user("exporting"), world.user("bob"), world.user("cat")
+    ids = a_full_life(world, user, bob, cat)
+    answer = user.get("/api/v1/me/export")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-disposition"] == 'attachment; filename="stories-export.json"'
+    export = AccountExport.model_validate(answer.json())
+    assert export.user_id == user.id
+    assert [(s.story_id, s.text) for s in export.stories] == [(ids["own"], "mine")]
+    assert [(h.title, [s.story_id for s in h.stories]) for h in export.highlights] == [
+        ("Mine", [ids["own"]])]
+    assert (export.following, export.followers, export.close_friends) == (
+        [bob.id], [cat.id], [cat.id])
+    assert [(r.story_id, r.emoji) for r in export.reactions] == [(ids["bobs"], "🔥")]
+    assert [(a.story_id, a.sticker_id, a.text) for a in export.answers] == [
+        (ids["bobs"], "ask", "erase me")]
+
+    # bob's copy: his story, his follower; not the user's reaction or answer to it
+    bobs = AccountExport.model_validate(bob.get("/api/v1/me/export").json())
+    assert [s.story_id for s in bobs.stories] == [ids["bobs"]]
+    assert (bobs.followers, bobs.reactions, bobs.answers) == ([user.id], [], [])
+
+
+def test_an_erased_account_has_nothing_to_export(world):
+    user, bob, cat = world.user("exported"), world.user("bob"), world.user("cat")
+    ids = a_full_life(world, user, bob, cat)
+    assert user.delete("/api/v1/me").status_code == 202
+    assert user.get("/api/v1/me/export").status_code == 401
+    wait_until(lambda: bob.get("/api/v1/me/export").json()["followers"] == [],
+               "the erasure to leave bob's followers")
+    assert ids["bobs"] in [s["story_id"] for s in bob.get("/api/v1/me/export").json()["stories"]]

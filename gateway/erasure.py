@@ -15,8 +15,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from redis.exceptions import RedisError
-
 from gateway.problems import unauthorized
 from projections.stores.redis_batch import pseudonym
 
@@ -76,7 +74,7 @@ class ErasedUsers:
         while True:
             try:
                 await self.refresh(index(), read_since)
-            except (RedisError, OSError) as error:
+            except Exception as error:  # noqa: BLE001 - keep refusing what is known, try again
                 log.warning("could not read the erasure index: %s", error)
             await asyncio.sleep(REFRESH_SECONDS)
 

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 import schemas
+from core.clock import from_ms
 from gateway.idempotency import IdempotencyKeys
 from gateway.keys import gateway_prefix
 from media.clients import MediaClients
@@ -57,12 +58,14 @@ def show_story(runtime: Runtime, media: MediaClients, story_id: str,
 
 
 def show_user(runtime: Runtime, user_id: str, content: bool = False) -> dict[str, Any]:
-    """The user's stories, graph, tray and highlights."""
+    """The user's stories, graph, tray and highlights, and when they were erased (None: not)."""
     redis, cql = runtime.redis_models(), runtime.cql_models()
     now = int(time.time() * 1000)
     followers, following = redis.followers(user_id), redis.following(user_id)
+    erased_at = redis.erased([user_id]).get(user_id)
     return {
         "user_id": user_id,
+        "erased_at": None if erased_at is None else from_ms(erased_at).isoformat(),
         "stories": [_story(s, content) for s in sorted(redis.author_stories(user_id),
                                                        key=lambda s: s.posted_at)],
         "followers": {"count": len(followers), "celebrity": bool(redis.celebrities_among([user_id]))},

@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 import schemas
+from core.clock import from_ms, to_ms
 from gateway.erasure import REFRESH_SECONDS
 from gateway.models import AccountExport
 from harness.gateway import GatewayWorld, User
@@ -126,6 +127,11 @@ def test_support_erases_an_account_from_the_command_line(world):
     wait_until(lambda: erased_everywhere(world, user, bob, cat, ids), "the erasure")
     [erasure] = events_in_log(world.settings, "UserErased", lambda r: r["actor_id"] == user.id)
     assert erasure["requested_by"] == "SUPPORT"
+    shown = subprocess.run([sys.executable, "-m", "stories.cli", "admin", "show-user", user.id],
+                           env=world.deployment.env(), capture_output=True, text=True, check=True)
+    seen_by_support = orjson.loads(shown.stdout)
+    assert seen_by_support["erased_at"] == from_ms(to_ms(erasure["occurred_at"])).isoformat()
+    assert (seen_by_support["stories"], seen_by_support["following"]) == ([], [])
     # This gateway did not send the erasure: it learns it from the read models' index.
     wait_until(lambda: user.get("/api/v1/stories/tray").status_code == 401,
                "the gateway to refuse the erased user's token", timeout=3 * REFRESH_SECONDS)

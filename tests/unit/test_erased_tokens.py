@@ -85,3 +85,31 @@ def test_another_read_model_version_is_read_whole():
     asyncio.run(users.refresh("v2", index.read_since))
     assert refused(users, "replayed")
     assert index.asked[-1] == ("v2", int((now[0] - WINDOW_S) * 1000))
+
+
+def test_a_failed_read_is_tried_again_and_what_is_known_stays(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("gateway.erasure.REFRESH_SECONDS", 0.001)
+    now = [100 * DAY_S]
+    index, users = ErasureIndex(), ErasedUsers(SECRET, WINDOW_S, clock=lambda: now[0])
+    users.note("known")
+    index.erase("elsewhere", now[0] - 5)
+    failures = [ConnectionError("Redis away"), RuntimeError("cluster moved")]
+
+    async def flaky(name: str, since_ms: int) -> dict[str, int]:
+        if failures:
+            raise failures.pop(0)
+        return await index.read_since(name, since_ms)
+
+    async def run() -> None:
+        follower = asyncio.create_task(users.follow(lambda: "v1", flaky))
+        try:
+            for _ in range(1000):
+                if refused(users, "elsewhere"):
+                    break
+                assert refused(users, "known")
+                await asyncio.sleep(0.001)
+        finally:
+            follower.cancel()
+
+    asyncio.run(run())
+    assert failures == [] and refused(users, "elsewhere") and refused(users, "known")
